@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs the compiled test files with Node's test runner. Usage: node scripts/run-tests.mjs [substring...]
+// Test files matching any given substring run; with none, all of them (chaos tests only via test:chaos).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = 'dist/test';
+const walk = (dir) =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : path.endsWith('.test.js') ? [path] : [];
+  });
+const filters = process.argv.slice(2);
+const files = walk(root)
+  .filter((f) => (filters.length ? filters.some((s) => f.includes(s)) : !f.includes('/chaos/')))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files matched ${filters.join(', ') || root}`);
+  process.exit(1);
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

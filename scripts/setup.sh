@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs what scrapeflow needs on this machine; idempotent and quick when everything is present.
+#   - npm packages (npm ci) and the TypeScript build
+#   - the Temporal CLI (dev server + Web UI), built from its Go module when no binary is found
+#   - Chromium, from Debian's packages when none is found
+#   - PostgreSQL started when installed but down (only with --start-postgres)
+# Overrides: TEMPORAL_CLI_PATH, CHROMIUM_PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_VERSION=v1.5.1
+TOOLS_DIR="${SCRAPEFLOW_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/scrapeflow/bin}"
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+start_postgres=0
+for arg in "$@"; do
+  case "$arg" in
+    --start-postgres) start_postgres=1 ;;
+    *) say "unknown option: $arg"; exit 2 ;;
+  esac
+done
+
+# --- npm packages and build -------------------------------------------------------------------------
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.scrapeflow-lock ] || [ "$(cat node_modules/.scrapeflow-lock)" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.scrapeflow-lock
+fi
+say "building TypeScript"
+npm run --silent build
+
+# --- Temporal CLI -----------------------------------------------------------------------------------
+find_temporal() {
+  if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+    [ -x "$TEMPORAL_CLI_PATH" ] && { echo "$TEMPORAL_CLI_PATH"; return 0; }
+    say "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file"; return 1
+  fi
+  for candidate in "$(command -v temporal || true)" "$TOOLS_DIR/temporal" "$(go env GOPATH 2>/dev/null || echo /nonexistent)/bin/temporal"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] && { echo "$candidate"; return 0; }
+  done
+  return 1
+}
+if temporal_bin=$(find_temporal); then
+  say "temporal CLI: $temporal_bin"
+elif [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+  exit 1
+elif command -v go >/dev/null 2>&1; then
+  say "building the Temporal CLI $TEMPORAL_VERSION from its Go module into $TOOLS_DIR (a few minutes, once)"
+  mkdir -p "$TOOLS_DIR"
+  if ! GOBIN="$TOOLS_DIR" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION" 2> /tmp/scrapeflow-go-install.log; then
+    cat /tmp/scrapeflow-go-install.log >&2
+    if grep -qiE 'sum\.golang\.org|checksum database|verifying module' /tmp/scrapeflow-go-install.log; then
+      say "the Go checksum database is out of reach from this machine. If you trust the module proxy, retry with"
+      say "  GONOSUMDB=github.com/temporalio GOFLAGS=-mod=mod bash scripts/setup.sh   (or GOSUMDB=off)"
+    fi
+    say "could not build the Temporal CLI; install it (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH"
+    exit 1
+  fi
+  say "temporal CLI: $TOOLS_DIR/temporal"
+else
+  say "no temporal CLI and no Go toolchain: tests fall back to the Temporal SDK's own dev-server download"
+fi
+
+# --- Chromium ---------------------------------------------------------------------------------------
+find_chromium() {
+  if [ -n "${CHROMIUM_PATH:-}" ]; then
+    [ -x "$CHROMIUM_PATH" ] && { echo "$CHROMIUM_PATH"; return 0; }
+    say "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"; return 1
+  fi
+  for name in chromium chromium-browser google-chrome google-chrome-stable; do
+    command -v "$name" >/dev/null 2>&1 && { command -v "$name"; return 0; }
+  done
+  return 1
+}
+if chromium_bin=$(find_chromium); then
+  say "chromium: $chromium_bin"
+elif [ -n "${CHROMIUM_PATH:-}" ]; then
+  exit 1
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Chromium from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  say "chromium: $(command -v chromium)"
+else
+  say "no Chromium found. Install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH."
+  exit 1
+fi
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------
+if [ "$start_postgres" = 1 ]; then
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    say "postgresql: up on 127.0.0.1:5432"
+  elif command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    say "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -h 127.0.0.1 -p 5432 >&2 || { say "PostgreSQL did not come up"; exit 1; }
+  else
+    say "PostgreSQL is not running on 127.0.0.1:5432 and no local cluster was found; PostgreSQL tests will be skipped"
+  fi
+fi
+say "ready"

@@ -1,0 +1,26 @@
+/** Exit codes scripts can rely on. */
+export const ExitCode = {
+  ok: 0,
+  /** Something failed that is not one of the cases below. */
+  failure: 1,
+  /** Bad command-line usage or bad input (named in the message). */
+  usage: 2,
+  /** The Temporal server (or another required service) is not reachable. */
+  unavailable: 3,
+  /** The batch or workflow named does not exist. */
+  notFound: 4,
+  /** `--wait` / `--watch` ended with the batch not completed (paused, cancelled or with failures). */
+  batchNotCompleted: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error the CLI prints as one line, with the exit code it maps to. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = ExitCode.failure,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The `scrapeflow` executable. Each subcommand lives in its own module under ./commands and registers
+ * itself on the program; this file only wires them and owns the process exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands/index.js';
+import { CliError, ExitCode } from './exit.js';
+
+export function buildProgram(): Command {
+  const program = new Command('scrapeflow')
+    .description('Durable, bounded, pausable OmniScrape batches on Temporal')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit with 0; usage errors were already printed by commander.
+      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`scrapeflow: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`scrapeflow: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = ExitCode.failure;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,56 @@
+/**
+ * Configuration from environment variables, validated once at process start with errors that name the
+ * variable. Every process reads its settings through `loadConfig`; nothing else reads `process.env`
+ * for settings.
+ */
+import { z } from 'zod';
+
+const intFrom = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
+
+const envSchema = z.object({
+  /** Base URL of the OmniScrape API. @default https://api.omniscrape.io/v1 */
+  OMNISCRAPE_API_URL: z.url().default('https://api.omniscrape.io/v1'),
+  /** The API key, sent as `X-API-Key`. Only workers need it. */
+  OMNISCRAPE_KEY: z.string().min(1).optional(),
+  /** BaaS WebSocket base, e.g. `wss://browser.omniscrape.io`. */
+  OMNISCRAPE_BROWSER_URL: z.string().min(1).optional(),
+  /** The plan's concurrency limit: concurrent scrape activities per scrape worker. @default 5 */
+  OMNISCRAPE_CONCURRENCY: intFrom(1, 5),
+  /** Concurrent browser sessions per browser worker. @default 2 */
+  BAAS_CONCURRENCY: intFrom(1, 2),
+  /** Temporal frontend address. @default 127.0.0.1:7233 */
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  /** Temporal namespace. @default default */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Where the filesystem store keeps inputs, results and page bodies. @default ./.data */
+  SCRAPEFLOW_DATA_DIR: z.string().min(1).default('.data'),
+  /** PostgreSQL URL; when set, results go to PostgreSQL instead of the filesystem. */
+  SCRAPEFLOW_DATABASE_URL: z.string().min(1).optional(),
+  /** Path of the `temporal` CLI binary. */
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** Path of the Chromium binary. */
+  CHROMIUM_PATH: z.string().min(1).optional(),
+  /** Bearer token required by the HTTP service. */
+  SCRAPEFLOW_API_TOKEN: z.string().min(1).optional(),
+  /** Warn (and alert) when `balance_after` falls below this many credits. */
+  LOW_BALANCE_THRESHOLD: z.coerce.number().min(0).optional(),
+  /** Webhook that receives low-balance and pause alerts. */
+  ALERT_WEBHOOK_URL: z.url().optional(),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid environment: ${problems}`);
+  }
+  return parsed.data;
+}
