@@ -11,6 +11,8 @@ export const ExitCode = {
   notFound: 4,
   /** `--wait` / `--watch` ended with the batch not completed (paused, cancelled or with failures). */
   batchNotCompleted: 5,
+  /** The batch has already ended, so it cannot be paused, resumed or cancelled. */
+  batchEnded: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

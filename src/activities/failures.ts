@@ -1,0 +1,61 @@
+/**
+ * The one place where the error taxonomy meets Temporal: an OmniScrape error plus the attempt number
+ * becomes an `ApplicationFailure` whose `type` is the error's class name, retryable with the matrix's
+ * `nextRetryDelay` or non-retryable with the outcome the workflow acts on.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  OmniScrapeError,
+  retryDecision,
+  type RetryDecision,
+  type RetryMatrixConfig,
+} from '../omniscrape/errors.js';
+
+/** What a non-retryable failure carries for the workflow (first detail). */
+export interface FailureDetails {
+  outcome: Exclude<RetryDecision, { retry: true }>['outcome'];
+  code: string;
+  /** The attempt that gave up. */
+  attempt: number;
+  status?: number;
+}
+
+export type Classified =
+  | { kind: 'dead_letter'; error: OmniScrapeError }
+  | { kind: 'throw'; failure: ApplicationFailure; decision: RetryDecision };
+
+/** Classifies an activity error. Errors outside the taxonomy are rethrown as-is (default retry policy). */
+export function classifyActivityError(
+  err: unknown,
+  attempt: number,
+  matrix: RetryMatrixConfig,
+  random: () => number = Math.random,
+): Classified {
+  if (!(err instanceof OmniScrapeError)) throw err;
+  const decision = retryDecision(err, attempt, matrix, random());
+  if (!decision.retry && decision.outcome === 'dead_letter') return { kind: 'dead_letter', error: err };
+  if (decision.retry) {
+    return {
+      kind: 'throw',
+      decision,
+      failure: ApplicationFailure.create({
+        type: err.name,
+        message: err.message,
+        nonRetryable: false,
+        nextRetryDelay: decision.delayMs,
+        details: [err.toJSON()],
+      }),
+    };
+  }
+  const details: FailureDetails = { outcome: decision.outcome, code: err.code, attempt, status: err.status };
+  return {
+    kind: 'throw',
+    decision,
+    failure: ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: true,
+      details: [details],
+    }),
+  };
+}

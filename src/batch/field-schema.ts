@@ -1,0 +1,30 @@
+/**
+ * The optional per-batch schema for extracted fields. A violation dead-letters the URL, so a selector
+ * that stopped matching on the target site shows up at once instead of as empty rows.
+ * A `number` accepts an optional leading currency sign and thousands separators ("$1,234.50");
+ * an `integer` accepts digits with an optional sign.
+ */
+import type { FieldRule } from '../workflows/types.js';
+
+const NUMBER = /^[-+]?[$€£¥]?\s*\d{1,3}(,\d{3})*(\.\d+)?$|^[-+]?[$€£¥]?\s*\d+(\.\d+)?$/;
+const INTEGER = /^[-+]?\d+$/;
+
+/** Returns a description of each violation; empty when the fields conform. */
+export function checkFields(
+  fields: Record<string, string | null>,
+  schema: Record<string, FieldRule>,
+): string[] {
+  const problems: string[] = [];
+  for (const [name, rule] of Object.entries(schema)) {
+    const value = fields[name]?.trim() ?? '';
+    if (value === '') {
+      if (rule.required ?? true) problems.push(`${name}: required but missing`);
+      continue;
+    }
+    if (rule.type === 'number' && !NUMBER.test(value))
+      problems.push(`${name}: ${JSON.stringify(value)} is not a number`);
+    if (rule.type === 'integer' && !INTEGER.test(value))
+      problems.push(`${name}: ${JSON.stringify(value)} is not an integer`);
+  }
+  return problems;
+}

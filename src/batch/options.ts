@@ -1,0 +1,126 @@
+/**
+ * Validation of batch options at the boundary (CLI flags, HTTP bodies, scripts). Errors name the field.
+ */
+import { z } from 'zod';
+import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
+import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
+import type { BatchOptions } from '../workflows/types.js';
+
+const ms = (max: number) => z.number().int().min(0).max(max);
+
+export const batchOptionsSchema = z
+  .object({
+    mode: z.enum(SCRAPE_MODES).default('auto'),
+    outputFormat: z.enum(OUTPUT_FORMATS).default('html'),
+    cssSelectors: cssSelectorsSchema.optional(),
+    enableSolver: z.boolean().default(false),
+    jsWaitSelector: z.string().min(1).max(2000).optional(),
+    jsWaitTimeoutMs: ms(300_000).optional(),
+    asyncFlow: z.enum(['on_timeout', 'js_rendering', 'always']).default('js_rendering'),
+    concurrency: z.number().int().min(1).max(1000).default(5),
+    adaptive: z.boolean().default(true),
+    tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+    account: z.string().min(1).max(100).default('default'),
+    schema: z
+      .record(
+        z.string().min(1),
+        z
+          .object({ type: z.enum(['string', 'number', 'integer']), required: z.boolean().default(true) })
+          .strict(),
+      )
+      .optional(),
+    retry: z
+      .object({
+        rateLimitBaseMs: ms(600_000),
+        rateLimitFactor: z.number().min(1).max(10),
+        rateLimitCapMs: ms(3_600_000),
+        rateLimitJitter: z.number().min(0).max(1),
+        rateLimitMaxTries: z.number().int().min(1).max(50),
+        upstreamRetries: z.number().int().min(0).max(20),
+        upstreamDelayMs: ms(600_000),
+        timeoutRetries: z.number().int().min(0).max(10),
+        timeoutDelayMs: ms(600_000),
+      })
+      .strict()
+      .partial()
+      .default({})
+      .transform((r) => ({ ...DEFAULT_RETRY_MATRIX, ...r })),
+    polling: z
+      .object({
+        initialMs: ms(600_000),
+        factor: z.number().min(1).max(10),
+        maxMs: ms(600_000),
+        budgetMs: ms(86_400_000),
+      })
+      .strict()
+      .partial()
+      .default({})
+      .transform((p) => ({ initialMs: 2000, factor: 1.5, maxMs: 10_000, budgetMs: 120_000, ...p })),
+    timeouts: z
+      .object({ scrapeMs: ms(3_600_000).min(1000), heartbeatMs: ms(600_000).min(1000) })
+      .strict()
+      .partial()
+      .default({})
+      .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, ...t })),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.outputFormat === 'css_extractor' && !o.cssSelectors) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cssSelectors'],
+        message: 'is required when outputFormat is css_extractor',
+      });
+    }
+    if (o.schema && o.outputFormat !== 'css_extractor') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schema'],
+        message: 'needs outputFormat css_extractor (it checks extracted fields)',
+      });
+    }
+    for (const name of Object.keys(o.schema ?? {})) {
+      if (!o.cssSelectors?.[name]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['schema', name],
+          message: 'names no selector in cssSelectors',
+        });
+      }
+    }
+    if (o.jsWaitSelector && o.mode === 'fast') {
+      ctx.addIssue({ code: 'custom', path: ['jsWaitSelector'], message: 'has no effect with mode fast' });
+    }
+  });
+
+export type BatchOptionsInput = z.input<typeof batchOptionsSchema>;
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(
+    message: string,
+    /** The first offending field, as a dotted path. */
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Formats zod issues as `field: message; ...`, prefixed by where the input came from. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
+  return issues
+    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+export function parseBatchOptions(input: unknown): BatchOptions {
+  const parsed = batchOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ValidationError(
+      `invalid batch options: ${describeIssues(parsed.error.issues)}`,
+      first ? first.path.map(String).join('.') : '',
+    );
+  }
+  return parsed.data;
+}

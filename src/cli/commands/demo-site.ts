@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { startDemoSite } from '../../demo-site/index.js';
+import { createLogger } from '../../logging/logger.js';
+import { CliError, ExitCode } from '../exit.js';
+import { untilSignal } from '../signals.js';
+
+const flagsSchema = z.object({
+  port: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((port) => port <= 65_535, 'must be 0..65535'),
+  host: z.string().min(1, 'must not be empty'),
+});
+
+/** `scrapeflow demo-site`: the deterministic demo site (tests, benchmarks, the demo), until SIGINT or SIGTERM. */
+export function registerDemoSite(program: Command): void {
+  program
+    .command('demo-site')
+    .description('run the demo site: product, JavaScript, slow, challenge, interactive and media pages')
+    .option('--port <port>', 'TCP port (0 picks a free one)', '0')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .action(async (flags: { port: string; host: string }) => {
+      const parsed = flagsSchema.safeParse(flags);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new CliError(
+          `--${issue?.path.join('.') ?? 'flags'}: ${issue?.message ?? 'invalid'}`,
+          ExitCode.usage,
+        );
+      }
+      const logger = createLogger({ name: 'demo-site' });
+      let site;
+      try {
+        site = await startDemoSite({ ...parsed.data, logger });
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new CliError(
+            `cannot listen on ${parsed.data.host}:${parsed.data.port} (${code})`,
+            ExitCode.usage,
+          );
+        }
+        throw err;
+      }
+      try {
+        process.stdout.write(`demo-site listening on ${site.origin}\n`);
+        const signal = await untilSignal();
+        logger.info({ signal }, 'demo site shutting down');
+      } finally {
+        await site.close();
+      }
+    });
+}

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { createLogger } from '../../logging/logger.js';
+import { ConfigError, optionsFromFlags, startLocalApi, type LocalApiFlags } from '../../local-api/index.js';
+import { CliError, ExitCode } from '../exit.js';
+import { untilSignal } from '../signals.js';
+
+/** `scrapeflow local-api`: the OmniScrape-compatible local API, until SIGINT or SIGTERM. */
+export function registerLocalApi(program: Command): void {
+  program
+    .command('local-api')
+    .description('run the OmniScrape-compatible local API (real fetches and Chromium renders)')
+    .option('--port <port>', 'TCP port (0 picks a free one)', '0')
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('--config <file>', 'JSON config file: accounts, faults, limits')
+    .option('--key <key>', 'API key of a single quick account named cli')
+    .option('--balance <credits>', 'balance of the --key account (default 1000)')
+    .option('--concurrency <n>', 'concurrency limit of the --key account (default 5)')
+    .option('--admin-token <token>', 'bearer token that enables /admin/*')
+    .action(async (flags: LocalApiFlags) => {
+      let options;
+      try {
+        options = await optionsFromFlags(flags);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.usage);
+        throw err;
+      }
+      const logger = createLogger({ name: 'local-api' });
+      const api = await startLocalApi({ ...options, logger });
+      try {
+        process.stdout.write(`local-api listening on ${api.url}\n`);
+        const signal = await untilSignal();
+        logger.info({ signal }, 'local API shutting down');
+      } finally {
+        await api.close();
+      }
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * Starting and steering batches: shared by the CLI, the HTTP service and scripts.
+ */
+import { randomBytes } from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { httpUrl } from '../omniscrape/types.js';
+import { parseBatchOptions, ValidationError, type BatchOptionsInput } from '../batch/options.js';
+import { BATCH_ID_PATTERN, type ResultStore, type UrlItem } from '../store/types.js';
+import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workflows/definitions.js';
+import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
+
+export interface StartBatchRequest {
+  /** @default a generated `batch-<time>-<random>` */
+  batchId?: string;
+  urls: Iterable<Omit<UrlItem, 'index'>> | AsyncIterable<Omit<UrlItem, 'index'>>;
+  options?: BatchOptionsInput;
+}
+
+export function newBatchId(): string {
+  return `batch-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Checks every URL as it streams into the store; the first bad one names its position. */
+async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<UrlItem, 'index'>> {
+  let position = 0;
+  for await (const item of urls) {
+    const checked = httpUrl.safeParse(item.url);
+    if (!checked.success) {
+      throw new ValidationError(
+        `urls[${position}]: ${JSON.stringify(String(item.url).slice(0, 200))} ${checked.error.issues[0]?.message ?? 'is invalid'}`,
+        `urls[${position}]`,
+      );
+    }
+    position += 1;
+    yield item;
+  }
+}
+
+export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
+  const options = parseBatchOptions(request.options);
+  const batchId = request.batchId ?? newBatchId();
+  if (!BATCH_ID_PATTERN.test(batchId)) {
+    throw new ValidationError(
+      `batchId: ${JSON.stringify(batchId)} must match ${BATCH_ID_PATTERN}`,
+      'batchId',
+    );
+  }
+  const total = await store.putInput(batchId, validated(request.urls));
+  if (total === 0) throw new ValidationError('urls: the batch has no URLs', 'urls');
+  const handle = await client.workflow.start('batchWorkflow', {
+    workflowId: batchId,
+    taskQueue: TASK_QUEUES.control,
+    args: [{ batchId, options, total }],
+    typedSearchAttributes: [
+      { key: BatchIdAttr, value: batchId },
+      { key: BatchStatusAttr, value: 'running' },
+      { key: AccountAttr, value: options.account },
+    ],
+  });
+  return { batchId, total, handle };
+}
+
+export class BatchNotFoundError extends Error {
+  override readonly name = 'BatchNotFoundError';
+}
+
+async function withBatch<T>(batchId: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new BatchNotFoundError(`no batch ${JSON.stringify(batchId)}`);
+    throw err;
+  }
+}
+
+/** The batch's progress: its result once closed, the live query while it runs. */
+export function getProgress(client: Client, batchId: string): Promise<BatchProgress> {
+  return withBatch(batchId, async () => {
+    const handle = client.workflow.getHandle(batchId);
+    const { status } = await handle.describe();
+    if (status.name === 'COMPLETED') return (await handle.result()) as BatchProgress;
+    return handle.query(progressQuery);
+  });
+}
+
+export function pauseBatch(client: Client, batchId: string, reason: PauseReason = 'manual') {
+  return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(pauseSignal, { reason }));
+}
+export function resumeBatch(client: Client, batchId: string) {
+  return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(resumeSignal));
+}
+export function cancelBatch(client: Client, batchId: string) {
+  return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(cancelSignal));
+}

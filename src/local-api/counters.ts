@@ -1,0 +1,164 @@
+/**
+ * The counters the admin endpoint reports (`GET /admin/counters`). Platform tests assert against them,
+ * so every update happens synchronously, before the response it describes is written: a client that
+ * reads the counters after its own request returned always sees that request counted.
+ */
+import { EventEmitter } from 'node:events';
+
+export type Endpoint = 'scrape' | 'async_submit' | 'async_poll';
+
+/**
+ * An outcome is the HTTP status as a string (`'401'`, `'429'`, `'202'` ...), except for scrape answers
+ * with HTTP 200, which are `'200_success'` or `'200_failed'`, and `'client_closed'` for a request whose
+ * client went away before the answer was written.
+ */
+export type Outcome = string;
+
+export interface CountersSnapshot {
+  /** When the counters were last reset (ISO 8601). */
+  since: string;
+  /** Requests to /v1 by outcome, all endpoints together. */
+  outcomes: Record<Outcome, number>;
+  /** Requests by endpoint, then by outcome. */
+  endpoints: Record<Endpoint, Record<Outcome, number>>;
+  async: {
+    /** Jobs created (idempotent replays not included). */
+    submitted: number;
+    /** Jobs created per target URL. */
+    submitted_by_url: Record<string, number>;
+    /** Submits answered with an existing job because of their `Idempotency-Key`. */
+    idempotent_replays: number;
+    /** Poll requests, whatever their answer. */
+    polls: number;
+    completed: number;
+    failed: number;
+  };
+  credits: {
+    /** Credits charged, net of refunds for responses that could not be delivered. */
+    charged_total: number;
+    charged_by_account: Record<string, number>;
+  };
+  concurrency: {
+    /** Sync scrapes in flight now, per account id. */
+    current_by_account: Record<string, number>;
+    /** Most sync scrapes ever in flight at once, per account id. */
+    peak_by_account: Record<string, number>;
+  };
+  /** Chromium renders started. */
+  renders_started: number;
+  /** How many times each fault rule fired, by rule id. */
+  faults_fired: Record<string, number>;
+}
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+export class Counters {
+  /** Emits `outcome` with the endpoint and outcome each time a request is counted (tests wait on it). */
+  readonly events = new EventEmitter<{ outcome: [Endpoint, Outcome] }>();
+  #since = new Date();
+  #outcomes = new Map<Outcome, number>();
+  #endpoints = new Map<Endpoint, Map<Outcome, number>>();
+  #submittedByUrl = new Map<string, number>();
+  #submitted = 0;
+  #replays = 0;
+  #polls = 0;
+  #completed = 0;
+  #failed = 0;
+  #chargedTotal = 0;
+  #chargedByAccount = new Map<string, number>();
+  #current = new Map<string, number>();
+  #peak = new Map<string, number>();
+  #renders = 0;
+  #faults = new Map<string, number>();
+
+  outcome(endpoint: Endpoint, outcome: Outcome): void {
+    bump(this.#outcomes, outcome);
+    const byOutcome = this.#endpoints.get(endpoint) ?? new Map<Outcome, number>();
+    this.#endpoints.set(endpoint, byOutcome);
+    bump(byOutcome, outcome);
+    this.events.emit('outcome', endpoint, outcome);
+  }
+
+  asyncSubmitted(url: string): void {
+    this.#submitted += 1;
+    bump(this.#submittedByUrl, url);
+  }
+
+  idempotentReplay(): void {
+    this.#replays += 1;
+  }
+
+  poll(): void {
+    this.#polls += 1;
+  }
+
+  jobEnded(status: 'complete' | 'failed'): void {
+    if (status === 'complete') this.#completed += 1;
+    else this.#failed += 1;
+  }
+
+  /** Records a charge (or, with a negative amount, a refund). */
+  charged(accountId: string, credits: number): void {
+    if (credits === 0) return;
+    this.#chargedTotal += credits;
+    bump(this.#chargedByAccount, accountId, credits);
+  }
+
+  /** Records the number of sync scrapes now in flight for an account, keeping the peak. */
+  syncInFlight(accountId: string, current: number): void {
+    this.#current.set(accountId, current);
+    if (current > (this.#peak.get(accountId) ?? 0)) this.#peak.set(accountId, current);
+  }
+
+  renderStarted(): void {
+    this.#renders += 1;
+  }
+
+  faultFired(ruleId: string): void {
+    bump(this.#faults, ruleId);
+  }
+
+  /** Zeroes everything; peaks restart from what is in flight now. */
+  reset(): void {
+    const current = this.#current;
+    this.#since = new Date();
+    this.#outcomes = new Map();
+    this.#endpoints = new Map();
+    this.#submittedByUrl = new Map();
+    this.#submitted = this.#replays = this.#polls = this.#completed = this.#failed = 0;
+    this.#chargedTotal = 0;
+    this.#chargedByAccount = new Map();
+    this.#peak = new Map(current);
+    this.#renders = 0;
+    this.#faults = new Map();
+  }
+
+  snapshot(): CountersSnapshot {
+    const obj = (m: Map<string, number>): Record<string, number> => Object.fromEntries(m);
+    const endpoint = (e: Endpoint): Record<Outcome, number> =>
+      obj(this.#endpoints.get(e) ?? new Map<Outcome, number>());
+    return {
+      since: this.#since.toISOString(),
+      outcomes: obj(this.#outcomes),
+      endpoints: {
+        scrape: endpoint('scrape'),
+        async_submit: endpoint('async_submit'),
+        async_poll: endpoint('async_poll'),
+      },
+      async: {
+        submitted: this.#submitted,
+        submitted_by_url: obj(this.#submittedByUrl),
+        idempotent_replays: this.#replays,
+        polls: this.#polls,
+        completed: this.#completed,
+        failed: this.#failed,
+      },
+      credits: { charged_total: this.#chargedTotal, charged_by_account: obj(this.#chargedByAccount) },
+      concurrency: { current_by_account: obj(this.#current), peak_by_account: obj(this.#peak) },
+      renders_started: this.#renders,
+      faults_fired: obj(this.#faults),
+    };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The local API's moving parts, shared by the routes and exposed on the handle for tests: accounts,
+ * fault rules, counters, async jobs and the engine.
+ */
+import type { ScrapeRequest } from '../omniscrape/types.js';
+import type { Logger } from '../logging/logger.js';
+import type { Account, Accounts } from './accounts.js';
+import { Reservation, cheapestPrice } from './billing.js';
+import type { Counters } from './counters.js';
+import type { Engine, ScrapeOutcome } from './engine.js';
+import type { FaultInjector } from './faults.js';
+import type { JobStore } from './jobs.js';
+
+export interface LocalApiSettings {
+  retryAfterSec: number;
+  maxHangMs: number;
+  minPollIntervalMs: number;
+  jobTtlMs: number;
+}
+
+export interface LocalApiState {
+  readonly accounts: Accounts;
+  readonly faults: FaultInjector;
+  readonly counters: Counters;
+  readonly jobs: JobStore;
+  readonly engine: Engine;
+  readonly settings: LocalApiSettings;
+  readonly logger: Logger;
+  /** Aborts when the server closes: hangs, delays and jobs stop. */
+  readonly closing: AbortSignal;
+}
+
+export type HeldRun =
+  | { kind: 'insufficient_balance'; needed: number }
+  | { kind: 'done'; outcome: ScrapeOutcome; reservation: Reservation };
+
+/**
+ * Holds the cheapest price the request can run for, runs it, and hands back the outcome with the hold
+ * still open, for the caller to commit (or release) when it knows whether the answer is delivered.
+ * Throws (with the hold released) when the engine throws, e.g. because `signal` aborted.
+ */
+export async function runHeld(
+  state: LocalApiState,
+  account: Account,
+  req: ScrapeRequest,
+  signal: AbortSignal,
+): Promise<HeldRun> {
+  const needed = cheapestPrice(req.mode);
+  const reservation = Reservation.take(account, needed);
+  if (!reservation) return { kind: 'insufficient_balance', needed };
+  try {
+    const result = await state.engine.run(req, { signal, ensureCredits: (n) => reservation.raiseTo(n) });
+    if (result.kind === 'insufficient_balance') {
+      reservation.release();
+      return result;
+    }
+    return { kind: 'done', outcome: result.outcome, reservation };
+  } catch (err) {
+    reservation.release();
+    throw err;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The filesystem store, the embedded default: one directory per batch under the data directory.
+ *   inputs/<batch>/page-<n>.json   input items, PAGE_SIZE per file (read back a page at a time)
+ *   inputs/<batch>/count           how many items the input holds
+ *   results/<batch>/<index>.json   one terminal record per URL (written atomically: tmp + rename)
+ *   content/<batch>/<index>.html   page bodies (retention: `pruneContent` deletes them by mtime)
+ * Every write is atomic, so a worker killed mid-write leaves the old file or the new one, never half.
+ */
+import { mkdir, opendir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  BATCH_ID_PATTERN,
+  matchesFilter,
+  type ResultFilter,
+  type ResultRecord,
+  type ResultStore,
+  type UrlItem,
+} from './types.js';
+
+const PAGE_SIZE = 1000;
+const CONTENT_PREFIX = 'fs:';
+
+function checkBatchId(batchId: string): string {
+  if (!BATCH_ID_PATTERN.test(batchId)) throw new Error(`invalid batch id ${JSON.stringify(batchId)}`);
+  return batchId;
+}
+
+async function atomicWrite(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export class FsStore implements ResultStore {
+  constructor(readonly dataDir: string) {}
+
+  private dir(kind: 'inputs' | 'results' | 'content', batchId: string): string {
+    return join(this.dataDir, kind, checkBatchId(batchId));
+  }
+
+  async putInput(
+    batchId: string,
+    items: AsyncIterable<Omit<UrlItem, 'index'>> | Iterable<Omit<UrlItem, 'index'>>,
+  ): Promise<number> {
+    const dir = this.dir('inputs', batchId);
+    await mkdir(dir, { recursive: true });
+    let page: UrlItem[] = [];
+    let count = 0;
+    const flush = async () => {
+      await atomicWrite(join(dir, `page-${Math.floor((count - 1) / PAGE_SIZE)}.json`), JSON.stringify(page));
+      page = [];
+    };
+    for await (const item of items) {
+      page.push({ index: count, url: item.url, ...(item.tags?.length ? { tags: item.tags } : {}) });
+      count += 1;
+      if (page.length === PAGE_SIZE) await flush();
+    }
+    if (page.length) await flush();
+    // A shorter input replacing a longer one: drop the earlier input's pages past the new end.
+    const pages = Math.ceil(count / PAGE_SIZE);
+    for (const name of await readdir(dir)) {
+      const match = /^page-(\d+)\.json$/.exec(name);
+      if (match && Number(match[1]) >= pages) await rm(join(dir, name), { force: true });
+    }
+    await atomicWrite(join(dir, 'count'), String(count));
+    return count;
+  }
+
+  async readInput(batchId: string, offset: number, limit: number): Promise<UrlItem[]> {
+    const dir = this.dir('inputs', batchId);
+    const out: UrlItem[] = [];
+    let position = offset;
+    while (out.length < limit) {
+      const raw = await readIfExists(join(dir, `page-${Math.floor(position / PAGE_SIZE)}.json`));
+      if (raw === undefined) break;
+      const page = JSON.parse(raw) as UrlItem[];
+      const slice = page.slice(position % PAGE_SIZE, (position % PAGE_SIZE) + (limit - out.length));
+      if (slice.length === 0) break;
+      out.push(...slice);
+      position += slice.length;
+    }
+    return out;
+  }
+
+  async inputCount(batchId: string): Promise<number | undefined> {
+    const raw = await readIfExists(join(this.dir('inputs', batchId), 'count'));
+    return raw === undefined ? undefined : Number(raw);
+  }
+
+  async putContent(batchId: string, index: number, content: string): Promise<string> {
+    const dir = this.dir('content', batchId);
+    await mkdir(dir, { recursive: true });
+    await atomicWrite(join(dir, `${index}.html`), content);
+    return `${CONTENT_PREFIX}${batchId}/${index}`;
+  }
+
+  async getContent(ref: string): Promise<string | undefined> {
+    if (!ref.startsWith(CONTENT_PREFIX)) throw new Error(`not a filesystem content reference: ${ref}`);
+    const [batchId = '', index = ''] = ref.slice(CONTENT_PREFIX.length).split('/');
+    if (!/^\d+$/.test(index)) throw new Error(`bad content reference: ${ref}`);
+    return readIfExists(join(this.dir('content', batchId), `${index}.html`));
+  }
+
+  async putResult(record: ResultRecord): Promise<void> {
+    const dir = this.dir('results', record.batchId);
+    await mkdir(dir, { recursive: true });
+    await atomicWrite(join(dir, `${record.index}.json`), JSON.stringify(record));
+  }
+
+  async getResult(batchId: string, index: number): Promise<ResultRecord | undefined> {
+    const raw = await readIfExists(join(this.dir('results', batchId), `${index}.json`));
+    return raw === undefined ? undefined : (JSON.parse(raw) as ResultRecord);
+  }
+
+  async *listResults(batchId: string, filter?: ResultFilter): AsyncIterable<ResultRecord> {
+    const dir = this.dir('results', batchId);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    // Only the index numbers are held in memory; records are read one at a time.
+    const indexes = names
+      .filter((n) => /^\d+\.json$/.test(n))
+      .map((n) => Number(n.slice(0, -5)))
+      .sort((a, b) => a - b);
+    for (const index of indexes) {
+      const record = await this.getResult(batchId, index);
+      if (record && matchesFilter(record, filter)) yield record;
+    }
+  }
+
+  async pruneContent(olderThan: Date): Promise<number> {
+    const root = join(this.dataDir, 'content');
+    let removed = 0;
+    let batches: string[];
+    try {
+      batches = await readdir(root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    for (const batch of batches) {
+      if (!BATCH_ID_PATTERN.test(batch)) continue;
+      // opendir streams the entries: a batch with 100,000 bodies is not listed into memory at once.
+      for await (const entry of await opendir(join(root, batch))) {
+        const isBody = /^\d+\.html$/.test(entry.name);
+        // Temporary files left by a writer killed mid-write go too, uncounted.
+        if (!entry.isFile() || (!isBody && !entry.name.endsWith('.tmp'))) continue;
+        const path = join(root, batch, entry.name);
+        const info = await stat(path).catch(() => undefined);
+        if (!info || info.mtimeMs >= olderThan.getTime()) continue;
+        await rm(path, { force: true });
+        if (isBody) removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The PostgreSQL store's schema, as numbered migrations. Applied in order at start-up by `PgStore.open`
+ * under an advisory lock; each version is recorded in `scrapeflow_migrations` and never edited once
+ * shipped: change the schema by appending a migration.
+ *
+ * Types, and why:
+ *   batch_id   text          validated against BATCH_ID_PATTERN (at most 128 safe characters)
+ *   idx        integer       0-based input position; 2^31 URLs per batch is far beyond any input
+ *   tags       text[]        the tag filter is `tags @> ARRAY[$tag]`, served by a GIN index
+ *   charged    numeric       credits may be fractional; numeric sums exactly (reporting queries)
+ *   finished_at timestamptz  the record's `finishedAt`
+ *   record     jsonb         the whole ResultRecord as written; the columns beside it are for SQL filters
+ *   body       bytea         the page as UTF-8: text cannot hold NUL characters, which real pages contain
+ *   stored_at  timestamptz   when the body was written (server clock); retention deletes by it
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** The SQL, given the schema prefix to put before table names (`"my_schema".` or empty). */
+  sql: (prefix: string) => string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'inputs, results, content',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_input_batches (
+        batch_id   text        PRIMARY KEY,
+        item_count integer     NOT NULL,
+        stored_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ${p}scrapeflow_inputs (
+        batch_id text    NOT NULL,
+        idx      integer NOT NULL,
+        url      text    NOT NULL,
+        tags     text[],
+        PRIMARY KEY (batch_id, idx)
+      );
+      CREATE TABLE ${p}scrapeflow_results (
+        batch_id    text        NOT NULL,
+        idx         integer     NOT NULL,
+        url         text        NOT NULL,
+        status      text        NOT NULL CHECK (status IN ('succeeded', 'dead_lettered', 'failed')),
+        reason      text,
+        tags        text[]      NOT NULL DEFAULT '{}',
+        charged     numeric     NOT NULL,
+        attempts    integer     NOT NULL,
+        finished_at timestamptz NOT NULL,
+        record      jsonb       NOT NULL,
+        PRIMARY KEY (batch_id, idx)
+      );
+      CREATE INDEX scrapeflow_results_tags ON ${p}scrapeflow_results USING gin (tags);
+      CREATE INDEX scrapeflow_results_status ON ${p}scrapeflow_results (batch_id, status, idx);
+      CREATE TABLE ${p}scrapeflow_content (
+        batch_id  text        NOT NULL,
+        idx       integer     NOT NULL,
+        body      bytea       NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (batch_id, idx)
+      );
+      CREATE INDEX scrapeflow_content_stored_at ON ${p}scrapeflow_content (stored_at);
+    `,
+  },
+];

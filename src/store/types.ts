@@ -1,0 +1,98 @@
+/**
+ * Where inputs, page bodies, results and dead letters live. Activities write here; workflows only see
+ * the small summaries activities return. One interface, two implementations (filesystem default,
+ * PostgreSQL), both held to the same contract tests.
+ */
+
+/** One input URL of a batch, with its position. */
+export interface UrlItem {
+  /** 0-based position in the batch input; with the batch id it names the URL's workflow. */
+  index: number;
+  url: string;
+  /** Cost-attribution tags for this URL (merged with the batch's tags). */
+  tags?: string[];
+}
+
+export const TERMINAL_STATUSES = ['succeeded', 'dead_lettered', 'failed'] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+/** Exactly one per URL: the terminal record. */
+export interface ResultRecord {
+  batchId: string;
+  index: number;
+  url: string;
+  status: TerminalStatus;
+  /** Why the URL failed or was dead-lettered (an error code such as `rate_limited`, `scrape_failed`). */
+  reason?: string;
+  /** Human-readable detail, redacted. */
+  detail?: string;
+  methodUsed?: string;
+  solverUsed?: boolean;
+  challengeSolved?: boolean;
+  /** Credits charged for this URL. */
+  charged: number;
+  /** Balance the API reported after the charge. */
+  balanceAfter?: number;
+  /** Activity tries spent on this URL. */
+  attempts: number;
+  /** Extracted fields (css_extractor or browser steps). */
+  fields?: Record<string, string | null>;
+  /** Reference to the stored page body, when there is one. */
+  contentRef?: string;
+  /** Async job id, when the URL went through the async job flow. */
+  jobId?: string;
+  tags?: string[];
+  /** For dead letters: the OmniScrape response, kept for inspection and re-drive. */
+  response?: unknown;
+  /** Set on a record that re-drive replaced: the batch and index of the replacement. */
+  redrivenTo?: { batchId: string; index: number };
+  /** Set on a record written by a re-drive: the record it replaces. */
+  redrivenFrom?: { batchId: string; index: number };
+  /** ISO time the record was written. */
+  finishedAt: string;
+}
+
+export interface ResultFilter {
+  status?: TerminalStatus | TerminalStatus[];
+  tag?: string;
+}
+
+export interface ResultStore {
+  /** Stores a batch's input; returns how many URLs it holds. Replaces any earlier input of that id. */
+  putInput(
+    batchId: string,
+    items: AsyncIterable<Omit<UrlItem, 'index'>> | Iterable<Omit<UrlItem, 'index'>>,
+  ): Promise<number>;
+  /** Up to `limit` input items from position `offset` on, in order. */
+  readInput(batchId: string, offset: number, limit: number): Promise<UrlItem[]>;
+  /** How many URLs the batch's input holds, or undefined when there is no such input. */
+  inputCount(batchId: string): Promise<number | undefined>;
+  /** Stores a page body; returns a reference to it. Idempotent per (batch, index). */
+  putContent(batchId: string, index: number, content: string): Promise<string>;
+  /** The body behind a reference, or undefined when it was pruned or never stored. */
+  getContent(ref: string): Promise<string | undefined>;
+  /** Writes the terminal record of a URL. Idempotent by (batch, index): the last write wins. */
+  putResult(record: ResultRecord): Promise<void>;
+  getResult(batchId: string, index: number): Promise<ResultRecord | undefined>;
+  /** Streams a batch's records in index order, in bounded memory. */
+  listResults(batchId: string, filter?: ResultFilter): AsyncIterable<ResultRecord>;
+  /**
+   * Retention: deletes the page bodies stored before `olderThan` (in every batch); result records stay,
+   * and `getContent` answers undefined for their references. Returns how many bodies were removed.
+   */
+  pruneContent(olderThan: Date): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Batch ids become file names and workflow ids: keep them to a safe alphabet. */
+export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function matchesFilter(record: ResultRecord, filter: ResultFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.status) {
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (!statuses.includes(record.status)) return false;
+  }
+  if (filter.tag && !(record.tags ?? []).includes(filter.tag)) return false;
+  return true;
+}

@@ -1,0 +1,147 @@
+/**
+ * Starts the real Temporal CLI dev server (frontend + Web UI), with scrapeflow's search attributes
+ * registered, waits until it answers, and stops it. Used by the tests and by `scrapeflow dev`.
+ * Without a `temporal` binary it falls back to the SDK's own dev-server download.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { findTemporalCli } from '../config/binaries.js';
+import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from './search-attributes.js';
+
+export interface DevServerOptions {
+  /** Frontend gRPC port; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Web UI port; 0 picks a free one. Ignored when `ui` is false. @default 0 */
+  uiPort?: number;
+  /** Serve the Web UI. @default false */
+  ui?: boolean;
+  /** SQLite file for persistence across restarts; in-memory when unset. */
+  dbFile?: string;
+  /** Extra `--dynamic-config-value KEY=VALUE` pairs, e.g. `{ 'limit.historyCount.suggestContinueAsNew': 500 }`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+  /** How long to wait for the server to answer, in ms. @default 60000 */
+  startTimeoutMs?: number;
+  /** Receives the server's stderr/stdout lines (noisy); dropped by default. */
+  onOutput?: (line: string) => void;
+}
+
+export interface DevServer {
+  /** `host:port` of the frontend. */
+  address: string;
+  /** Web UI base URL, when served. */
+  uiUrl: string | undefined;
+  /** Stops the server and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Polls the frontend until it answers a namespace description, bounded by `timeoutMs`. */
+export async function waitForTemporal(address: string, timeoutMs: number, exited?: () => string | undefined) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const why = exited?.();
+    if (why) throw new Error(`Temporal dev server exited during start-up: ${why}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  throw new Error(
+    `Temporal dev server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`,
+  );
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const binary = findTemporalCli();
+  const port = options.port || (await freePort());
+  const dynamicConfig = Object.entries(options.dynamicConfig ?? {}).map(
+    ([k, v]) => `${k}=${JSON.stringify(v)}`,
+  );
+  if (!binary) return startWithSdkDownload(port, options, dynamicConfig);
+
+  const uiPort = options.ui ? options.uiPort || (await freePort()) : undefined;
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
+  for (const pair of dynamicConfig) args.push('--dynamic-config-value', pair);
+
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let exitReason: string | undefined;
+  let tail = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    tail = (tail + text).slice(-2000);
+    if (options.onOutput) for (const line of text.split('\n')) if (line) options.onOutput(line);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  child.once('exit', (code, signal) => {
+    exitReason = `code ${code} signal ${signal}: ${tail}`;
+  });
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForTemporal(address, options.startTimeoutMs ?? 60_000, () => exitReason);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
+    stop: () => stopChild(child),
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Fallback for machines without the CLI: the SDK downloads a dev server (needs internet). */
+async function startWithSdkDownload(port: number, options: DevServerOptions, dynamicConfig: string[]) {
+  const extraArgs = dynamicConfig.flatMap((pair) => ['--dynamic-config-value', pair]);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      ip: '127.0.0.1',
+      port,
+      ui: options.ui ?? false,
+      ...(options.uiPort ? { uiPort: options.uiPort } : {}),
+      ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      extraArgs,
+    },
+  });
+  return {
+    address: `127.0.0.1:${port}`,
+    uiUrl: options.ui ? `http://127.0.0.1:${options.uiPort ?? port + 1000}` : undefined,
+    stop: () => env.teardown(),
+  } satisfies DevServer;
+}

@@ -1,0 +1,111 @@
+/**
+ * The scrape worker process (`scrapeflow worker --queue scrape`). It serves two task queues over one
+ * connection:
+ *   - `scrape`: the OmniScrape HTTP activities. Its activity slots (OMNISCRAPE_CONCURRENCY, the plan's
+ *     limit) are the account-wide semaphore: every batch's calls pass through them.
+ *   - `scrapeflow`: the batch and per-URL workflows and their bookkeeping activities, so that store
+ *     reads and writes never take an OmniScrape slot.
+ * On SIGTERM/SIGINT both workers drain: in-flight activities finish, nothing new is polled.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config/env.js';
+import type { Logger } from '../logging/logger.js';
+import { OmniScrapeClient } from '../omniscrape/client.js';
+import type { ResultStore } from '../store/types.js';
+import { createControlActivities } from '../activities/control.js';
+import { createScrapeActivities, type BatchNotifier, type OmniScrapeApi } from '../activities/scrape.js';
+import { rateLimitedSignal } from '../workflows/definitions.js';
+import { TASK_QUEUES } from '../workflows/types.js';
+import { installRuntime } from './runtime.js';
+
+const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
+const WORKFLOWS = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+
+/** The workflow code: the bundle prebuilt by `npm run build`, or the sources bundled at start. */
+export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  return existsSync(BUNDLE) ? { workflowBundle: { codePath: BUNDLE } } : { workflowsPath: WORKFLOWS };
+}
+
+export function temporalNotifier(client: Client, logger: Logger): BatchNotifier {
+  return {
+    async rateLimited(batchId) {
+      try {
+        await client.workflow.getHandle(batchId).signal(rateLimitedSignal);
+      } catch (err) {
+        logger.debug({ err, batchId }, 'batch did not take the rate-limit signal');
+      }
+    },
+  };
+}
+
+export interface ScrapeWorkerDeps {
+  config: Config;
+  logger: Logger;
+  store: ResultStore;
+  client: Client;
+  /** Injected in tests; built from the config otherwise. */
+  api?: OmniScrapeApi & { close?(): Promise<void> };
+}
+
+export interface RunningWorker {
+  /** Resolves when both workers have stopped. */
+  done: Promise<void>;
+  /** Drains and stops. */
+  shutdown(): Promise<void>;
+}
+
+export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<RunningWorker> {
+  const { config, logger, store, client } = deps;
+  installRuntime(logger);
+  let api = deps.api;
+  if (!api) {
+    if (!config.OMNISCRAPE_KEY)
+      throw new Error('OMNISCRAPE_KEY is required: the scrape worker calls OmniScrape with it');
+    api = new OmniScrapeClient({
+      baseUrl: config.OMNISCRAPE_API_URL,
+      apiKey: config.OMNISCRAPE_KEY,
+      connections: Math.max(config.OMNISCRAPE_CONCURRENCY, 20),
+    });
+  }
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const common = {
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    shutdownGraceTime: '30 seconds',
+  } as const;
+  const controlWorker = await Worker.create({
+    ...common,
+    taskQueue: TASK_QUEUES.control,
+    ...workflowSource(),
+    activities: createControlActivities({ store, logger }),
+  });
+  const scrapeWorker = await Worker.create({
+    ...common,
+    taskQueue: TASK_QUEUES.scrape,
+    activities: createScrapeActivities({ api, store, logger, notifier: temporalNotifier(client, logger) }),
+    maxConcurrentActivityTaskExecutions: config.OMNISCRAPE_CONCURRENCY,
+  });
+  logger.info(
+    {
+      queues: [TASK_QUEUES.control, TASK_QUEUES.scrape],
+      concurrency: config.OMNISCRAPE_CONCURRENCY,
+      api: config.OMNISCRAPE_API_URL,
+    },
+    'scrape worker started',
+  );
+  const done = Promise.all([controlWorker.run(), scrapeWorker.run()]).then(async () => {
+    await api.close?.();
+    await connection.close();
+    logger.info('scrape worker stopped');
+  });
+  return {
+    done,
+    async shutdown() {
+      for (const w of [controlWorker, scrapeWorker]) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The batch workflow (id = batch id): pages through the stored input and runs each URL as a child
+ * workflow `<batchId>/<index>` inside an adaptive sliding window. Children report back by signal, so
+ * they survive this workflow's continue-as-new (they are started with ParentClosePolicy ABANDON and the
+ * in-flight set is carried into the next run).
+ */
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ControlActivities } from '../activities/control.js';
+import type { UrlItem } from '../store/types.js';
+import { AccountAttr, BatchIdAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
+import {
+  cancelSignal,
+  pauseSignal,
+  progressQuery,
+  rateLimitedSignal,
+  resumeSignal,
+  urlDoneSignal,
+  urlPausedSignal,
+} from './definitions.js';
+import {
+  TASK_QUEUES,
+  childWorkflowId,
+  type BatchProgress,
+  type BatchState,
+  type BatchWorkflowInput,
+  type PauseReason,
+  type UrlSummary,
+} from './types.js';
+import { urlWorkflow } from './url.js';
+import { AdaptiveWindow } from './window.js';
+
+/** Input items loaded per activity call. */
+const PAGE_SIZE = 200;
+
+const control = proxyActivities<ControlActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+function initialProgress(input: BatchWorkflowInput): BatchProgress {
+  return {
+    batchId: input.batchId,
+    state: 'running',
+    total: input.total,
+    counts: { succeeded: 0, failed: 0, dead_lettered: 0, in_flight: 0, pending: input.total },
+    credits: 0,
+    creditsByMethod: {},
+    creditsByTag: {},
+    window: input.options.concurrency,
+    concurrency: input.options.concurrency,
+    rateLimited: 0,
+    waiting: 0,
+    startedAt: new Date().toISOString(),
+    continuedAsNew: 0,
+  };
+}
+
+export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
+  const { batchId, options, total, carried } = input;
+  const progress = carried?.progress ?? initialProgress(input);
+  const inFlight = new Map<number, UrlItem>((carried?.inFlight ?? []).map((item) => [item.index, item]));
+  const waiting = new Set<number>(carried?.waiting ?? []);
+  const window = new AdaptiveWindow(
+    options.concurrency,
+    options.adaptive,
+    carried?.windowSize,
+    carried?.completionsSinceDecrease,
+  );
+  /** Index of the next input item not yet started. */
+  let cursor = carried?.cursor ?? 0;
+  let buffer: UrlItem[] = [];
+  let paused = carried?.paused ?? false;
+  let cancelled = carried?.cancelled ?? false;
+
+  const setState = (state: BatchState, pauseReason?: PauseReason) => {
+    progress.state = state;
+    progress.pauseReason = pauseReason;
+    upsertSearchAttributes([
+      { key: BatchStatusAttr, value: state },
+      { key: PauseReasonAttr, value: pauseReason ?? null },
+    ]);
+  };
+  const pause = (reason: PauseReason) => {
+    if (cancelled || progress.state === 'completed') return;
+    paused = true;
+    // The first reason sticks: a manual pause stays manual when a 402 follows.
+    if (progress.state !== 'paused') setState('paused', reason);
+  };
+  const snapshot = (): BatchProgress => ({
+    ...progress,
+    counts: { ...progress.counts, in_flight: inFlight.size, pending: total - cursor },
+    window: window.slots,
+    waiting: waiting.size,
+  });
+
+  setHandler(progressQuery, snapshot);
+  setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual'));
+  setHandler(cancelSignal, () => {
+    cancelled = true;
+  });
+  setHandler(rateLimitedSignal, () => {
+    progress.rateLimited += 1;
+    window.onRateLimited();
+  });
+  setHandler(urlPausedSignal, ({ index, reason }) => {
+    if (!inFlight.has(index)) return;
+    waiting.add(index);
+    pause(reason);
+  });
+  setHandler(urlDoneSignal, (summary: UrlSummary) => {
+    if (!inFlight.delete(summary.index)) return; // a duplicate report
+    waiting.delete(summary.index);
+    progress.counts[summary.status] += 1;
+    progress.credits += summary.charged;
+    if (summary.charged) {
+      const method = summary.methodUsed ?? 'unknown';
+      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + summary.charged;
+      for (const tag of summary.tags ?? []) {
+        progress.creditsByTag[tag] = (progress.creditsByTag[tag] ?? 0) + summary.charged;
+      }
+    }
+    if (summary.balanceAfter !== undefined) progress.lastBalance = summary.balanceAfter;
+    window.onCompleted();
+  });
+  setHandler(resumeSignal, async () => {
+    if (cancelled || !paused) return;
+    paused = false;
+    setState('running');
+    const toWake = [...waiting];
+    waiting.clear();
+    await Promise.all(
+      toWake.map((index) => getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal)),
+    );
+  });
+
+  if (!carried) {
+    upsertSearchAttributes([
+      { key: BatchIdAttr, value: batchId },
+      { key: AccountAttr, value: options.account },
+    ]);
+    setState('running');
+  }
+
+  const hasMoreInput = () => cursor < total;
+  const canStart = () => !paused && hasMoreInput() && inFlight.size < window.slots;
+  const finished = () => !hasMoreInput() && inFlight.size === 0;
+
+  for (;;) {
+    await condition(() => cancelled || finished() || canStart() || workflowInfo().continueAsNewSuggested);
+    if (cancelled || finished()) break;
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      progress.continuedAsNew += 1;
+      return continueAsNew<typeof batchWorkflow>({
+        batchId,
+        options,
+        total,
+        carried: {
+          cursor,
+          inFlight: [...inFlight.values()],
+          waiting: [...waiting],
+          progress,
+          paused,
+          cancelled,
+          windowSize: window.size,
+          completionsSinceDecrease: window.sinceDecrease,
+        },
+      });
+    }
+    if (buffer.length === 0) {
+      buffer = await control.loadInputPage({ batchId, offset: cursor, limit: PAGE_SIZE });
+      if (buffer.length === 0)
+        throw new Error(`input of batch ${batchId} ends at ${cursor}, expected ${total} URLs`);
+      continue; // re-check the window: signals may have arrived while loading
+    }
+    const item = buffer.shift() as UrlItem;
+    cursor = item.index + 1;
+    inFlight.set(item.index, item);
+    await startChild(urlWorkflow, {
+      workflowId: childWorkflowId(batchId, item.index),
+      taskQueue: TASK_QUEUES.control,
+      args: [{ batchId, item, options, parentWorkflowId: workflowInfo().workflowId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  }
+
+  if (cancelled) {
+    await Promise.all(
+      [...inFlight.keys()].map((index) =>
+        getExternalWorkflowHandle(childWorkflowId(batchId, index))
+          .cancel()
+          .catch(() => undefined),
+      ),
+    );
+    await condition(() => inFlight.size === 0);
+    setState('cancelled');
+  } else {
+    setState('completed');
+  }
+  progress.endedAt = new Date().toISOString();
+  await condition(allHandlersFinished);
+  return snapshot();
+}

@@ -1,0 +1,128 @@
+/**
+ * Types and names shared by the workflows, the activities and the clients. Pure: no I/O.
+ */
+import type { RetryMatrixConfig } from '../omniscrape/errors.js';
+import type { OutputFormat, ScrapeMode } from '../omniscrape/types.js';
+import type { TerminalStatus, UrlItem } from '../store/types.js';
+
+export const TASK_QUEUES = {
+  /** Workflows and bookkeeping activities (store reads and writes). */
+  control: 'scrapeflow',
+  /** OmniScrape HTTP calls; the worker's activity slots are the account-wide semaphore. */
+  scrape: 'scrape',
+  /** Browser (BaaS) sessions. */
+  browser: 'browser',
+} as const;
+
+/** A field the optional extraction schema checks before a record is stored. */
+export interface FieldRule {
+  type: 'string' | 'number' | 'integer';
+  /** A missing (null or empty) value dead-letters the URL. @default true */
+  required?: boolean;
+}
+
+/** How the per-URL workflow polls an async job. */
+export interface PollingConfig {
+  /** First wait before polling, ms. @default 2000 */
+  initialMs: number;
+  /** Growth per turn. @default 1.5 */
+  factor: number;
+  /** Longest wait between polls, ms. @default 10000 */
+  maxMs: number;
+  /** Total wait before the URL fails as `render_timeout`, ms. @default 120000 */
+  budgetMs: number;
+}
+
+/** Per-batch options, validated by `batchOptionsSchema` when the batch starts. */
+export interface BatchOptions {
+  mode: ScrapeMode;
+  outputFormat: OutputFormat;
+  cssSelectors?: Record<string, string>;
+  enableSolver: boolean;
+  jsWaitSelector?: string;
+  jsWaitTimeoutMs?: number;
+  /** When URLs use the async job flow: only after two timeouts, also for every js_rendering URL, or always. */
+  asyncFlow: 'on_timeout' | 'js_rendering' | 'always';
+  /** URLs in flight at once (the sliding window's ceiling). */
+  concurrency: number;
+  /** Shrink the window on 429s and grow it back (AIMD). */
+  adaptive: boolean;
+  /** Cost-attribution tags for every URL of the batch. */
+  tags: string[];
+  /** The OmniScrape account label the batch spends from (for account-wide pause; never the key). */
+  account: string;
+  schema?: Record<string, FieldRule>;
+  retry: RetryMatrixConfig;
+  polling: PollingConfig;
+  /** Activity timeouts, ms. */
+  timeouts: { scrapeMs: number; heartbeatMs: number };
+}
+
+/** The parts of a URL's work that fit in workflow history. */
+export interface UrlWorkflowInput {
+  batchId: string;
+  item: UrlItem;
+  options: BatchOptions;
+  /** The batch workflow to report back to. */
+  parentWorkflowId: string;
+}
+
+/** What a per-URL workflow reports to its batch: small, never a page body. */
+export interface UrlSummary {
+  index: number;
+  status: TerminalStatus;
+  reason?: string;
+  charged: number;
+  methodUsed?: string;
+  balanceAfter?: number;
+  attempts: number;
+  tags?: string[];
+}
+
+export type BatchState = 'running' | 'paused' | 'completed' | 'cancelled';
+export type PauseReason = 'auth' | 'balance' | 'manual';
+
+export interface BatchProgress {
+  batchId: string;
+  state: BatchState;
+  pauseReason?: PauseReason;
+  total: number;
+  counts: { succeeded: number; failed: number; dead_lettered: number; in_flight: number; pending: number };
+  credits: number;
+  creditsByMethod: Record<string, number>;
+  creditsByTag: Record<string, number>;
+  lastBalance?: number;
+  /** The adaptive window now, and its ceiling. */
+  window: number;
+  concurrency: number;
+  /** 429 answers seen (each one shrinks the adaptive window). */
+  rateLimited: number;
+  /** URLs waiting for `resume` after a 401 or 402 (back in the queue, not failed). */
+  waiting: number;
+  startedAt: string;
+  endedAt?: string;
+  continuedAsNew: number;
+}
+
+export interface BatchWorkflowInput {
+  batchId: string;
+  options: BatchOptions;
+  /** Input size, known when the batch starts. */
+  total: number;
+  /** State carried across continue-as-new. */
+  carried?: CarriedBatchState;
+}
+
+export interface CarriedBatchState {
+  cursor: number;
+  inFlight: UrlItem[];
+  /** Indexes of in-flight URLs waiting for `resume`. */
+  waiting: number[];
+  progress: BatchProgress;
+  paused: boolean;
+  cancelled: boolean;
+  windowSize: number;
+  completionsSinceDecrease: number;
+}
+
+export const childWorkflowId = (batchId: string, index: number): string => `${batchId}/${index}`;

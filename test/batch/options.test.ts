@@ -1,0 +1,57 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseBatchOptions, ValidationError } from '../../src/batch/options.js';
+import { checkFields } from '../../src/batch/field-schema.js';
+
+const fails = (input: unknown, field: string) =>
+  assert.throws(
+    () => parseBatchOptions(input),
+    (err: unknown) => err instanceof ValidationError && err.field === field && err.message.includes(field),
+  );
+
+describe('parseBatchOptions', () => {
+  it('applies the documented defaults', () => {
+    const o = parseBatchOptions({});
+    assert.equal(o.concurrency, 5);
+    assert.equal(o.mode, 'auto');
+    assert.equal(o.asyncFlow, 'js_rendering');
+    assert.equal(o.retry.rateLimitMaxTries, 5);
+    assert.equal(o.polling.initialMs, 2000);
+    assert.equal(o.polling.budgetMs, 120_000);
+  });
+
+  it('names the offending field', () => {
+    fails({ mode: 'turbo' }, 'mode');
+    fails({ concurrency: 0 }, 'concurrency');
+    fails({ outputFormat: 'css_extractor' }, 'cssSelectors');
+    fails({ retry: { upstreamRetries: -1 } }, 'retry.upstreamRetries');
+    fails({ bogus: true }, '');
+    fails(
+      { outputFormat: 'css_extractor', cssSelectors: { a: 'h1' }, schema: { price: { type: 'number' } } },
+      'schema.price',
+    );
+    fails({ mode: 'fast', jsWaitSelector: '.x' }, 'jsWaitSelector');
+  });
+
+  it('merges partial retry settings over the defaults', () => {
+    const o = parseBatchOptions({ retry: { upstreamDelayMs: 10 } });
+    assert.equal(o.retry.upstreamDelayMs, 10);
+    assert.equal(o.retry.upstreamRetries, 3);
+  });
+});
+
+describe('checkFields', () => {
+  it('accepts conforming fields and names every violation', () => {
+    const schema = {
+      title: { type: 'string' as const },
+      price: { type: 'number' as const },
+      qty: { type: 'integer' as const, required: false },
+    };
+    assert.deepEqual(checkFields({ title: 'A', price: '$1,234.50', qty: null }, schema), []);
+    assert.deepEqual(checkFields({ title: ' ', price: 'call us', qty: '1.5' }, schema), [
+      'title: required but missing',
+      'price: "call us" is not a number',
+      'qty: "1.5" is not an integer',
+    ]);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API, the demo
+ * site, and scrape worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Client } from '@temporalio/client';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import { connectClient } from '../../src/client/temporal.js';
+import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
+import { startDemoSite } from '../../src/demo-site/index.js';
+import { FsStore } from '../../src/store/fs-store.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
+
+export interface StackOptions {
+  balance?: number;
+  /** The plan's concurrency limit, enforced by the local API and used as the worker's slot count. */
+  concurrency?: number;
+  devServer?: DevServerOptions;
+  minPollIntervalMs?: number;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Every JSON log line the worker printed. */
+  lines: string[];
+  exited: Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface Stack {
+  temporal: DevServer;
+  client: Client;
+  api: LocalApiHandle;
+  demoOrigin: string;
+  apiKey: string;
+  dataDir: string;
+  store: FsStore;
+  workers: WorkerProcess[];
+  startWorker(env?: Record<string, string>): Promise<WorkerProcess>;
+  admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
+  const concurrency = options.concurrency ?? 5;
+  const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
+  const [temporal, api, demo] = await Promise.all([
+    startDevServer(options.devServer),
+    startLocalApi({
+      accounts: [{ id: 'test', key: apiKey, balance: options.balance ?? 1_000_000, concurrency }],
+      adminToken: ADMIN_TOKEN,
+      minPollIntervalMs: options.minPollIntervalMs ?? 100,
+    }),
+    startDemoSite({}),
+  ]);
+  const client = await connectClient({ TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' });
+  const workers: WorkerProcess[] = [];
+
+  const startWorker = async (env: Record<string, string> = {}): Promise<WorkerProcess> => {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queue', 'scrape'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        TEMPORAL_ADDRESS: temporal.address,
+        OMNISCRAPE_API_URL: api.url,
+        OMNISCRAPE_KEY: apiKey,
+        OMNISCRAPE_CONCURRENCY: String(concurrency),
+        SCRAPEFLOW_DATA_DIR: dataDir,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines: string[] = [];
+    const exited = once(child, 'exit').then(() => undefined);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const started = new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        if (line.includes('"scrape worker started"')) resolve();
+      });
+      void exited.then(() => reject(new Error(`worker exited before starting: ${stderr}`)));
+    });
+    await started;
+    const worker: WorkerProcess = {
+      child,
+      lines,
+      exited,
+      async kill(signal = 'SIGKILL') {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        await exited;
+      },
+    };
+    workers.push(worker);
+    return worker;
+  };
+
+  const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${api.origin}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    if (!res.ok) throw new Error(`admin ${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+
+  return {
+    temporal,
+    client,
+    api,
+    demoOrigin: demo.origin,
+    apiKey,
+    dataDir,
+    store: new FsStore(dataDir),
+    workers,
+    startWorker,
+    admin,
+    async stop() {
+      await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+      await client.connection.close();
+      await Promise.all([temporal.stop(), api.close(), demo.close()]);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value, bounded by `timeoutMs` (for state owned by other processes). */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  { timeoutMs = 60_000, intervalMs = 100, what = 'condition' } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,57 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBatch, getProgress } from '../../src/client/batches.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
+import type { ResultRecord } from '../../src/store/types.js';
+import { startStack, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ concurrency: 4 });
+  await stack.startWorker();
+});
+after(() => stack?.stop());
+
+async function records(batchId: string): Promise<ResultRecord[]> {
+  const out: ResultRecord[] = [];
+  for await (const r of stack.store.listResults(batchId)) out.push(r);
+  return out;
+}
+
+describe('batch workflow (real dev server, worker process, local API)', () => {
+  it('scrapes a batch of product pages with extraction, one record per URL, credits summed', async () => {
+    const urls = Array.from({ length: 12 }, (_, i) => ({ url: `${stack.demoOrigin}/p/${i + 1}` }));
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'basic-1',
+      urls,
+      options: {
+        mode: 'fast',
+        outputFormat: 'css_extractor',
+        cssSelectors: { title: 'h1', price: '[data-price]', sku: '.product-sku' },
+        schema: { title: { type: 'string' }, price: { type: 'number' } },
+        concurrency: 3,
+        tags: ['demo'],
+      },
+    });
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.state, 'completed');
+    assert.deepEqual(final.counts, { succeeded: 12, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
+    const rs = await records(batchId);
+    assert.equal(rs.length, 12);
+    assert.deepEqual(
+      rs.map((r) => r.index),
+      [...Array(12).keys()],
+    );
+    for (const r of rs) {
+      assert.equal(r.status, 'succeeded');
+      assert.equal(r.fields?.title, `Product ${r.index + 1}`);
+      assert.match(r.fields?.price ?? '', /^\d+\.\d{2}$/);
+      assert.equal(r.methodUsed, 'fast');
+    }
+    const charged = rs.reduce((sum, r) => sum + r.charged, 0);
+    assert.equal(final.credits, charged);
+    assert.equal(final.creditsByTag.demo, charged);
+    assert.equal(stack.api.state.counters.snapshot().credits.charged_total, charged);
+    assert.deepEqual(await getProgress(stack.client, batchId), final);
+  });
+});
