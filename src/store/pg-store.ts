@@ -197,8 +197,7 @@ export class PgStore implements ResultStore {
       throw new RangeError(`schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`);
     }
     const pageSize = options.pageSize ?? 500;
-    if (!Number.isInteger(pageSize) || pageSize < 1)
-      throw new RangeError('pageSize must be a positive integer');
+    if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError('pageSize must be a positive integer');
     const prefix = schema ? `"${schema}".` : '';
     const pool = new pg.Pool({
       connectionString: url,
@@ -237,11 +236,7 @@ export class PgStore implements ResultStore {
       const flush = async () => {
         const values: unknown[] = [batchId];
         const rows = chunk.map((item, i) => {
-          values.push(
-            count - chunk.length + i,
-            pgText(item.url),
-            item.tags?.length ? item.tags.map(pgText) : null,
-          );
+          values.push(count - chunk.length + i, pgText(item.url), item.tags?.length ? item.tags.map(pgText) : null);
           const n = values.length;
           return `($1, $${n - 2}, $${n - 1}, $${n})`;
         });

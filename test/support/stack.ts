@@ -153,3 +153,12 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Whether `needle` occurs anywhere in `value`: strings, and byte arrays decoded as UTF-8 (payloads). */
+export function containsText(value: unknown, needle: string, seen = new Set<unknown>()): boolean {
+  if (typeof value === 'string') return value.includes(needle);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8').includes(needle);
+  if (value === null || typeof value !== 'object' || seen.has(value)) return false;
+  seen.add(value);
+  return Object.values(value).some((v) => containsText(v, needle, seen));
+}
