@@ -91,6 +91,14 @@ function toJsonb(value: unknown): string {
   return JSON.stringify(value).replace(UNSTORABLE_ESCAPE, '$1\\ufffd');
 }
 
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** `host:port/database` of a PostgreSQL URL, for messages; refuses anything that is not such a URL. */
 export function describeDatabaseUrl(url: string): string {
   let parsed: URL;
@@ -100,8 +108,8 @@ export function describeDatabaseUrl(url: string): string {
     // The URL parser's error carries the whole input, password included: never pass it on.
     throw new StoreUnavailableError('the database URL is not a valid URL', '(unparsable)');
   }
-  const host = parsed.searchParams.get('host') || decodeURIComponent(parsed.hostname) || 'localhost';
-  const target = `${host}:${parsed.port || '5432'}/${decodeURIComponent(parsed.pathname.slice(1))}`;
+  const host = parsed.searchParams.get('host') || decode(parsed.hostname) || 'localhost';
+  const target = `${host}:${parsed.port || '5432'}/${decode(parsed.pathname.slice(1))}`;
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new StoreUnavailableError(`the database URL is not a postgres:// URL (${target})`, target);
   }
@@ -116,7 +124,7 @@ function hidePassword(message: string, url: string): string {
     return message;
   }
   if (!password) return message;
-  return message.replaceAll(password, '***').replaceAll(decodeURIComponent(password), '***');
+  return message.replaceAll(password, '***').replaceAll(decode(password), '***');
 }
 
 async function migrate(pool: pg.Pool, schema: string | undefined, prefix: string): Promise<void> {
@@ -197,7 +205,8 @@ export class PgStore implements ResultStore {
       throw new RangeError(`schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`);
     }
     const pageSize = options.pageSize ?? 500;
-    if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError('pageSize must be a positive integer');
+    if (!Number.isInteger(pageSize) || pageSize < 1)
+      throw new RangeError('pageSize must be a positive integer');
     const prefix = schema ? `"${schema}".` : '';
     const pool = new pg.Pool({
       connectionString: url,
@@ -236,7 +245,11 @@ export class PgStore implements ResultStore {
       const flush = async () => {
         const values: unknown[] = [batchId];
         const rows = chunk.map((item, i) => {
-          values.push(count - chunk.length + i, pgText(item.url), item.tags?.length ? item.tags.map(pgText) : null);
+          values.push(
+            count - chunk.length + i,
+            pgText(item.url),
+            item.tags?.length ? item.tags.map(pgText) : null,
+          );
           const n = values.length;
           return `($1, $${n - 2}, $${n - 1}, $${n})`;
         });

@@ -1,0 +1,223 @@
+/**
+ * The ResultStore contract, run against every implementation (`runStoreContract('FsStore', ...)`).
+ * `open` must return a fresh, empty store each call; the suite closes what it opens, the caller removes
+ * the backing directory or schema afterwards.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ResultRecord, ResultStore, TerminalStatus, UrlItem } from '../../src/store/types.js';
+
+export type OpenStore = () => Promise<ResultStore>;
+
+export const record = (
+  batchId: string,
+  index: number,
+  status: TerminalStatus,
+  extra: Partial<ResultRecord> = {},
+): ResultRecord => ({
+  batchId,
+  index,
+  url: `http://x/${index}`,
+  status,
+  charged: 1,
+  attempts: 1,
+  finishedAt: new Date(0).toISOString(),
+  ...extra,
+});
+
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function* generate(count: number, item: (i: number) => Omit<UrlItem, 'index'>) {
+  for (let i = 0; i < count; i += 1) yield await Promise.resolve(item(i));
+}
+
+/** NUL characters and lone surrogates may be stored as U+FFFD; everything else must round-trip. */
+const looseText = (s: string | undefined) =>
+  s?.replace(/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+/** The same for a JSON value: JSON.stringify writes exactly those characters as `\u` escapes. */
+const looseJson = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value).replace(/\\u(?:0000|d[89a-f][0-9a-f]{2})/g, '\uFFFD'));
+
+const UNSAFE_IDS = ['../etc', '', 'a/b', '.hidden', 'x'.repeat(129), 'a b'];
+
+export function runStoreContract(name: string, open: OpenStore): void {
+  describe(`${name}: ResultStore contract`, () => {
+    const opened: ResultStore[] = [];
+    const fresh = async () => {
+      const store = await open();
+      opened.push(store);
+      return store;
+    };
+    let store: ResultStore;
+    before(async () => {
+      store = await fresh();
+    });
+    after(() => Promise.all(opened.map((s) => s.close())));
+
+    it('pages through a stored input by index range, across page boundaries', async () => {
+      const tagged = (i: number) => (i % 7 === 0 ? { tags: ['t', `n${i}`] } : {});
+      const count = await store.putInput(
+        'in-1',
+        generate(2500, (i) => ({ url: `http://x/${i}`, ...tagged(i) })),
+      );
+      assert.equal(count, 2500);
+      assert.equal(await store.inputCount('in-1'), 2500);
+      const page = await store.readInput('in-1', 990, 20);
+      assert.deepEqual(
+        page.map((p) => p.index),
+        Array.from({ length: 20 }, (_, i) => 990 + i),
+      );
+      assert.deepEqual(page[0], { index: 990, url: 'http://x/990' });
+      assert.deepEqual(page[4], { index: 994, url: 'http://x/994', tags: ['t', 'n994'] });
+      const wide = await store.readInput('in-1', 999, 1002);
+      assert.equal(wide.length, 1002);
+      assert.equal(wide.at(-1)?.url, 'http://x/2000');
+      assert.equal((await store.readInput('in-1', 2490, 100)).length, 10);
+      assert.deepEqual(await store.readInput('in-1', 2500, 10), []);
+      assert.deepEqual(await store.readInput('in-1', 0, 0), []);
+      assert.equal(await store.inputCount('in-none'), undefined);
+      assert.deepEqual(await store.readInput('in-none', 0, 10), []);
+    });
+
+    it('replaces an earlier input of the same batch id', async () => {
+      await store.putInput(
+        'in-2',
+        Array.from({ length: 1500 }, (_, i) => ({ url: `http://old/${i}` })),
+      );
+      assert.equal(await store.putInput('in-2', [{ url: 'http://new/0' }, { url: 'http://new/1' }]), 2);
+      assert.equal(await store.inputCount('in-2'), 2);
+      assert.deepEqual(await store.readInput('in-2', 0, 10), [
+        { index: 0, url: 'http://new/0' },
+        { index: 1, url: 'http://new/1' },
+      ]);
+      assert.deepEqual(await store.readInput('in-2', 1000, 10), []);
+      assert.equal(await store.putInput('in-2', []), 0);
+      assert.equal(await store.inputCount('in-2'), 0);
+      assert.deepEqual(await store.readInput('in-2', 0, 10), []);
+    });
+
+    it('keeps exactly one record per (batch, index): the last write wins, whole', async () => {
+      const first = record('res-1', 2, 'failed', { reason: 'rate_limited', attempts: 5, tags: ['a'] });
+      const last = record('res-1', 2, 'succeeded', {
+        charged: 2.5,
+        balanceAfter: 997.5,
+        methodUsed: 'http',
+        fields: { title: 'T', price: null },
+        contentRef: 'ref',
+        redrivenFrom: { batchId: 'res-0', index: 9 },
+        response: { nested: [1, 'two', { three: true }] },
+        finishedAt: '2024-05-06T07:08:09.123Z',
+      });
+      await store.putResult(first);
+      await store.putResult(last);
+      await store.putResult(record('res-1', 3, 'dead_lettered'));
+      assert.deepEqual(await store.getResult('res-1', 2), last);
+      assert.equal((await collect(store.listResults('res-1'))).length, 2);
+      assert.equal(await store.getResult('res-1', 4), undefined);
+      assert.equal(await store.getResult('res-none', 0), undefined);
+    });
+
+    it('streams records in index order and filters by status and tag', async () => {
+      const order = [10, 2, 1001, 0, 999, 100, 3, 1000, 11, 1];
+      const statuses: TerminalStatus[] = ['succeeded', 'failed', 'dead_lettered'];
+      for (const [n, index] of order.entries()) {
+        const tags = index % 2 === 0 ? ['even', 'shop'] : ['odd'];
+        await store.putResult(record('res-2', index, statuses[n % 3] ?? 'succeeded', { tags }));
+      }
+      const all = await collect(store.listResults('res-2'));
+      assert.deepEqual(
+        all.map((r) => r.index),
+        [...order].sort((a, b) => a - b),
+      );
+      const indexes = async (filter: Parameters<ResultStore['listResults']>[1]) =>
+        (await collect(store.listResults('res-2', filter))).map((r) => r.index);
+      const expect = (keep: (r: ResultRecord) => boolean) => all.filter(keep).map((r) => r.index);
+      assert.deepEqual(
+        await indexes({ status: 'failed' }),
+        expect((r) => r.status === 'failed'),
+      );
+      assert.deepEqual(
+        await indexes({ status: ['failed', 'dead_lettered'] }),
+        expect((r) => r.status !== 'succeeded'),
+      );
+      assert.deepEqual(await indexes({ tag: 'shop' }), [0, 2, 10, 100, 1000]);
+      assert.deepEqual(
+        await indexes({ tag: 'odd', status: 'succeeded' }),
+        expect((r) => r.index % 2 === 1 && r.status === 'succeeded'),
+      );
+      assert.deepEqual(await indexes({ tag: 'nope' }), []);
+      assert.deepEqual(await indexes({ status: [] }), []);
+      assert.deepEqual(await collect(store.listResults('res-none')), []);
+    });
+
+    it('stores page bodies behind references, idempotent per (batch, index)', async () => {
+      const body = '<html>héllo 🌍 \u4e2d\u6587 \0 nul</html>';
+      const ref = await store.putContent('con-1', 3, 'first');
+      assert.equal(await store.putContent('con-1', 3, body), ref);
+      assert.equal(await store.getContent(ref), body);
+      const other = await store.putContent('con-1', 4, 'x'.repeat(300_000));
+      assert.notEqual(other, ref);
+      assert.equal((await store.getContent(other))?.length, 300_000);
+      assert.equal(await store.getContent(ref.replace('con-1', 'con-none')), undefined);
+      assert.equal(await store.getContent(ref.replace(/3$/, '5')), undefined);
+      await assert.rejects(store.getContent('nope:con-1/3'));
+    });
+
+    it('stores records whose text holds NUL characters and cut surrogate pairs', async () => {
+      const awkward = record('res-3', 0, 'dead_lettered', {
+        detail: 'cut emoji \uD83C| nul \0 | whole 🌍 | slash \\u0000',
+        response: { body: 'a\0b', '\\': 'key', list: ['\uDC00'] },
+        fields: { 'k\0': 'v' },
+      });
+      await store.putResult(awkward);
+      const got = await store.getResult('res-3', 0);
+      assert.ok(got);
+      assert.equal(looseText(got.detail), looseText(awkward.detail));
+      assert.deepEqual(looseJson(got.response), looseJson(awkward.response));
+      assert.deepEqual(looseJson(got.fields), looseJson(awkward.fields));
+    });
+
+    it('prunes page bodies stored before a time and keeps the result records', async () => {
+      const own = await fresh();
+      const oldRef = await own.putContent('pr-1', 0, 'old body');
+      const oldRef2 = await own.putContent('pr-2', 7, 'old body 2');
+      await own.putResult(record('pr-1', 0, 'succeeded', { contentRef: oldRef }));
+      await sleep(25);
+      const mark = new Date();
+      await sleep(25);
+      const newRef = await own.putContent('pr-1', 1, 'new body');
+      assert.equal(await own.pruneContent(new Date(Date.now() - 3_600_000)), 0);
+      assert.equal(await own.getContent(oldRef), 'old body');
+      assert.equal(await own.pruneContent(mark), 2);
+      assert.equal(await own.getContent(oldRef), undefined);
+      assert.equal(await own.getContent(oldRef2), undefined);
+      assert.equal(await own.getContent(newRef), 'new body');
+      assert.equal((await own.getResult('pr-1', 0))?.contentRef, oldRef);
+      assert.equal((await collect(own.listResults('pr-1'))).length, 1);
+      assert.equal(await own.pruneContent(mark), 0);
+      // A body written again after pruning is stored afresh.
+      assert.equal(await own.putContent('pr-1', 0, 'again'), oldRef);
+      assert.equal(await own.getContent(oldRef), 'again');
+    });
+
+    it('refuses unsafe batch ids everywhere', async () => {
+      const ref = await store.putContent('safe', 1, 'x');
+      for (const id of UNSAFE_IDS) {
+        const invalid = /invalid batch id/;
+        await assert.rejects(store.putInput(id, [{ url: 'http://x/' }]), invalid, id);
+        await assert.rejects(store.readInput(id, 0, 1), invalid, id);
+        await assert.rejects(store.inputCount(id), invalid, id);
+        await assert.rejects(store.putContent(id, 1, 'x'), invalid, id);
+        await assert.rejects(store.getContent(ref.replace('safe', id)), Error, id);
+        await assert.rejects(store.putResult(record(id, 0, 'succeeded')), invalid, id);
+        await assert.rejects(store.getResult(id, 0), invalid, id);
+        await assert.rejects(collect(store.listResults(id)), invalid, id);
+      }
+    });
+  });
+}
