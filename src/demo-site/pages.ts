@@ -204,7 +204,9 @@ export function interactivePage(): string {
 /**
  * A page referencing media served by the site (`/media/<n>`): three images `/assets/img/<n>-<i>.png`,
  * a video `/assets/video/<n>.webm`, an audio `/assets/audio/<n>.wav` (both `preload="auto"`) and a web
- * font `/assets/font/demo-<n>.woff2` the body text uses. Marker: `main.media[data-media-id]`.
+ * font `/assets/font/demo-<n>.woff2` the body text uses. Markers: `main.media[data-media-id]`, and
+ * `div.media-loaded` appended on the window `load` event (after the images and the font were fetched or
+ * failed).
  */
 export function mediaPage(n: number): string {
   const head =
@@ -220,7 +222,9 @@ export function mediaPage(n: number): string {
     `<main class="media" data-media-id="${n}">\n<h1>Media for product ${n}</h1>\n${images}\n` +
     `<video controls muted preload="auto" width="160"><source src="/assets/video/${n}.webm" type="video/webm"></video>\n` +
     `<audio controls preload="auto"><source src="/assets/audio/${n}.wav" type="audio/wav"></audio>\n` +
-    `<p>Images, a video, an audio track and a web font, all served by the demo site.</p>\n</main>`;
+    `<p>Images, a video, an audio track and a web font, all served by the demo site.</p>\n</main>\n` +
+    `<script>addEventListener('load', function () { var m = document.createElement('div'); ` +
+    `m.className = 'media-loaded'; document.body.appendChild(m); });</script>`;
   return document(`Media ${n} · Demo shop`, body, head);
 }
 

@@ -204,9 +204,7 @@ export class Renderer {
     const started = Date.now();
     try {
       if (this.#closed) throw new Error('Renderer is closed');
-      const browser = await this.#launch();
-      signal?.throwIfAborted();
-      context = await browser.newContext();
+      context = await this.#newContext();
       signal?.throwIfAborted();
       const result = await this.#run(context, job);
       this.options.logger?.debug(
@@ -240,9 +238,27 @@ export class Renderer {
     await launched?.close();
   }
 
+  /**
+   * A fresh context in the shared browser. A browser that died before its `disconnected` event reached
+   * us fails here: it is replaced once, so the job does not fail for a crash that happened between jobs.
+   */
+  async #newContext(): Promise<BrowserContext> {
+    for (let attempt = 1; ; attempt++) {
+      const launching = this.#launch();
+      const browser = await launching;
+      try {
+        return await browser.newContext();
+      } catch (err) {
+        if (attempt >= 2 || browser.isConnected()) throw err;
+        if (this.#browser === launching) this.#browser = undefined;
+      }
+    }
+  }
+
   /** The shared browser, launched on first use and again after it disconnected. */
   #launch(): Promise<Browser> {
     if (this.#browser !== undefined) return this.#browser;
+    if (this.#closed) return Promise.reject(new Error('Renderer is closed'));
     this.#launches++;
     const launching = (async () =>
       chromium.launch({

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import { isChallengePage, needsRendering } from '../../src/local-api/challenge.js';
 import { Renderer, type RenderJob, type RenderResult } from '../../src/local-api/renderer.js';
@@ -88,15 +89,18 @@ describe('Renderer', { timeout: 120_000 }, () => {
 
   it('blocks images, media and fonts with blockMedia (counted at the demo site)', async () => {
     site.resetCounters();
-    const blocked = await render({ url: `${site.origin}/media/3`, blockMedia: true });
+    // `.media-loaded` appears on the load event, after the images and the font were requested.
+    const waitSelector = '.media-loaded';
+    const blocked = await render({ url: `${site.origin}/media/3`, blockMedia: true, waitSelector });
     assert.equal(blocked.status, 200);
+    assert.equal(blocked.waitTimedOut, false);
     assert.match(blocked.html, /data-media-id="3"/);
     assert.ok((blocked.blockedRequests ?? 0) >= 4, `blocked ${blocked.blockedRequests}`);
     assert.deepEqual(site.counters().assets, { image: 0, video: 0, audio: 0, font: 0 });
     assert.equal(site.counters().pages.media, 1);
 
     // The same page without blocking: the browser fetches the images and the font.
-    const open = await render({ url: `${site.origin}/media/3` });
+    const open = await render({ url: `${site.origin}/media/3`, waitSelector });
     assert.equal(open.blockedRequests, 0);
     const counted = await site.waitForCounters((c) => c.assets.image === 3 && c.assets.font === 1);
     assert.equal(counted.pages.media, 2);
@@ -157,5 +161,39 @@ describe('Renderer', { timeout: 120_000 }, () => {
     await assert.rejects(closed.render({ url: `${site.origin}/p/1`, solve: false }), /closed/);
     assert.equal(closed.stats().launches, 0);
     assert.throws(() => new Renderer({ maxPages: 0 }), RangeError);
+  });
+});
+
+/** Chromium processes this test process launched (its direct children). */
+function chromiumChildren(): number[] {
+  return execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => /chrom/i.test(line))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+describe('Renderer after a Chromium crash', { timeout: 120_000 }, () => {
+  let site: DemoSite;
+  let renderer: Renderer;
+
+  before(async () => {
+    site = await startDemoSite();
+    renderer = new Renderer({ maxPages: 1 });
+  });
+  after(async () => {
+    await renderer?.close();
+    await site?.close();
+  });
+
+  it('launches a new browser for the next job', async () => {
+    const before = chromiumChildren();
+    assert.equal((await renderer.render({ url: `${site.origin}/p/1`, solve: false })).status, 200);
+    const launched = chromiumChildren().filter((pid) => !before.includes(pid));
+    assert.equal(launched.length, 1);
+    for (const pid of launched) process.kill(pid, 'SIGKILL');
+    // No wait for the disconnect: the next job meets the dead browser and replaces it.
+    const result = await renderer.render({ url: `${site.origin}/p/2`, solve: false });
+    assert.match(result.html, /<h1>Product 2<\/h1>/);
+    assert.equal(renderer.stats().launches, 2);
   });
 });
