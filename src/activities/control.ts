@@ -2,13 +2,17 @@
  * Bookkeeping activities (task queue `scrapeflow`, beside the workflows): paging through a batch's
  * stored input and writing the terminal record of a URL that failed without an OmniScrape answer.
  */
+import type { Client } from '@temporalio/client';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
-import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import { pauseSignal } from '../workflows/definitions.js';
+import type { PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;
   logger: Logger;
+  /** For account-wide pauses: finds and signals the account's other batches. */
+  client?: Client;
 }
 
 export interface RecordFailureInput {
@@ -19,8 +23,47 @@ export interface RecordFailureInput {
   jobId?: string;
 }
 
-export function createControlActivities({ store, logger }: ControlActivityDeps) {
+/** Visibility query for the running, unpaused batches of an account. */
+export function runningBatchesQuery(account: string): string {
+  const quoted = JSON.stringify(account);
+  return `ScrapeflowAccount = ${quoted} AND ScrapeflowBatchStatus = "running" AND ExecutionStatus = "Running"`;
+}
+
+export function createControlActivities({ store, logger, client }: ControlActivityDeps) {
   return {
+    /**
+     * Pauses every other running batch of the account (a 401/402 concerns the whole account, not one
+     * batch). Returns the ids it paused.
+     */
+    async pauseAccountBatches(args: {
+      account: string;
+      reason: PauseReason;
+      exceptBatchId: string;
+    }): Promise<string[]> {
+      if (!client) throw new Error('pauseAccountBatches needs a Temporal client');
+      const paused: string[] = [];
+      for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
+        if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;
+        try {
+          await client.workflow.getHandle(wf.workflowId).signal(pauseSignal, { reason: args.reason });
+          paused.push(wf.workflowId);
+        } catch (err) {
+          logger.warn({ err, batchId: wf.workflowId }, 'could not pause a batch of the account');
+        }
+      }
+      logger.warn(
+        {
+          event: 'account_paused',
+          account: args.account,
+          reason: args.reason,
+          by: args.exceptBatchId,
+          paused,
+        },
+        'account-wide pause',
+      );
+      return paused;
+    },
+
     async loadInputPage(args: { batchId: string; offset: number; limit: number }): Promise<UrlItem[]> {
       return store.readInput(args.batchId, args.offset, args.limit);
     },

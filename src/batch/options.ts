@@ -29,6 +29,7 @@ export const batchOptionsSchema = z
           .strict(),
       )
       .optional(),
+    pauseBelowBalance: z.number().min(0).optional(),
     retry: z
       .object({
         rateLimitBaseMs: ms(600_000),

@@ -80,7 +80,7 @@ export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<Running
     ...common,
     taskQueue: TASK_QUEUES.control,
     ...workflowSource(),
-    activities: createControlActivities({ store, logger }),
+    activities: createControlActivities({ store, logger, client }),
   });
   const scrapeWorker = await Worker.create({
     ...common,

@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -83,6 +84,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   let buffer: UrlItem[] = [];
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
+  /** Set when this batch met a 401/402 and the account's other batches must pause too. */
+  let accountPause: PauseReason | undefined;
 
   const setState = (state: BatchState, pauseReason?: PauseReason) => {
     progress.state = state;
@@ -92,11 +95,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       { key: PauseReasonAttr, value: pauseReason ?? null },
     ]);
   };
-  const pause = (reason: PauseReason) => {
+  const pause = (reason: PauseReason, spreadToAccount = false) => {
     if (cancelled || progress.state === 'completed') return;
     paused = true;
     // The first reason sticks: a manual pause stays manual when a 402 follows.
-    if (progress.state !== 'paused') setState('paused', reason);
+    if (progress.state !== 'paused') {
+      setState('paused', reason);
+      if (spreadToAccount) accountPause = reason;
+    }
   };
   const snapshot = (): BatchProgress => ({
     ...progress,
@@ -117,7 +123,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   setHandler(urlPausedSignal, ({ index, reason }) => {
     if (!inFlight.has(index)) return;
     waiting.add(index);
-    pause(reason);
+    pause(reason, true);
   });
   setHandler(urlDoneSignal, (summary: UrlSummary) => {
     if (!inFlight.delete(summary.index)) return; // a duplicate report
@@ -131,7 +137,13 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         progress.creditsByTag[tag] = (progress.creditsByTag[tag] ?? 0) + summary.charged;
       }
     }
-    if (summary.balanceAfter !== undefined) progress.lastBalance = summary.balanceAfter;
+    if (summary.balanceAfter !== undefined) {
+      progress.lastBalance = summary.balanceAfter;
+      // Pause before the 402: the balance fell below the batch's threshold.
+      if (options.pauseBelowBalance !== undefined && summary.balanceAfter < options.pauseBelowBalance) {
+        pause('balance', true);
+      }
+    }
     window.onCompleted();
   });
   setHandler(resumeSignal, async () => {
@@ -158,7 +170,22 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   const finished = () => !hasMoreInput() && inFlight.size === 0;
 
   for (;;) {
-    await condition(() => cancelled || finished() || canStart() || workflowInfo().continueAsNewSuggested);
+    await condition(
+      () =>
+        cancelled ||
+        finished() ||
+        canStart() ||
+        accountPause !== undefined ||
+        workflowInfo().continueAsNewSuggested,
+    );
+    if (accountPause !== undefined) {
+      const reason = accountPause;
+      accountPause = undefined;
+      if (patched('account-wide-pause')) {
+        await control.pauseAccountBatches({ account: options.account, reason, exceptBatchId: batchId });
+      }
+      continue;
+    }
     if (cancelled || finished()) break;
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);

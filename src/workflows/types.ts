@@ -52,6 +52,8 @@ export interface BatchOptions {
   /** The OmniScrape account label the batch spends from (for account-wide pause; never the key). */
   account: string;
   schema?: Record<string, FieldRule>;
+  /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
+  pauseBelowBalance?: number;
   retry: RetryMatrixConfig;
   polling: PollingConfig;
   /** Activity timeouts, ms. */
