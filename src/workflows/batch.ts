@@ -19,7 +19,13 @@ import {
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control.js';
 import type { UrlItem } from '../store/types.js';
-import { AccountAttr, BatchIdAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
+import {
+  AccountAttr,
+  BatchIdAttr,
+  BatchStatusAttr,
+  PauseReasonAttr,
+  UrlAttr,
+} from '../temporal/search-attributes.js';
 import {
   cancelSignal,
   pauseSignal,
@@ -212,15 +218,30 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         throw new Error(`input of batch ${batchId} ends at ${cursor}, expected ${total} URLs`);
       continue; // re-check the window: signals may have arrived while loading
     }
-    const item = buffer.shift() as UrlItem;
-    cursor = item.index + 1;
-    inFlight.set(item.index, item);
-    await startChild(urlWorkflow, {
-      workflowId: childWorkflowId(batchId, item.index),
-      taskQueue: TASK_QUEUES.control,
-      args: [{ batchId, item, options, parentWorkflowId: workflowInfo().workflowId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
+    // Start every URL that fits in the window in one workflow task (one command each); the first
+    // version started one child per task, which capped a batch at about one start per round trip.
+    const count = patched('start-children-together')
+      ? Math.min(window.slots - inFlight.size, buffer.length)
+      : 1;
+    const items = buffer.splice(0, count);
+    for (const item of items) {
+      cursor = item.index + 1;
+      inFlight.set(item.index, item);
+    }
+    await Promise.all(
+      items.map((item) =>
+        startChild(urlWorkflow, {
+          workflowId: childWorkflowId(batchId, item.index),
+          taskQueue: TASK_QUEUES.control,
+          args: [{ batchId, item, options, parentWorkflowId: workflowInfo().workflowId }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          typedSearchAttributes: [
+            { key: BatchIdAttr, value: batchId },
+            { key: UrlAttr, value: item.url },
+          ],
+        }),
+      ),
+    );
   }
 
   if (cancelled) {

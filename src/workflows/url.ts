@@ -10,6 +10,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -54,10 +55,13 @@ class Paused {
 
 export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> {
   const { batchId, item } = input;
-  upsertSearchAttributes([
-    { key: BatchIdAttr, value: batchId },
-    { key: UrlAttr, value: item.url },
-  ]);
+  // Newer batches set these when they start the child (no extra visibility write per URL).
+  if (!patched('search-attributes-at-start')) {
+    upsertSearchAttributes([
+      { key: BatchIdAttr, value: batchId },
+      { key: UrlAttr, value: item.url },
+    ]);
+  }
   let resumed = false;
   setHandler(resumeSignal, () => {
     resumed = true;

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: runs each benchmark in sequence (each compares against a baseline measured in the
+ * same run), writes bench/results/<name>.json and prints a one-line summary each.
+ * `npm run bench -- throughput render` runs only the named ones.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as localApiFast from './local-api-fast.js';
+import * as render from './render.js';
+import * as throughput from './throughput.js';
+
+interface Benchmark {
+  name: string;
+  run(): Promise<Record<string, unknown>>;
+}
+
+const BENCHMARKS: Benchmark[] = [throughput, render, localApiFast];
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const selected = wanted.length ? BENCHMARKS.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
+  if (selected.length === 0)
+    throw new Error(
+      `no benchmark named ${wanted.join(', ')}; have ${BENCHMARKS.map((b) => b.name).join(', ')}`,
+    );
+  const dir = new URL('../../bench/results/', import.meta.url);
+  await mkdir(dir, { recursive: true });
+  for (const bench of selected) {
+    const started = new Date().toISOString();
+    const result = await bench.run();
+    const record = {
+      name: bench.name,
+      started,
+      node: process.version,
+      cpus: (await import('node:os')).cpus().length,
+      result,
+    };
+    await writeFile(new URL(`${bench.name}.json`, dir), JSON.stringify(record, null, 2) + '\n');
+    process.stdout.write(`bench ${bench.name}: ${JSON.stringify(result)}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
