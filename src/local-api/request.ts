@@ -19,10 +19,10 @@ export function parseScrapeRequest(body: unknown): ScrapeRequest {
   return parsed.data;
 }
 
-/** The `Idempotency-Key` header: absent, or 1 to 200 visible characters. */
+/** The `Idempotency-Key` header: absent, or 1 to 255 visible ASCII characters (as the client allows). */
 export function parseIdempotencyKey(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (Array.isArray(value) || !/^[\x21-\x7e]{1,200}$/.test(value))
-    throw badRequest('Idempotency-Key', 'must be one header of 1 to 200 visible ASCII characters');
+  if (Array.isArray(value) || !/^[\x21-\x7e]{1,255}$/.test(value))
+    throw badRequest('Idempotency-Key', 'must be one header of 1 to 255 visible ASCII characters');
   return value;
 }

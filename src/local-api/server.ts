@@ -166,7 +166,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
   if (address === null || typeof address === 'string') throw new Error('local API is not listening on TCP');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const origin = `http://${host}:${address.port}`;
-  logger.info({ url: `${origin}/v1`, accounts: accounts.list().map((a) => a.id) }, 'local API listening');
+  logger.debug({ url: `${origin}/v1`, accounts: accounts.list().map((a) => a.id) }, 'local API listening');
 
   let closed: Promise<void> | undefined;
   return {
