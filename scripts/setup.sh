@@ -11,6 +11,11 @@ cd "$(dirname "$0")/.."
 TEMPORAL_VERSION=v1.5.1
 TOOLS_DIR="${SCRAPEFLOW_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/scrapeflow/bin}"
 say() { printf '[setup] %s\n' "$*" >&2; }
+apt_updated=0
+apt_install() {
+  [ "$apt_updated" = 1 ] || { apt-get update -qq && apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 
 start_postgres=0
 for arg in "$@"; do
@@ -79,12 +84,18 @@ elif [ -n "${CHROMIUM_PATH:-}" ]; then
   exit 1
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing Chromium from Debian's packages"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
   say "chromium: $(command -v chromium)"
 else
   say "no Chromium found. Install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH."
   exit 1
+fi
+
+# --- docker-compose (only to validate docker-compose.yml; no engine needed) ---------------------------
+if ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing docker-compose (validates docker-compose.yml)"
+  apt_install docker-compose ||
+    say "docker-compose not installed; the compose validation test will be skipped"
 fi
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------

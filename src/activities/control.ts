@@ -3,6 +3,7 @@
  * stored input and writing the terminal record of a URL that failed without an OmniScrape answer.
  */
 import type { Client } from '@temporalio/client';
+import type { SendAlert } from '../alerts/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
@@ -13,6 +14,8 @@ export interface ControlActivityDeps {
   logger: Logger;
   /** For account-wide pauses: finds and signals the account's other batches. */
   client?: Client;
+  /** Tells on-call that an account paused (never blocks, never throws). */
+  sendAlert?: SendAlert;
 }
 
 export interface RecordFailureInput {
@@ -29,7 +32,7 @@ export function runningBatchesQuery(account: string): string {
   return `ScrapeflowAccount = ${quoted} AND ScrapeflowBatchStatus = "running" AND ExecutionStatus = "Running"`;
 }
 
-export function createControlActivities({ store, logger, client }: ControlActivityDeps) {
+export function createControlActivities({ store, logger, client, sendAlert }: ControlActivityDeps) {
   return {
     /**
      * Pauses every other running batch of the account (a 401/402 concerns the whole account, not one
@@ -41,6 +44,7 @@ export function createControlActivities({ store, logger, client }: ControlActivi
       exceptBatchId: string;
     }): Promise<string[]> {
       if (!client) throw new Error('pauseAccountBatches needs a Temporal client');
+      sendAlert?.('paused', { reason: args.reason, account: args.account, batchId: args.exceptBatchId });
       const paused: string[] = [];
       for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
         if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;
@@ -81,6 +85,7 @@ export function createControlActivities({ store, logger, client }: ControlActivi
         attempts,
         ...(jobId ? { jobId } : {}),
         tags,
+        ...(input.item.redrivenFrom ? { redrivenFrom: input.item.redrivenFrom } : {}),
         finishedAt: new Date().toISOString(),
       });
       logger.info(

@@ -34,11 +34,58 @@ export interface BatchNotifier {
   rateLimited(batchId: string): Promise<void>;
 }
 
+/** Which OmniScrape endpoint a call went to. */
+export type CallKind = 'scrape' | 'async_submit' | 'async_poll';
+
+/** One OmniScrape call, as logged (`event: omniscrape_call`); unknown values are null, never absent. */
+export interface CallEntry {
+  event: 'omniscrape_call';
+  call: CallKind;
+  /** `success`, `failed` (200 with success:false), `submitted`, `pending` (job not done) or an error code. */
+  outcome: string;
+  batchId: string;
+  index: number;
+  url: string;
+  /** The account label of the batch (never the key). */
+  account: string;
+  tags: string[];
+  /** Temporal's attempt number of the activity (1 = first try). */
+  attempt: number;
+  success: boolean | null;
+  method_used: string | null;
+  solver_used: boolean | null;
+  challenge_solved: boolean | null;
+  /** Credits this call cost. */
+  charged: number;
+  balance_after: number | null;
+  duration_ms: number;
+  job_id: string | null;
+  error_code: string | null;
+  status: number | null;
+}
+
+/** Told about every OmniScrape call (the worker's Prometheus counters implement it). */
+export interface CallObserver {
+  /** A call is about to be made. */
+  started(call: CallKind): void;
+  /** That call ended (exactly once per `started`). */
+  ended(entry: CallEntry): void;
+}
+
+/** Told each `balance_after` (low-balance alerts); must not throw or wait. */
+export interface BalanceObserver {
+  observe(balance: number, context: { account: string; batchId: string }): void;
+}
+
 export interface ScrapeActivityDeps {
   api: OmniScrapeApi;
   store: ResultStore;
   logger: Logger;
   notifier?: BatchNotifier;
+  /** Metrics of the calls. */
+  metrics?: CallObserver;
+  /** Low-balance alerts. */
+  balanceWatcher?: BalanceObserver;
 }
 
 export type PollResult = { done: false; status: 'queued' | 'running' } | { done: true; summary: UrlSummary };
@@ -60,7 +107,14 @@ export function requestFor(input: UrlWorkflowInput, mode = input.options.mode): 
   };
 }
 
-export function createScrapeActivities({ api, store, logger, notifier }: ScrapeActivityDeps) {
+export function createScrapeActivities({
+  api,
+  store,
+  logger,
+  notifier,
+  metrics,
+  balanceWatcher,
+}: ScrapeActivityDeps) {
   const tagsOf = (input: UrlWorkflowInput) => [
     ...new Set([...input.options.tags, ...(input.item.tags ?? [])]),
   ];
@@ -78,34 +132,81 @@ export function createScrapeActivities({ api, store, logger, notifier }: ScrapeA
     }
   }
 
-  /** One structured cost line per OmniScrape call. */
+  /** One structured cost line per OmniScrape call, then the metrics and the balance watcher. */
   function logCall(
     input: UrlWorkflowInput,
-    call: string,
+    call: CallKind,
     started: number,
-    body?: ScrapeResponse,
-    error?: OmniScrapeError,
+    outcome: { body?: ScrapeResponse; jobId?: string; error?: unknown; pending?: boolean },
   ) {
-    logger.info(
-      {
-        event: 'omniscrape_call',
-        call,
-        batchId: input.batchId,
-        index: input.item.index,
-        url: input.item.url,
-        tags: tagsOf(input),
-        attempt: Context.current().info.attempt,
-        success: body?.success ?? false,
-        method_used: body?.metadata?.method_used ?? undefined,
-        solver_used: body?.metadata?.solver_used ?? undefined,
-        challenge_solved: body?.metadata?.challenge_solved ?? undefined,
-        charged: body?.billing?.charged ?? 0,
-        balance_after: body?.billing?.balance_after ?? undefined,
-        duration_ms: Date.now() - started,
-        ...(error ? { error_code: error.code, status: error.status } : {}),
-      },
-      'omniscrape call',
-    );
+    const { body, error } = outcome;
+    const code = (error as Partial<OmniScrapeError> | undefined)?.code;
+    const entry: CallEntry = {
+      event: 'omniscrape_call',
+      call,
+      outcome: error
+        ? (code ?? 'error')
+        : outcome.pending
+          ? 'pending'
+          : call === 'async_submit'
+            ? 'submitted'
+            : body?.success
+              ? 'success'
+              : 'failed',
+      batchId: input.batchId,
+      index: input.item.index,
+      url: input.item.url,
+      account: input.options.account,
+      tags: tagsOf(input),
+      attempt: Context.current().info.attempt,
+      success: body ? body.success : error ? false : null,
+      method_used: body?.metadata?.method_used ?? null,
+      solver_used: body?.metadata?.solver_used ?? null,
+      challenge_solved: body?.metadata?.challenge_solved ?? null,
+      charged: body?.billing?.charged ?? 0,
+      balance_after: body?.billing?.balance_after ?? null,
+      duration_ms: Date.now() - started,
+      job_id: outcome.jobId ?? null,
+      error_code: error ? (code ?? 'internal') : null,
+      status: (error as Partial<OmniScrapeError> | undefined)?.status ?? null,
+    };
+    logger.info(entry, 'omniscrape call');
+    try {
+      metrics?.ended(entry);
+      if (entry.balance_after !== null)
+        balanceWatcher?.observe(entry.balance_after, { account: entry.account, batchId: entry.batchId });
+    } catch (err) {
+      logger.warn({ err }, 'call observer failed');
+    }
+  }
+
+  /**
+   * Makes one OmniScrape call under heartbeats and logs it (one line per call, whatever the outcome).
+   * `describe` says what of the answer goes into the line.
+   */
+  async function callApi<T>(
+    input: UrlWorkflowInput,
+    call: CallKind,
+    work: (signal: AbortSignal) => Promise<T>,
+    describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
+    jobId?: string,
+  ): Promise<T> {
+    const started = Date.now();
+    metrics?.started(call);
+    let result: T;
+    try {
+      result = await withHeartbeat(work);
+    } catch (err) {
+      const response = (err as { response?: ScrapeResponse }).response;
+      logCall(input, call, started, {
+        error: err,
+        ...(response ? { body: response } : {}),
+        ...(jobId ? { jobId } : {}),
+      });
+      throw err;
+    }
+    logCall(input, call, started, { ...(jobId ? { jobId } : {}), ...describe(result) });
+    return result;
   }
 
   /** Writes the terminal record for a response (success, or success:false as a dead letter). */
@@ -151,6 +252,7 @@ export function createScrapeActivities({ api, store, logger, notifier }: ScrapeA
       ...(status === 'dead_lettered'
         ? { response: { ...body, data: body.data ? { ...body.data, content: undefined } : body.data } }
         : {}),
+      ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
       finishedAt: new Date().toISOString(),
     };
     await store.putResult(record);
@@ -196,44 +298,36 @@ export function createScrapeActivities({ api, store, logger, notifier }: ScrapeA
   return {
     /** The synchronous scrape: one call, its record written, a summary returned. */
     async scrapeUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
-      const started = Date.now();
+      let body: ScrapeResponse;
       try {
-        const body = await withHeartbeat((signal) =>
-          api.scrape(requestFor(input), {
-            signal,
-            timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
-          }),
+        body = await callApi(
+          input,
+          'scrape',
+          (signal) =>
+            api.scrape(requestFor(input), {
+              signal,
+              timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
+            }),
+          (b) => ({ body: b }),
         );
-        logCall(input, 'scrape', started, body);
-        return await finish(input, body, { attempts: Context.current().info.attempt });
       } catch (err) {
-        const error = err as OmniScrapeError;
-        const response = (err as { response?: ScrapeResponse }).response;
-        logCall(input, 'scrape', started, response, error.code ? error : undefined);
         return fail(input, err);
       }
+      return finish(input, body, { attempts: Context.current().info.attempt });
     },
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
     async submitAsyncJob(input: UrlWorkflowInput): Promise<{ jobId: string; attempts: number }> {
-      const started = Date.now();
       try {
-        const res = await withHeartbeat((signal) =>
-          api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
-            signal,
-            idempotencyKey: `${input.batchId}/${input.item.index}`,
-          }),
-        );
-        logger.info(
-          {
-            event: 'async_submitted',
-            batchId: input.batchId,
-            index: input.item.index,
-            url: input.item.url,
-            jobId: res.job_id,
-            duration_ms: Date.now() - started,
-          },
-          'async job submitted',
+        const res = await callApi(
+          input,
+          'async_submit',
+          (signal) =>
+            api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
+              signal,
+              idempotencyKey: `${input.batchId}/${input.item.index}`,
+            }),
+          (r) => ({ jobId: r.job_id }),
         );
         return { jobId: res.job_id, attempts: Context.current().info.attempt };
       } catch (err) {
@@ -246,12 +340,20 @@ export function createScrapeActivities({ api, store, logger, notifier }: ScrapeA
     async pollAsyncJob(
       input: UrlWorkflowInput & { jobId: string; attemptsBefore: number },
     ): Promise<PollResult> {
-      const started = Date.now();
+      const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
+        success: job.success ?? job.status === 'complete',
+        ...job,
+      });
       try {
-        const job = await withHeartbeat((signal) => api.getAsyncJob(input.jobId, { signal }));
+        const job = await callApi(
+          input,
+          'async_poll',
+          (signal) => api.getAsyncJob(input.jobId, { signal }),
+          (j) => (j.status === 'queued' || j.status === 'running' ? { pending: true } : { body: asBody(j) }),
+          input.jobId,
+        );
         if (job.status === 'queued' || job.status === 'running') return { done: false, status: job.status };
-        const body: ScrapeResponse = { success: job.success ?? job.status === 'complete', ...job };
-        logCall(input, 'async_result', started, body);
+        const body = asBody(job);
         if (job.status === 'failed' || !body.success) {
           const error = new AsyncJobFailedError(
             `async job ${input.jobId} failed: ${body.error ?? 'no reason given'}`,

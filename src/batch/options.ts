@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
+import { stepsSchema } from './steps.js';
 import type { BatchOptions } from '../workflows/types.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
@@ -29,6 +30,7 @@ export const batchOptionsSchema = z
           .strict(),
       )
       .optional(),
+    searchableUrls: z.boolean().optional(),
     pauseBelowBalance: z.number().min(0).optional(),
     retry: z
       .object({
@@ -63,6 +65,7 @@ export const batchOptionsSchema = z
       .partial()
       .default({})
       .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, ...t })),
+    steps: stepsSchema.optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -107,11 +110,17 @@ export class ValidationError extends Error {
   }
 }
 
+/** A zod path as a field name: `retry.upstreamRetries`, `steps[2].selector`. */
+export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    prefix,
+  );
+}
+
 /** Formats zod issues as `field: message; ...`, prefixed by where the input came from. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
-  return issues
-    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)'}: ${i.message}`)
-    .join('; ');
+  return issues.map((i) => `${formatPath(i.path, prefix) || '(root)'}: ${i.message}`).join('; ');
 }
 
 export function parseBatchOptions(input: unknown): BatchOptions {
@@ -120,7 +129,7 @@ export function parseBatchOptions(input: unknown): BatchOptions {
     const first = parsed.error.issues[0];
     throw new ValidationError(
       `invalid batch options: ${describeIssues(parsed.error.issues)}`,
-      first ? first.path.map(String).join('.') : '',
+      first ? formatPath(first.path) : '',
     );
   }
   return parsed.data;

@@ -39,6 +39,8 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
 
 export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
   const options = parseBatchOptions(request.options);
+  // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
+  if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
   const batchId = request.batchId ?? newBatchId();
   if (!BATCH_ID_PATTERN.test(batchId)) {
     throw new ValidationError(

@@ -3,15 +3,24 @@
  * notifiers). A failed connection becomes an error that says how to start a server.
  */
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config/env.js';
+import { dataConverterFromConfig } from '../codec/data-converter.js';
+import type { EncryptionConfig } from '../codec/keys.js';
 
 export class TemporalUnavailableError extends Error {
   override readonly name = 'TemporalUnavailableError';
 }
 
+/**
+ * Connects a client. Its data converter comes from the encryption settings in `config` (payloads are
+ * encrypted when a key is configured), unless `options.dataConverter` is given.
+ */
 export async function connectClient(
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> & EncryptionConfig,
+  options: { dataConverter?: DataConverter } = {},
 ): Promise<Client> {
+  const dataConverter = options.dataConverter ?? dataConverterFromConfig(config);
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 5000 });
@@ -21,5 +30,5 @@ export async function connectClient(
         'Start one with `scrapeflow dev` (embedded stack) or `temporal server start-dev`, or set TEMPORAL_ADDRESS.',
     );
   }
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 }

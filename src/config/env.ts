@@ -36,6 +36,27 @@ const envSchema = z.object({
   LOW_BALANCE_THRESHOLD: z.coerce.number().min(0).optional(),
   /** Webhook that receives low-balance and pause alerts. */
   ALERT_WEBHOOK_URL: z.url().optional(),
+  /**
+   * TCP port of the worker's Prometheus endpoint (`GET /metrics`: scrapeflow's counters and the Temporal
+   * runtime's metrics on one page). Unset: no endpoint. `0`: a free port, printed in the
+   * `metrics_listening` log line.
+   * @default unset (disabled)
+   */
+  SCRAPEFLOW_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Interface the metrics endpoint listens on (`0.0.0.0` in containers). @default 127.0.0.1 */
+  SCRAPEFLOW_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * AES-256-GCM key for Temporal payloads, base64 of 32 bytes. When set (or `SCRAPEFLOW_ENCRYPTION_KEYS`
+   * is), every workflow input, result, signal, query answer and failure message is encrypted.
+   */
+  SCRAPEFLOW_ENCRYPTION_KEY: z.string().min(1).optional(),
+  /** Id of `SCRAPEFLOW_ENCRYPTION_KEY`, stored in each encrypted payload. @default default */
+  SCRAPEFLOW_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
+  /**
+   * Several keys for rotation: `id1:base64,id2:base64`. The first key (after `SCRAPEFLOW_ENCRYPTION_KEY`,
+   * when both are set) encrypts; every key listed decrypts.
+   */
+  SCRAPEFLOW_ENCRYPTION_KEYS: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;

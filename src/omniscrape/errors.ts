@@ -25,6 +25,8 @@ export type OmniScrapeErrorCode =
   | 'scrape_failed'
   | 'async_job_failed'
   | 'async_job_timeout'
+  | 'browser_timeout'
+  | 'browser_step_failed'
   | 'aborted';
 
 const MAX_EXCERPT = 500;
@@ -188,6 +190,32 @@ export class AsyncJobTimeoutError extends OmniScrapeError {
   readonly code = 'async_job_timeout';
 }
 
+/**
+ * A browser (BaaS) session timed out: connecting, a navigation, or a step's wait. Retried like a 5xx
+ * (`upstreamRetries` times, `upstreamDelayMs` apart), then the URL fails as `browser_timeout`.
+ */
+export class BrowserTimeoutError extends OmniScrapeError {
+  readonly code = 'browser_timeout';
+}
+
+/**
+ * A browser step could not be carried out on the page (an option that does not exist, a scroll whose
+ * condition never held, an element that cannot be filled). The session reached the target, so like
+ * `success: false` it is dead-lettered for inspection, never retried blindly.
+ */
+export class BrowserStepError extends OmniScrapeError {
+  readonly code = 'browser_step_failed';
+  /** 0-based index of the step that failed. */
+  readonly step: number | undefined;
+  constructor(message: string, options: OmniScrapeErrorOptions & { step?: number } = {}) {
+    super(message, options);
+    this.step = options.step;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), step: this.step };
+  }
+}
+
 /** The caller aborted the request (activity cancellation, shutdown). */
 export class AbortedError extends OmniScrapeError {
   readonly code = 'aborted';
@@ -204,6 +232,8 @@ export const FailureType = {
   badRequest: 'BadRequestError',
   asyncJobFailed: 'AsyncJobFailedError',
   asyncJobTimeout: 'AsyncJobTimeoutError',
+  browserTimeout: 'BrowserTimeoutError',
+  browserStepFailed: 'BrowserStepError',
 } as const;
 
 /** Delays and budgets of the error matrix. Every value is configurable so tests run fast. */
@@ -218,7 +248,7 @@ export interface RetryMatrixConfig {
   rateLimitJitter: number;
   /** Total tries for a URL that keeps answering 429. @default 5 */
   rateLimitMaxTries: number;
-  /** Retries after a 5xx, connection error or malformed body. @default 3 */
+  /** Retries after a 5xx, connection error (CDP disconnect included), malformed body or browser timeout. @default 3 */
   upstreamRetries: number;
   /** Delay between those retries in ms. @default 5000 */
   upstreamDelayMs: number;
@@ -278,6 +308,7 @@ export function retryDecision(
     case 'upstream':
     case 'connection':
     case 'malformed_response':
+    case 'browser_timeout':
       return attempt <= config.upstreamRetries
         ? { retry: true, delayMs: config.upstreamDelayMs }
         : { retry: false, outcome: 'fail' };
@@ -287,6 +318,7 @@ export function retryDecision(
         : { retry: false, outcome: 'switch_to_async' };
     case 'scrape_failed':
     case 'async_job_failed':
+    case 'browser_step_failed':
       return { retry: false, outcome: 'dead_letter' };
     case 'async_job_timeout':
     case 'bad_request':

@@ -61,7 +61,12 @@ export class FsStore implements ResultStore {
       page = [];
     };
     for await (const item of items) {
-      page.push({ index: count, url: item.url, ...(item.tags?.length ? { tags: item.tags } : {}) });
+      page.push({
+        index: count,
+        url: item.url,
+        ...(item.tags?.length ? { tags: item.tags } : {}),
+        ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
+      });
       count += 1;
       if (page.length === PAGE_SIZE) await flush();
     }

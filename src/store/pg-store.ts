@@ -249,12 +249,13 @@ export class PgStore implements ResultStore {
             count - chunk.length + i,
             pgText(item.url),
             item.tags?.length ? item.tags.map(pgText) : null,
+            item.redrivenFrom ? JSON.stringify(item.redrivenFrom) : null,
           );
           const n = values.length;
-          return `($1, $${n - 2}, $${n - 1}, $${n})`;
+          return `($1, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
         });
         await client.query(
-          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags) VALUES ${rows.join(', ')}`,
+          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags, redriven_from) VALUES ${rows.join(', ')}`,
           values,
         );
         chunk = [];
@@ -284,11 +285,22 @@ export class PgStore implements ResultStore {
     checkBatchId(batchId);
     checkIndex('offset', offset);
     if (limit <= 0) return [];
-    const { rows } = await this.pool.query<{ idx: number; url: string; tags: string[] | null }>(
-      `SELECT idx, url, tags FROM ${this.inputs} WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`,
+    const { rows } = await this.pool.query<{
+      idx: number;
+      url: string;
+      tags: string[] | null;
+      redriven_from: UrlItem['redrivenFrom'] | null;
+    }>(
+      `SELECT idx, url, tags, redriven_from FROM ${this.inputs}
+       WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`,
       [batchId, offset, limit],
     );
-    return rows.map((r) => ({ index: r.idx, url: r.url, ...(r.tags?.length ? { tags: r.tags } : {}) }));
+    return rows.map((r) => ({
+      index: r.idx,
+      url: r.url,
+      ...(r.tags?.length ? { tags: r.tags } : {}),
+      ...(r.redriven_from ? { redrivenFrom: r.redriven_from } : {}),
+    }));
   }
 
   async inputCount(batchId: string): Promise<number | undefined> {

@@ -11,6 +11,8 @@ export interface UrlItem {
   url: string;
   /** Cost-attribution tags for this URL (merged with the batch's tags). */
   tags?: string[];
+  /** When the URL is a re-driven dead letter: the record it replaces. */
+  redrivenFrom?: { batchId: string; index: number };
 }
 
 export const TERMINAL_STATUSES = ['succeeded', 'dead_lettered', 'failed'] as const;

@@ -19,6 +19,11 @@ import { createControlActivities } from '../activities/control.js';
 import { createScrapeActivities, type BatchNotifier, type OmniScrapeApi } from '../activities/scrape.js';
 import { rateLimitedSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES } from '../workflows/types.js';
+import { createAlerts, type Alerts } from '../alerts/index.js';
+import { dataConverterFromConfig } from '../codec/data-converter.js';
+import { createRegistry, httpSource } from '../metrics/registry.js';
+import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
+import { freePort, startMetricsServer, type RunningMetricsServer } from '../metrics/server.js';
 import { installRuntime } from './runtime.js';
 
 const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
@@ -55,11 +60,33 @@ export interface RunningWorker {
   done: Promise<void>;
   /** Drains and stops. */
   shutdown(): Promise<void>;
+  /** The Prometheus endpoint, when SCRAPEFLOW_METRICS_PORT is set. */
+  metricsUrl?: string;
+  /** `sendAlert('paused', {...})` and friends, for whatever runs in this process. */
+  alerts: Alerts;
+}
+
+/**
+ * The worker's metrics, when SCRAPEFLOW_METRICS_PORT is set: our counters, plus the Temporal runtime's
+ * exporter on a private loopback port, read through by our endpoint on each scrape (one page).
+ */
+async function prepareMetrics(config: Config) {
+  if (config.SCRAPEFLOW_METRICS_PORT === undefined) return undefined;
+  const registry = createRegistry();
+  return {
+    registry,
+    metrics: createScrapeMetrics(registry),
+    runtimeAddress: `127.0.0.1:${await freePort()}`,
+  };
 }
 
 export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<RunningWorker> {
   const { config, logger, store, client } = deps;
-  installRuntime(logger);
+  const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
+  const prepared = await prepareMetrics(config);
+  const metrics: ScrapeMetrics | undefined = prepared?.metrics;
+  installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
+  const alerts = createAlerts(config, logger, metrics ? { onResult: (k, r) => metrics.alert(k, r) } : {});
   let api = deps.api;
   if (!api) {
     if (!config.OMNISCRAPE_KEY)
@@ -75,34 +102,58 @@ export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<Running
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     shutdownGraceTime: '30 seconds',
+    dataConverter,
   } as const;
   const controlWorker = await Worker.create({
     ...common,
     taskQueue: TASK_QUEUES.control,
     ...workflowSource(),
-    activities: createControlActivities({ store, logger, client }),
+    activities: createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
   });
   const scrapeWorker = await Worker.create({
     ...common,
     taskQueue: TASK_QUEUES.scrape,
-    activities: createScrapeActivities({ api, store, logger, notifier: temporalNotifier(client, logger) }),
+    activities: createScrapeActivities({
+      api,
+      store,
+      logger,
+      notifier: temporalNotifier(client, logger),
+      ...(metrics ? { metrics } : {}),
+      ...(alerts.balanceWatcher ? { balanceWatcher: alerts.balanceWatcher } : {}),
+    }),
     maxConcurrentActivityTaskExecutions: config.OMNISCRAPE_CONCURRENCY,
   });
+  const metricsServer: RunningMetricsServer | undefined = prepared
+    ? await startMetricsServer({
+        registry: prepared.registry,
+        sources: [httpSource(`http://${prepared.runtimeAddress}/metrics`)],
+        host: config.SCRAPEFLOW_METRICS_HOST,
+        port: config.SCRAPEFLOW_METRICS_PORT ?? 0,
+        logger,
+      })
+    : undefined;
   logger.info(
     {
       queues: [TASK_QUEUES.control, TASK_QUEUES.scrape],
       concurrency: config.OMNISCRAPE_CONCURRENCY,
       api: config.OMNISCRAPE_API_URL,
+      ...(metricsServer ? { metrics: metricsServer.url } : {}),
+      encrypted: Boolean(common.dataConverter.payloadCodecs?.length),
+      lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD ?? null,
     },
     'scrape worker started',
   );
   const done = Promise.all([controlWorker.run(), scrapeWorker.run()]).then(async () => {
     await api.close?.();
     await connection.close();
+    await alerts.close();
+    await metricsServer?.close();
     logger.info('scrape worker stopped');
   });
   return {
     done,
+    alerts,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async shutdown() {
       for (const w of [controlWorker, scrapeWorker]) if (w.getState() === 'RUNNING') w.shutdown();
       await done;

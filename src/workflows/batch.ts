@@ -117,6 +117,16 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     waiting: waiting.size,
   });
 
+  // Before any handler: a signal that came with the start is delivered when its handler is set, and
+  // must find the state already initialised (a pause sent right after start stays a pause).
+  if (!carried) {
+    upsertSearchAttributes([
+      { key: BatchIdAttr, value: batchId },
+      { key: AccountAttr, value: options.account },
+    ]);
+    setState('running');
+  }
+
   setHandler(progressQuery, snapshot);
   setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual'));
   setHandler(cancelSignal, () => {
@@ -162,14 +172,6 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       toWake.map((index) => getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal)),
     );
   });
-
-  if (!carried) {
-    upsertSearchAttributes([
-      { key: BatchIdAttr, value: batchId },
-      { key: AccountAttr, value: options.account },
-    ]);
-    setState('running');
-  }
 
   const hasMoreInput = () => cursor < total;
   const canStart = () => !paused && hasMoreInput() && inFlight.size < window.slots;
@@ -237,7 +239,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           parentClosePolicy: ParentClosePolicy.ABANDON,
           typedSearchAttributes: [
             { key: BatchIdAttr, value: batchId },
-            { key: UrlAttr, value: item.url },
+            ...(options.searchableUrls === false ? [] : [{ key: UrlAttr, value: item.url }]),
           ],
         }),
       ),

@@ -1,6 +1,7 @@
 /**
  * Types and names shared by the workflows, the activities and the clients. Pure: no I/O.
  */
+import type { Step } from '../batch/steps.js';
 import type { RetryMatrixConfig } from '../omniscrape/errors.js';
 import type { OutputFormat, ScrapeMode } from '../omniscrape/types.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
@@ -52,12 +53,22 @@ export interface BatchOptions {
   /** The OmniScrape account label the batch spends from (for account-wide pause; never the key). */
   account: string;
   schema?: Record<string, FieldRule>;
+  /**
+   * Write each URL as the `ScrapeflowUrl` search attribute (search attributes are never encrypted, so
+   * `startBatch` turns this off when payloads are). @default true
+   */
+  searchableUrls?: boolean;
   /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
   pauseBelowBalance?: number;
   retry: RetryMatrixConfig;
   polling: PollingConfig;
   /** Activity timeouts, ms. */
   timeouts: { scrapeMs: number; heartbeatMs: number };
+  /**
+   * Page interactions (src/batch/steps.ts). When set, every URL of the batch runs in a browser (BaaS)
+   * session on the `browser` task queue instead of the scrape API. @default unset (HTTP path)
+   */
+  steps?: Step[];
 }
 
 /** The parts of a URL's work that fit in workflow history. */

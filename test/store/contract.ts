@@ -96,6 +96,11 @@ export function runStoreContract(name: string, open: OpenStore): void {
         { index: 1, url: 'http://new/1' },
       ]);
       assert.deepEqual(await store.readInput('in-2', 1000, 10), []);
+      const lineage = { batchId: 'old', index: 7 };
+      await store.putInput('in-3', [{ url: 'http://again/7', redrivenFrom: lineage }]);
+      assert.deepEqual(await store.readInput('in-3', 0, 1), [
+        { index: 0, url: 'http://again/7', redrivenFrom: lineage },
+      ]);
       assert.equal(await store.putInput('in-2', []), 0);
       assert.equal(await store.inputCount('in-2'), 0);
       assert.deepEqual(await store.readInput('in-2', 0, 10), []);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
 import { connectClient } from '../../src/client/temporal.js';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
@@ -25,6 +26,10 @@ export interface StackOptions {
   concurrency?: number;
   devServer?: DevServerOptions;
   minPollIntervalMs?: number;
+  /** Environment added to every worker process (e.g. encryption keys, metrics port). */
+  workerEnv?: Record<string, string>;
+  /** The test client's data converter (e.g. the encryption codec the workers use). */
+  clientDataConverter?: DataConverter;
 }
 
 export interface WorkerProcess {
@@ -62,7 +67,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }),
     startDemoSite({}),
   ]);
-  const client = await connectClient({ TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' });
+  const client = await connectClient(
+    { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
+    options.clientDataConverter ? { dataConverter: options.clientDataConverter } : {},
+  );
   const workers: WorkerProcess[] = [];
 
   const startWorker = async (env: Record<string, string> = {}): Promise<WorkerProcess> => {
@@ -76,6 +84,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         OMNISCRAPE_CONCURRENCY: String(concurrency),
         SCRAPEFLOW_DATA_DIR: dataDir,
         LOG_LEVEL: 'info',
+        ...options.workerEnv,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBatch, getProgress } from '../../src/client/batches.js';
+import { startBatch, getProgress, resumeBatch } from '../../src/client/batches.js';
+import { parseBatchOptions } from '../../src/batch/options.js';
+import { pauseSignal } from '../../src/workflows/definitions.js';
+import { TASK_QUEUES } from '../../src/workflows/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import type { ResultRecord } from '../../src/store/types.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -53,5 +56,26 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     assert.equal(final.creditsByTag.demo, charged);
     assert.equal(stack.api.state.counters.snapshot().credits.charged_total, charged);
     assert.deepEqual(await getProgress(stack.client, batchId), final);
+  });
+
+  it('honours a pause that arrives with the start: no URL starts until resume', async () => {
+    const batchId = 'paused-at-start';
+    const total = await stack.store.putInput(batchId, [{ url: `${stack.demoOrigin}/p/77` }]);
+    const requestsBefore = stack.api.state.counters.snapshot().endpoints.scrape;
+    const handle = await stack.client.workflow.signalWithStart('batchWorkflow', {
+      workflowId: batchId,
+      taskQueue: TASK_QUEUES.control,
+      args: [{ batchId, options: parseBatchOptions({ mode: 'fast' }), total }],
+      signal: pauseSignal,
+      signalArgs: [{ reason: 'manual' }],
+    });
+    const progress = await getProgress(stack.client, batchId);
+    assert.equal(progress.state, 'paused');
+    assert.equal(progress.pauseReason, 'manual');
+    assert.equal(progress.counts.in_flight, 0);
+    assert.deepEqual(stack.api.state.counters.snapshot().endpoints.scrape, requestsBefore);
+    await resumeBatch(stack.client, batchId);
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.counts.succeeded, 1);
   });
 });

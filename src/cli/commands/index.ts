@@ -1,9 +1,35 @@
 import type { Command } from 'commander';
+import { registerCodecServer } from './codec-server.js';
+import { registerControl } from './control.js';
+import { registerCosts } from './costs.js';
+import { registerDemo } from './demo.js';
 import { registerDemoSite } from './demo-site.js';
+import { registerDev } from './dev.js';
+import { registerList } from './list.js';
 import { registerLocalApi } from './local-api.js';
+import { registerRedrive } from './redrive.js';
+import { registerResults } from './results.js';
+import { registerServe } from './serve.js';
+import { registerStart } from './start.js';
+import { registerStatus } from './status.js';
 import { registerWorker } from './worker.js';
 
 /** Each entry adds one subcommand to the program. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLocalApi, registerWorker, registerDemoSite];
+export const commands: RegisterCommand[] = [
+  registerDemo,
+  registerStart,
+  registerStatus,
+  registerCosts,
+  registerControl,
+  registerList,
+  registerResults,
+  registerRedrive,
+  registerWorker,
+  registerServe,
+  registerCodecServer,
+  registerDev,
+  registerLocalApi,
+  registerDemoSite,
+];

@@ -63,4 +63,9 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scrapeflow_content_stored_at ON ${p}scrapeflow_content (stored_at);
     `,
   },
+  {
+    version: 2,
+    name: 'input lineage for re-drive',
+    sql: (p) => `ALTER TABLE ${p}scrapeflow_inputs ADD COLUMN redriven_from jsonb;`,
+  },
 ];

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { cancelBatch, pauseBatch, resumeBatch } from '../../client/batches.js';
+import { listBatches } from '../../client/list.js';
+import { say, withContext } from '../context.js';
+import { CliError, ExitCode } from '../exit.js';
+
+/** Fails with `batchEnded` when the batch's workflow is closed (a signal would not reach it). */
+async function requireOpen(client: Client, batchId: string, verb: string): Promise<void> {
+  let status: string;
+  try {
+    status = (await client.workflow.getHandle(batchId).describe()).status.name;
+  } catch {
+    return; // not found and other errors surface from the signal itself, mapped
+  }
+  if (status !== 'RUNNING')
+    throw new CliError(
+      `batch ${batchId} has already ended (${status.toLowerCase()}), so it cannot be ${verb}; see \`scrapeflow status ${batchId}\``,
+      ExitCode.batchEnded,
+    );
+}
+
+/** `pause`, `resume [--all]` and `cancel`: signals to the batch workflow. */
+export function registerControl(program: Command): void {
+  program
+    .command('pause')
+    .description('pause a batch: URLs in flight finish, no new ones start')
+    .argument('<batchId>')
+    .action(async (batchId: string) => {
+      await withContext(async ({ client }) => {
+        await requireOpen(client, batchId, 'paused');
+        await pauseBatch(client, batchId, 'manual');
+        say(`paused ${batchId}; continue with \`scrapeflow resume ${batchId}\``);
+      });
+    });
+
+  program
+    .command('resume')
+    .description('resume a paused batch, or --all batches paused for OmniScrape balance or auth')
+    .argument('[batchId]')
+    .option('--all', 'resume every batch paused for balance (402) or auth (401), e.g. after a top-up')
+    .action(async (batchId: string | undefined, flags: { all?: boolean }) => {
+      if (!batchId && !flags.all)
+        throw new CliError('name a batch (scrapeflow resume <batchId>) or pass --all', ExitCode.usage);
+      if (batchId && flags.all)
+        throw new CliError('give either a batch id or --all, not both', ExitCode.usage);
+      await withContext(async ({ client }) => {
+        if (batchId) {
+          await requireOpen(client, batchId, 'resumed');
+          await resumeBatch(client, batchId);
+          say(`resumed ${batchId}`);
+          return;
+        }
+        let count = 0;
+        for await (const batch of listBatches(client, { pauseReasons: ['balance', 'auth'] })) {
+          await resumeBatch(client, batch.batchId);
+          say(`resumed ${batch.batchId} (was paused for ${batch.pauseReason ?? '?'})`);
+          count += 1;
+        }
+        say(count ? `resumed ${count} batches` : 'no batch is paused for balance or auth');
+      });
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a batch: URLs in flight are cancelled, nothing new starts')
+    .argument('<batchId>')
+    .action(async (batchId: string) => {
+      await withContext(async ({ client }) => {
+        await requireOpen(client, batchId, 'cancelled');
+        await cancelBatch(client, batchId);
+        say(`cancelling ${batchId}; \`scrapeflow status ${batchId}\` shows when it has stopped`);
+      });
+    });
+}

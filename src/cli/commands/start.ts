@@ -1,0 +1,99 @@
+import { createReadStream } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { startBatch } from '../../client/batches.js';
+import {
+  formatOfPath,
+  INPUT_FORMATS,
+  parseInput,
+  type InputError,
+  type InputFormat,
+} from '../../client/input.js';
+import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
+import { say, withContext } from '../context.js';
+import { CliError, ExitCode } from '../exit.js';
+import { summaryLines } from '../progress.js';
+import { exitCodeOf, watchBatch } from '../watch.js';
+
+interface StartFlags extends BatchFlags {
+  format?: InputFormat;
+  skipInvalid?: boolean;
+  batchId?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** `scrapeflow start <file|->`: streams the input into the store and starts the batch workflow. */
+export function registerStart(program: Command): void {
+  const command = program
+    .command('start')
+    .description('start a batch from a file of URLs (or - for stdin): text, CSV or JSONL')
+    .argument('<file>', 'input file, or - to read standard input')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'input format (default: by extension: .csv, .jsonl/.ndjson, else text)',
+      ).choices(INPUT_FORMATS),
+    )
+    .option(
+      '--skip-invalid',
+      'skip invalid lines (each reported on stderr) instead of rejecting the whole file',
+    )
+    .option('--batch-id <id>', 'batch id (letters, digits, . _ -); default generated')
+    .option('--wait', 'follow the batch to its end with a progress bar; exit 5 unless every URL succeeded')
+    .option('--json', 'print {"batchId", "total"} (and the final progress with --wait) as JSON');
+  addBatchFlags(command).addHelpText(
+    'after',
+    `
+Input formats:
+  text   one URL per line; blank lines and lines starting with # are skipped
+  csv    a header row with a "url" column and optionally "tags" (separated by ; or |)
+  jsonl  one object per line: {"url": "https://...", "tags": ["a"]}
+The first invalid line rejects the whole file (exit 2, naming the line) unless --skip-invalid.
+
+Examples:
+  scrapeflow start urls.txt --wait
+  scrapeflow start products.csv --selector title=h1 --selector price=.price --tag shop
+  cat urls.txt | scrapeflow start - --mode fast`,
+  );
+  command.action(async (file: string, flags: StartFlags) => {
+    const format = flags.format ?? (file === '-' ? 'text' : formatOfPath(file));
+    const options = await batchOptionsFromFlags(flags);
+    const source = file === '-' ? process.stdin : createReadStream(file);
+    const opened = new Promise<void>((resolve, reject) => {
+      if (file === '-') return resolve();
+      source.once('open', () => resolve());
+      source.once('error', (err: Error) =>
+        reject(new CliError(`cannot read ${file}: ${err.message} (check the path)`, ExitCode.usage)),
+      );
+    });
+    await opened;
+    let skipped = 0;
+    const urls = parseInput(source, {
+      format,
+      skipInvalid: flags.skipInvalid ?? false,
+      onSkip: (err: InputError) => {
+        skipped += 1;
+        process.stderr.write(`skipped ${err.message}\n`);
+      },
+    });
+    await withContext(async ({ client, store }) => {
+      const { batchId, total } = await startBatch(client, store, {
+        ...(flags.batchId ? { batchId: flags.batchId } : {}),
+        urls,
+        options,
+      });
+      if (flags.json && !flags.wait) say(JSON.stringify({ batchId, total, skipped }));
+      else if (!flags.json) {
+        say(
+          `started batch ${batchId} with ${total} URLs${skipped ? ` (${skipped} invalid lines skipped)` : ''}`,
+        );
+        if (!flags.wait) say(`follow it: scrapeflow status ${batchId} --watch`);
+      }
+      if (!flags.wait) return;
+      const final = await watchBatch(client, batchId);
+      if (flags.json) say(JSON.stringify({ batchId, total, skipped, progress: final }));
+      else for (const line of summaryLines(final)) say(line);
+      process.exitCode = exitCodeOf(final);
+    });
+  });
+}

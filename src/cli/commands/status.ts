@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { getProgress } from '../../client/batches.js';
+import { intOption, say, withContext } from '../context.js';
+import { summaryLines } from '../progress.js';
+import { exitCodeOf, watchBatch } from '../watch.js';
+
+/** `scrapeflow status <id>`: one snapshot, or `--watch` until the batch ends. */
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description("show a batch's progress: counts by outcome, credits, state")
+    .argument('<batchId>', 'the batch id that `start` printed')
+    .option(
+      '--watch',
+      'show a live progress bar until the batch ends or pauses; exit 5 unless every URL succeeded',
+    )
+    .option('--json', 'print one JSON object: state, pauseReason, counts, credits, ...')
+    .option(
+      '--interval <ms>',
+      'time between two updates with --watch',
+      intOption('--interval', 100, 60_000),
+      500,
+    )
+    .addHelpText(
+      'after',
+      `
+JSON fields: batchId, state (running|paused|completed|cancelled), pauseReason (auth|balance|manual),
+total, counts {succeeded, failed, dead_lettered, in_flight, pending}, credits, creditsByMethod,
+creditsByTag, lastBalance, window, concurrency, rateLimited, waiting, startedAt, endedAt.`,
+    )
+    .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
+      await withContext(async ({ client }) => {
+        const progress = flags.watch
+          ? await watchBatch(client, batchId, flags.interval)
+          : await getProgress(client, batchId);
+        if (flags.json) say(JSON.stringify(progress));
+        else for (const line of summaryLines(progress)) say(line);
+        if (flags.watch) process.exitCode = exitCodeOf(progress);
+      });
+    });
+}

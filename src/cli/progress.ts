@@ -1,0 +1,112 @@
+/**
+ * The live progress view of a batch: a cli-progress bar on a terminal, plain lines (one per change)
+ * when stderr is not a terminal, so logs and tests can follow it too.
+ */
+import cliProgress from 'cli-progress';
+import type { BatchProgress } from '../workflows/types.js';
+
+export interface ProgressView {
+  update(progress: BatchProgress): void;
+  stop(): void;
+}
+
+const done = (p: BatchProgress) => p.counts.succeeded + p.counts.failed + p.counts.dead_lettered;
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600)
+    return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Counts, credits and state as one short line (also the non-TTY view). */
+export function progressLine(p: BatchProgress, eta?: string): string {
+  const c = p.counts;
+  const state = p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state;
+  return (
+    `${p.batchId}: ${state} | ${done(p)}/${p.total} done: ${c.succeeded} succeeded, ${c.failed} failed, ` +
+    `${c.dead_lettered} dead-lettered | ${c.in_flight} in flight | ${p.credits} credits` +
+    (eta ? ` | ETA ${eta}` : '')
+  );
+}
+
+export function createProgressView(stream: NodeJS.WriteStream = process.stderr): ProgressView {
+  const started = Date.now();
+  let firstDone: number | undefined;
+  const eta = (p: BatchProgress): string => {
+    const finished = done(p);
+    firstDone ??= finished;
+    const rate = (finished - firstDone) / ((Date.now() - started) / 1000);
+    return p.state === 'running' && rate > 0 ? formatEta((p.total - finished) / rate) : '?';
+  };
+  if (!stream.isTTY) {
+    let last = '';
+    return {
+      update(p) {
+        const line = progressLine(p);
+        if (line !== last) stream.write(`${line}\n`);
+        last = line;
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format:
+        '{bar} {percentage}% | {value}/{total} done | {failed} failed | {dead} dead-lettered | ' +
+        '{inflight} in flight | {credits} credits | ETA {etaText} | {state}',
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started_ = false;
+  return {
+    update(p) {
+      const payload = {
+        failed: p.counts.failed,
+        dead: p.counts.dead_lettered,
+        inflight: p.counts.in_flight,
+        credits: p.credits,
+        etaText: eta(p),
+        state: p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state,
+      };
+      if (!started_) {
+        bar.start(p.total, done(p), payload);
+        started_ = true;
+      } else {
+        bar.setTotal(p.total);
+        bar.update(done(p), payload);
+      }
+    },
+    stop() {
+      if (started_) bar.stop();
+    },
+  };
+}
+
+/** The closing summary of a batch: counts, credits by method and tag, and what to do next. */
+export function summaryLines(p: BatchProgress): string[] {
+  const lines = [progressLine(p)];
+  const byMethod = Object.entries(p.creditsByMethod);
+  if (byMethod.length) lines.push(`credits by method: ${byMethod.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const byTag = Object.entries(p.creditsByTag);
+  if (byTag.length) lines.push(`credits by tag: ${byTag.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (p.lastBalance !== undefined) lines.push(`balance after: ${p.lastBalance}`);
+  if (p.state === 'paused')
+    lines.push(
+      p.pauseReason === 'balance'
+        ? `paused: the OmniScrape balance is exhausted. Top up, then run \`scrapeflow resume ${p.batchId}\` (or \`resume --all\`).`
+        : p.pauseReason === 'auth'
+          ? `paused: OmniScrape rejected the API key. Fix OMNISCRAPE_KEY on the workers, then \`scrapeflow resume ${p.batchId}\`.`
+          : `paused: continue with \`scrapeflow resume ${p.batchId}\`.`,
+    );
+  if (p.counts.dead_lettered > 0)
+    lines.push(
+      `dead letters: \`scrapeflow dead-letters ${p.batchId}\`; after a fix, \`scrapeflow redrive ${p.batchId}\`.`,
+    );
+  return lines;
+}

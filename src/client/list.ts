@@ -1,0 +1,77 @@
+/**
+ * Listing batches through Temporal visibility, by the search attributes the batch workflow keeps
+ * up to date (`ScrapeflowBatchStatus`, `ScrapeflowPauseReason`, `ScrapeflowAccount`).
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { AccountAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
+import type { BatchState, PauseReason } from '../workflows/types.js';
+
+export const BATCH_STATES = ['running', 'paused', 'completed', 'cancelled'] as const;
+
+export interface BatchSummary {
+  batchId: string;
+  /** The batch's own state; `failed` / `terminated` / `timed_out` when its workflow ended abnormally. */
+  state: BatchState | 'failed' | 'terminated' | 'timed_out';
+  pauseReason?: PauseReason;
+  account?: string;
+  startedAt: string;
+  closedAt?: string;
+}
+
+export interface ListBatchesOptions {
+  /** Only batches in this state. */
+  status?: BatchState;
+  /** Only batches paused for one of these reasons (implies `status: 'paused'`). */
+  pauseReasons?: PauseReason[];
+  /** Stop after this many. @default 1000 */
+  limit?: number;
+}
+
+const quote = (value: string): string => `'${value.replace(/['\\]/g, '')}'`;
+
+/** The visibility query for `options`; continued-as-new runs are left out (their successor is listed). */
+export function batchListQuery(options: ListBatchesOptions = {}): string {
+  const parts = [`WorkflowType = 'batchWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
+  const status = options.pauseReasons?.length ? 'paused' : options.status;
+  if (status) parts.push(`${BatchStatusAttr.name} = ${quote(status)}`);
+  if (options.pauseReasons?.length)
+    parts.push(`${PauseReasonAttr.name} IN (${options.pauseReasons.map(quote).join(', ')})`);
+  return parts.join(' AND ');
+}
+
+const ABNORMAL: Record<string, BatchSummary['state']> = {
+  FAILED: 'failed',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+};
+
+export function summarize(info: WorkflowExecutionInfo): BatchSummary {
+  const attrs = info.typedSearchAttributes;
+  const state = (ABNORMAL[info.status.name] ??
+    attrs.get(BatchStatusAttr) ??
+    'running') as BatchSummary['state'];
+  const pauseReason = attrs.get(PauseReasonAttr) as PauseReason | undefined;
+  const account = attrs.get(AccountAttr);
+  return {
+    batchId: info.workflowId,
+    state,
+    ...(state === 'paused' && pauseReason ? { pauseReason } : {}),
+    ...(account ? { account } : {}),
+    startedAt: info.startTime.toISOString(),
+    ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
+  };
+}
+
+/** Batches, newest first, streamed page by page from visibility. */
+export async function* listBatches(
+  client: Client,
+  options: ListBatchesOptions = {},
+): AsyncIterable<BatchSummary> {
+  const limit = options.limit ?? 1000;
+  let seen = 0;
+  for await (const info of client.workflow.list({ query: batchListQuery(options), pageSize: 100 })) {
+    if (seen >= limit) return;
+    seen += 1;
+    yield summarize(info);
+  }
+}

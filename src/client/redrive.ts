@@ -1,0 +1,101 @@
+/**
+ * Re-drive: after a fix, the dead letters of a batch run again as a new batch whose input is their URLs
+ * (with their tags). Lineage is recorded both ways:
+ * - each re-driven dead letter gets `redrivenTo: { batchId, index }` (written here, once the new batch
+ *   has started), so a second re-drive skips it;
+ * - each input item of the new batch carries `redrivenFrom: { batchId, index }`, which the URL's
+ *   terminal record repeats (when the store and activities carry it through).
+ * The new batch takes the original batch's options (read from its workflow history), overridden by
+ * `options`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { BatchOptionsInput } from '../batch/options.js';
+import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
+import type { BatchWorkflowInput } from '../workflows/types.js';
+import { BatchNotFoundError, startBatch } from './batches.js';
+import { exportResults } from './results.js';
+
+export interface RedriveRequest {
+  /** The batch whose dead letters run again. */
+  batchId: string;
+  /** Id of the new batch. @default `<batchId>-redrive-<random>` */
+  newBatchId?: string;
+  /** Options of the new batch, over the original batch's. */
+  options?: Partial<BatchOptionsInput>;
+}
+
+export class NothingToRedriveError extends Error {
+  override readonly name = 'NothingToRedriveError';
+  readonly code = 'nothing_to_redrive';
+}
+
+/** The options a batch was started with, from the first event of its (latest run's) history. */
+export async function originalOptions(
+  client: Client,
+  batchId: string,
+): Promise<BatchOptionsInput | undefined> {
+  let response;
+  try {
+    response = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId: batchId },
+      maximumPageSize: 1,
+    });
+  } catch (err) {
+    if ((err as { code?: number }).code === 5) return undefined; // NOT_FOUND
+    throw err;
+  }
+  const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  // Decoded through the client's codecs, so this works with encrypted payloads too.
+  const [input] = (await decodeArrayFromPayloads(client.options.loadedDataConverter, payloads)) as [
+    BatchWorkflowInput | undefined,
+  ];
+  return input?.options;
+}
+
+function redrivable(record: ResultRecord): boolean {
+  return record.status === 'dead_lettered' && !record.redrivenTo;
+}
+
+export async function redriveBatch(client: Client, store: ResultStore, request: RedriveRequest) {
+  const source = request.batchId;
+  const base = await originalOptions(client, source);
+  if (!base) throw new BatchNotFoundError(`no batch ${JSON.stringify(source)}`);
+  const records = await exportResults(store, source, { status: 'dead_lettered' });
+  const newBatchId =
+    request.newBatchId ?? `${source.slice(0, 100)}-redrive-${randomBytes(3).toString('hex')}`;
+
+  async function* items(): AsyncIterable<Omit<UrlItem, 'index'>> {
+    for await (const record of records) {
+      if (!redrivable(record)) continue;
+      const item = {
+        url: record.url,
+        ...(record.tags?.length ? { tags: record.tags } : {}),
+        redrivenFrom: { batchId: source, index: record.index },
+      };
+      yield item;
+    }
+  }
+  let started;
+  try {
+    started = await startBatch(client, store, {
+      batchId: newBatchId,
+      urls: items(),
+      options: { ...base, ...request.options },
+    });
+  } catch (err) {
+    if ((err as { field?: string }).field === 'urls')
+      throw new NothingToRedriveError(`batch ${JSON.stringify(source)} has no dead letters left to re-drive`);
+    throw err;
+  }
+  // Second pass, same order: the k-th redrivable dead letter became index k of the new batch.
+  let index = 0;
+  for await (const record of store.listResults(source, { status: 'dead_lettered' })) {
+    if (!redrivable(record) || index >= started.total) continue;
+    await store.putResult({ ...record, redrivenTo: { batchId: started.batchId, index } });
+    index += 1;
+  }
+  return { batchId: started.batchId, redrivenFrom: source, total: started.total, handle: started.handle };
+}

@@ -1,0 +1,121 @@
+/**
+ * A codec server (Temporal's remote codec protocol): `POST .../encode` and `POST .../decode` take and
+ * return `{ payloads: [{ metadata: { key: base64 }, data: base64 }] }` (protobuf JSON). The Temporal
+ * Web UI and `temporal workflow show --codec-endpoint` call it to show decrypted payloads to an
+ * operator who runs it with the key. Only the last path segment is looked at, so it can be mounted
+ * at any depth. CORS answers the Web UI's origins only.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { z } from 'zod';
+import type { Logger } from '../logging/logger.js';
+
+export interface CodecServerOptions {
+  codec: PayloadCodec;
+  logger?: Logger;
+  /**
+   * Browser origins allowed to call the server (the Temporal Web UI), e.g. `http://localhost:8233`.
+   * @default ['http://localhost:8233', 'http://127.0.0.1:8233']
+   */
+  corsOrigins?: string[];
+  /** Largest request body, bytes. @default 20 MiB */
+  bodyLimitBytes?: number;
+}
+
+export const DEFAULT_CORS_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+const bodySchema = z.object({
+  payloads: z.array(
+    z.object({
+      metadata: z.record(z.string(), base64).nullish(),
+      data: base64.nullish(),
+    }),
+  ),
+});
+type JsonPayload = z.infer<typeof bodySchema>['payloads'][number];
+
+const fromJson = (p: JsonPayload): Payload => ({
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]),
+  ),
+  data: new Uint8Array(Buffer.from(p.data ?? '', 'base64')),
+});
+
+const toJson = (p: Payload) => ({
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+  ),
+  data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+});
+
+export async function buildCodecServer(options: CodecServerOptions): Promise<FastifyInstance> {
+  const origins = new Set(options.corsOrigins ?? DEFAULT_CORS_ORIGINS);
+  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 20 * 1024 * 1024, logger: false });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (origin && origins.has(origin)) {
+      reply.header('access-control-allow-origin', origin);
+      reply.header('access-control-allow-credentials', 'true');
+      reply.header('vary', 'origin');
+    }
+  });
+
+  app.options('/*', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (!origin || !origins.has(origin)) return reply.code(403).send({ error: 'origin not allowed' });
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'POST, OPTIONS')
+      .header('access-control-allow-headers', 'content-type, x-namespace, authorization')
+      .header('access-control-max-age', '600')
+      .send();
+  });
+
+  async function handle(request: FastifyRequest, reply: FastifyReply) {
+    const last = request.url.split('?')[0]?.split('/').filter(Boolean).pop();
+    if (last !== 'encode' && last !== 'decode')
+      return reply.code(404).send({ error: 'use /encode or /decode' });
+    const parsed = bodySchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return reply
+        .code(400)
+        .send({ error: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'is invalid'}` });
+    }
+    const payloads = parsed.data.payloads.map(fromJson);
+    try {
+      const out =
+        last === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+      return reply.send({ payloads: out.map(toJson) });
+    } catch (err) {
+      options.logger?.warn({ err, op: last }, 'codec server could not process payloads');
+      return reply.code(400).send({ error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  app.post('/*', handle);
+  return app;
+}
+
+export interface RunningCodecServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startCodecServer(
+  options: CodecServerOptions & {
+    /** @default 127.0.0.1 */
+    host?: string;
+    /** 0 picks a free port. @default 8888 */
+    port?: number;
+  },
+): Promise<RunningCodecServer> {
+  const app = await buildCodecServer(options);
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ host, port: options.port ?? 8888 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 8888);
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, close: () => app.close() };
+}

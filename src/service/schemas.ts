@@ -1,0 +1,92 @@
+/**
+ * What the HTTP service accepts, as zod schemas: request bodies and query strings are validated here
+ * and a failure answers 400 naming the field. The OpenAPI document is generated from the same schemas.
+ */
+import { z } from 'zod';
+import { batchOptionsSchema } from '../batch/options.js';
+import { INPUT_FORMATS } from '../client/input.js';
+import { BATCH_STATES } from '../client/list.js';
+import { RESULT_FORMATS } from '../client/results.js';
+import { httpUrl } from '../omniscrape/types.js';
+import { BATCH_ID_PATTERN, TERMINAL_STATUSES } from '../store/types.js';
+
+/** Longest wait of a single-URL scrape, ms. */
+export const MAX_SCRAPE_WAIT_MS = 60_000;
+
+const batchId = z
+  .string()
+  .regex(BATCH_ID_PATTERN, 'must be letters, digits, . _ - (at most 128, starting with a letter or digit)');
+
+export const urlEntrySchema = z.union([
+  httpUrl,
+  z.object({ url: httpUrl, tags: z.array(z.string().min(1).max(100)).max(50).optional() }).strict(),
+]);
+
+export const startBatchBodySchema = z
+  .object({
+    batchId: batchId.optional().describe('batch id; generated when absent'),
+    urls: z
+      .array(urlEntrySchema)
+      .min(1, 'must hold at least one URL')
+      .describe('URLs, as strings or {url, tags}; for large inputs upload a file instead'),
+    options: batchOptionsSchema.optional(),
+  })
+  .strict();
+
+/** Query string of an uploaded-file start (`Content-Type: text/plain | text/csv | application/x-ndjson`). */
+export const uploadQuerySchema = z
+  .object({
+    batchId: batchId.optional(),
+    format: z.enum(INPUT_FORMATS).optional().describe('default from the content type'),
+    skipInvalid: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe('skip invalid lines instead of rejecting the file'),
+    options: z.string().optional().describe('batch options as a JSON object (URL-encoded)'),
+  })
+  .strict();
+
+export const scrapeBodySchema = z
+  .object({
+    url: httpUrl,
+    options: batchOptionsSchema.optional(),
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SCRAPE_WAIT_MS)
+      .default(25_000)
+      .describe('how long to wait for the result before answering 202, ms'),
+  })
+  .strict();
+
+export const redriveBodySchema = z
+  .object({
+    batchId: batchId.optional().describe('id of the new batch'),
+    options: z.record(z.string(), z.unknown()).optional().describe("batch options over the original batch's"),
+  })
+  .strict();
+
+export const resultsQuerySchema = z
+  .object({
+    format: z.enum(RESULT_FORMATS).default('jsonl'),
+    status: z.enum(TERMINAL_STATUSES).optional(),
+    tag: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const listQuerySchema = z
+  .object({
+    status: z.enum(BATCH_STATES).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+export const batchParamsSchema = z.object({ batchId });
+
+export const errorBodySchema = z.object({
+  error: z.string().describe('stable error code'),
+  message: z.string(),
+  field: z.string().optional().describe('the offending field, as a dotted path'),
+  line: z.number().int().optional().describe('the offending line of an uploaded file'),
+});

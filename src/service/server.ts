@@ -1,0 +1,79 @@
+/**
+ * `scrapeflow serve`: one Temporal client and one store for the life of the process (the guide's
+ * section 4 lesson: never a client per request), created before listening and closed after the last
+ * request has been answered.
+ */
+import type { Client } from '@temporalio/client';
+import { connectClient } from '../client/temporal.js';
+import type { Config } from '../config/env.js';
+import type { Logger } from '../logging/logger.js';
+import { registerSecret } from '../omniscrape/errors.js';
+import { openStore } from '../store/index.js';
+import type { ResultStore } from '../store/types.js';
+import { buildService } from './app.js';
+
+export interface ServiceOptions {
+  config: Config;
+  logger: Logger;
+  /** Interface to listen on. @default '127.0.0.1' */
+  host?: string;
+  /** TCP port; 0 picks a free one. @default 8787 */
+  port?: number;
+  /** Use this client instead of connecting one (the embedded stack shares its own); not closed here. */
+  client?: Client;
+  /** Use this store instead of opening one; not closed here. */
+  store?: ResultStore;
+}
+
+export interface RunningService {
+  /** e.g. `http://127.0.0.1:8787` */
+  url: string;
+  port: number;
+  /** Stops accepting requests, answers the ones in flight, then closes what it opened. */
+  close(): Promise<void>;
+}
+
+export class MissingTokenError extends Error {
+  override readonly name = 'MissingTokenError';
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  const token = config.SCRAPEFLOW_API_TOKEN;
+  if (!token)
+    throw new MissingTokenError(
+      'SCRAPEFLOW_API_TOKEN is not set: the service needs a bearer token (e.g. export SCRAPEFLOW_API_TOKEN=$(openssl rand -hex 24))',
+    );
+  registerSecret(token);
+  const store = options.store ?? (await openStore(config));
+  let client: Client;
+  try {
+    client = options.client ?? (await connectClient(config));
+  } catch (err) {
+    if (!options.store) await store.close();
+    throw err;
+  }
+  const app = await buildService({ client, store, token, logger });
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await app.listen({ host, port: options.port ?? 8787 });
+  } catch (err) {
+    if (!options.client) await client.connection.close();
+    if (!options.store) await store.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 8787);
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  logger.info({ url }, 'service listening');
+  return {
+    url,
+    port,
+    async close() {
+      await app.close();
+      if (!options.client) await client.connection.close();
+      if (!options.store) await store.close();
+      logger.info('service stopped');
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BatchProgress } from '../../src/workflows/types.js';
+import { getProgress } from '../../src/client/batches.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
+
+const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack({ concurrency: 3 });
+  await stack.startWorker();
+});
+after(() => stack?.stop());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        TEMPORAL_ADDRESS: stack.temporal.address,
+        SCRAPEFLOW_DATA_DIR: stack.dataDir,
+        ...env,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+function ok(run: Run): void {
+  assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr}`);
+}
+
+describe('scrapeflow CLI (processes against a real dev server)', () => {
+  it('start --wait --json runs a CSV batch to the end; status, results, dead-letters, list, redrive follow', async () => {
+    const file = join(stack.dataDir, 'urls.csv');
+    await writeFile(
+      file,
+      `url,tags\n${stack.demoOrigin}/p/1,a\n${stack.demoOrigin}/p/2,a;b\n${stack.demoOrigin}/status/404,\n`,
+    );
+    const run = await cli([
+      'start',
+      file,
+      '--batch-id',
+      'cli-1',
+      '--mode',
+      'fast',
+      '--selector',
+      'title=h1',
+      '--wait',
+      '--json',
+    ]);
+    assert.equal(run.code, 5, `a dead letter means not every URL succeeded: ${run.stderr}`);
+    const out = JSON.parse(run.stdout) as { batchId: string; total: number; progress: BatchProgress };
+    assert.equal(out.batchId, 'cli-1');
+    assert.equal(out.total, 3);
+    assert.equal(out.progress.state, 'completed');
+    assert.match(
+      run.stderr,
+      /cli-1: completed \| 3\/3 done/,
+      'the progress view, as lines when not a terminal',
+    );
+
+    const status = await cli(['status', 'cli-1', '--json']);
+    assert.equal(status.code, 0);
+    const progress = JSON.parse(status.stdout) as BatchProgress;
+    assert.deepEqual(progress.counts, {
+      succeeded: 2,
+      failed: 0,
+      dead_lettered: 1,
+      in_flight: 0,
+      pending: 0,
+    });
+    assert.equal(typeof progress.credits, 'number');
+
+    const csv = await cli(['results', 'cli-1', '--format', 'csv', '--status', 'succeeded']);
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = csv.stdout.trim().split('\n');
+    assert.equal(rows.length, 3);
+    assert.match(rows[2] ?? '', /,a;b,"\{""title"":""Product 2""\}"/);
+    const outFile = join(stack.dataDir, 'dead.jsonl');
+    ok(await cli(['dead-letters', 'cli-1', '-o', outFile]));
+
+    const list = await cli(['list', '--status', 'completed', '--json']);
+    assert.ok(list.stdout.includes('"batchId":"cli-1"'), list.stdout + list.stderr);
+
+    const redrive = await cli(['redrive', 'cli-1', '--batch-id', 'cli-1-r', '--json']);
+    assert.equal(redrive.code, 0, redrive.stderr);
+    assert.deepEqual(JSON.parse(redrive.stdout), { batchId: 'cli-1-r', redrivenFrom: 'cli-1', total: 1 });
+    const again = await cli(['redrive', 'cli-1']);
+    assert.equal(again.code, 4);
+    assert.match(again.stderr, /no dead letters left/);
+  });
+
+  it('reads stdin, pauses, resumes and cancels; ended batches give exit 6', async () => {
+    const urls = Array.from({ length: 5 }, (_, i) => `${stack.demoOrigin}/slow/${i + 1}?ms=1500`).join('\n');
+    const start = await cli(
+      ['start', '-', '--batch-id', 'cli-2', '--concurrency', '1', '--mode', 'fast'],
+      {},
+      `# slow\n${urls}\n`,
+    );
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /started batch cli-2 with 5 URLs/);
+    await eventually(async () => (await getProgress(stack.client, 'cli-2')).counts.in_flight > 0, {
+      what: 'cli-2 in flight',
+    });
+    ok(await cli(['pause', 'cli-2']));
+    const watch = await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json']);
+    assert.equal(watch.code, 5, 'a paused batch is not completed');
+    assert.equal((JSON.parse(watch.stdout) as BatchProgress).state, 'paused');
+    ok(await cli(['resume', 'cli-2']));
+    ok(await cli(['cancel', 'cli-2']));
+    const final = await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json']);
+    assert.equal((JSON.parse(final.stdout) as BatchProgress).state, 'cancelled');
+    const late = await cli(['pause', 'cli-2']);
+    assert.equal(late.code, 6);
+    assert.match(late.stderr, /already ended/);
+    ok(await cli(['resume', '--all']));
+  });
+
+  it('exit codes: 2 for bad input naming the line, 4 for unknown batches, 3 without Temporal', async () => {
+    const file = join(stack.dataDir, 'bad.txt');
+    await writeFile(file, `${stack.demoOrigin}/p/1\n\nnot-a-url\n`);
+    const bad = await cli(['start', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /line 3: "not-a-url" is not a valid http\(s\) URL/);
+    const skipped = await cli(['start', file, '--skip-invalid', '--json', '--batch-id', 'cli-3']);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    assert.deepEqual(JSON.parse(skipped.stdout), { batchId: 'cli-3', total: 1, skipped: 1 });
+    assert.equal((await cli(['start', join(stack.dataDir, 'missing.txt')])).code, 2);
+    assert.equal((await cli(['start', file, '--selector', 'nope'])).code, 2);
+    const unknown = await cli(['status', 'no-such-batch']);
+    assert.equal(unknown.code, 4);
+    assert.match(unknown.stderr, /scrapeflow list/);
+    assert.equal((await cli(['results', 'no-such-batch'])).code, 4);
+    const down = await cli(['status', 'cli-1'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(down.code, 3);
+    assert.match(down.stderr, /scrapeflow dev/);
+    assert.equal((await cli(['resume'])).code, 2);
+    for (const command of [
+      'start',
+      'status',
+      'pause',
+      'resume',
+      'cancel',
+      'list',
+      'results',
+      'dead-letters',
+      'redrive',
+      'serve',
+      'dev',
+      'demo',
+    ]) {
+      const help = await cli([command, '--help']);
+      assert.equal(help.code, 0, command);
+      assert.match(help.stdout, /^Usage: scrapeflow /, command);
+    }
+  });
+});

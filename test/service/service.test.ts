@@ -1,0 +1,298 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildService } from '../../src/service/app.js';
+import type { ResultRecord, ResultStore } from '../../src/store/types.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
+
+const TOKEN = 'service-test-token-0123456789';
+const logger = pino({ level: 'silent' });
+let stack: Stack;
+let app: FastifyInstance;
+let base: string;
+
+before(async () => {
+  stack = await startStack({ concurrency: 3 });
+  await stack.startWorker();
+  app = await buildService({ client: stack.client, store: stack.store, token: TOKEN, logger });
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
+});
+after(async () => {
+  await app?.close();
+  await stack?.stop();
+});
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = auth) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+const progressOf = async (id: string) =>
+  (await call('GET', `/v1/batches/${id}`)).json as unknown as BatchProgress;
+const settled = (id: string, state = 'completed') =>
+  eventually(async () => (await progressOf(id)).state === state, { what: `batch ${id} ${state}` });
+
+const ROUTES: Array<[string, string]> = [
+  ['GET', '/healthz'],
+  ['GET', '/openapi.json'],
+  ['POST', '/v1/batches'],
+  ['GET', '/v1/batches'],
+  ['GET', '/v1/batches/x'],
+  ['POST', '/v1/batches/x/pause'],
+  ['POST', '/v1/batches/x/resume'],
+  ['POST', '/v1/batches/x/cancel'],
+  ['GET', '/v1/batches/x/results'],
+  ['GET', '/v1/batches/x/dead-letters'],
+  ['POST', '/v1/batches/x/redrive'],
+  ['POST', '/v1/resume-all'],
+  ['POST', '/v1/scrape'],
+  ['GET', '/v1/batches/x/costs'],
+  ['GET', '/metrics'],
+];
+
+describe('HTTP service', () => {
+  it('answers 401 on every route without the token or with a wrong one', async () => {
+    for (const [method, path] of ROUTES) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: TOKEN }] as Array<
+        Record<string, string>
+      >) {
+        const res = await call(method, path, method === 'POST' ? {} : undefined, headers);
+        assert.equal(res.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
+        assert.equal(res.json.error, 'unauthorized');
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      }
+    }
+  });
+
+  it('serves an OpenAPI document describing every route', async () => {
+    const res = await call('GET', '/openapi.json');
+    assert.equal(res.status, 200);
+    assert.equal(res.json.openapi, '3.1.0');
+    const paths = Object.keys(res.json.paths as object);
+    for (const [, path] of ROUTES) assert.ok(paths.includes(path.replace('/x', '/{batchId}')), path);
+  });
+
+  it('validates bodies and queries with 400s naming the field', async () => {
+    const cases: Array<[string, string, unknown, string]> = [
+      ['POST', '/v1/batches', { urls: [] }, 'body.urls'],
+      ['POST', '/v1/batches', { urls: ['ftp://x'] }, 'body.urls.0'],
+      [
+        'POST',
+        '/v1/batches',
+        { urls: ['https://a.example/'], options: { concurrency: 0 } },
+        'body.options.concurrency',
+      ],
+      ['POST', '/v1/batches', { urls: ['https://a.example/'], batchId: '../etc' }, 'body.batchId'],
+      ['POST', '/v1/batches', { urls: ['https://a.example/'], extra: 1 }, 'body'],
+      ['POST', '/v1/scrape', { url: 'https://a.example/', waitMs: 10_000_000 }, 'body.waitMs'],
+      ['POST', '/v1/scrape', { options: {} }, 'body.url'],
+      ['GET', '/v1/batches/x/results?format=xml', undefined, 'query.format'],
+      ['GET', '/v1/batches?status=odd', undefined, 'query.status'],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const res = await call(method, path, body);
+      assert.equal(res.status, 400, `${path} ${JSON.stringify(body)}: ${res.text}`);
+      assert.equal(res.json.field, field, res.text);
+    }
+    const upload = await fetch(`${base}/v1/batches`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: 'https://a.example/\nnot-a-url\n',
+    });
+    assert.equal(upload.status, 400);
+    const uploadBody = (await upload.json()) as { field: string; line: number; message: string };
+    assert.equal(uploadBody.line, 2);
+    assert.match(uploadBody.message, /line 2/);
+    const badJson = await fetch(`${base}/v1/batches`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{',
+    });
+    assert.equal(badJson.status, 400);
+    assert.equal(((await badJson.json()) as { field: string }).field, 'body');
+  });
+
+  it('answers 404 for unknown batches', async () => {
+    for (const [method, path] of ROUTES.filter(([, p]) => p.includes('/x')))
+      assert.equal(
+        (await call(method, path.replace('/x', '/no-such-batch'), method === 'POST' ? {} : undefined)).status,
+        404,
+        path,
+      );
+  });
+
+  it('starts a batch, reports progress, exports results and dead letters, and re-drives', async () => {
+    const started = await call('POST', '/v1/batches', {
+      batchId: 'svc-1',
+      urls: [
+        `${stack.demoOrigin}/p/1`,
+        { url: `${stack.demoOrigin}/p/2`, tags: ['t'] },
+        `${stack.demoOrigin}/status/404`,
+      ],
+      options: { mode: 'fast', cssSelectors: { title: 'h1' }, outputFormat: 'css_extractor' },
+    });
+    assert.equal(started.status, 201, started.text);
+    assert.deepEqual(started.json.total, 3);
+    await settled('svc-1');
+    const progress = await progressOf('svc-1');
+    assert.deepEqual(progress.counts, {
+      succeeded: 2,
+      failed: 0,
+      dead_lettered: 1,
+      in_flight: 0,
+      pending: 0,
+    });
+
+    const jsonl = await call('GET', '/v1/batches/svc-1/results');
+    assert.match(jsonl.headers.get('content-type') ?? '', /ndjson/);
+    const records = jsonl.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ResultRecord);
+    assert.deepEqual(
+      records.map((r) => r.status),
+      ['succeeded', 'succeeded', 'dead_lettered'],
+    );
+    assert.equal(records[0]?.fields?.title, 'Product 1');
+    const csv = await call('GET', '/v1/batches/svc-1/results?format=csv&status=succeeded');
+    assert.equal(csv.text.trim().split('\n').length, 3);
+    assert.match(csv.text, /^batchId,index,url,status/);
+    const dead = await call('GET', '/v1/batches/svc-1/dead-letters');
+    assert.equal(dead.text.trim().split('\n').length, 1);
+
+    const redriven = await call('POST', '/v1/batches/svc-1/redrive', { batchId: 'svc-1-r' });
+    assert.equal(redriven.status, 201, redriven.text);
+    assert.equal(redriven.json.total, 1);
+    await settled('svc-1-r');
+    assert.deepEqual((await stack.store.getResult('svc-1', 2))?.redrivenTo, { batchId: 'svc-1-r', index: 0 });
+    assert.deepEqual((await stack.store.getResult('svc-1-r', 0))?.redrivenFrom, {
+      batchId: 'svc-1',
+      index: 2,
+    });
+
+    const costs = await call('GET', '/v1/batches/svc-1/costs');
+    assert.equal(costs.status, 200);
+    assert.equal(
+      costs.json.total,
+      records.reduce((sum, r) => sum + r.charged, 0),
+    );
+    const metrics = await call('GET', '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /process_cpu_seconds_total/);
+    assert.equal(
+      (await call('POST', '/v1/batches/svc-1/redrive', {})).status,
+      409,
+      'nothing left to re-drive',
+    );
+    assert.equal((await call('POST', '/v1/batches/svc-1/pause', {})).status, 409, 'ended');
+
+    const list = await call('GET', '/v1/batches?status=completed');
+    assert.ok((list.json.batches as Array<{ batchId: string }>).some((b) => b.batchId === 'svc-1'));
+  });
+
+  it('starts a batch from an uploaded file, pauses, resumes and cancels it', async () => {
+    const body = Array.from({ length: 6 }, (_, i) => `${stack.demoOrigin}/slow/${i + 1}?ms=1500`).join('\n');
+    const res = await fetch(
+      `${base}/v1/batches?batchId=svc-2&options=${encodeURIComponent('{"concurrency":1,"mode":"fast"}')}`,
+      {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'text/plain' },
+        body: `# slow pages\n${body}\n`,
+      },
+    );
+    assert.equal(res.status, 201);
+    assert.equal(((await res.json()) as { total: number }).total, 6);
+    // Pause once the first URL is in flight (a pause in the workflow's very first task is the core's concern).
+    await eventually(async () => (await progressOf('svc-2')).counts.in_flight > 0, {
+      what: 'svc-2 in flight',
+    });
+    assert.equal((await call('POST', '/v1/batches/svc-2/pause', {})).status, 202);
+    await settled('svc-2', 'paused');
+    assert.equal((await progressOf('svc-2')).pauseReason, 'manual');
+    assert.equal((await call('POST', '/v1/batches/svc-2/resume', {})).status, 202);
+    await settled('svc-2', 'running');
+    assert.equal((await call('POST', '/v1/batches/svc-2/cancel', {})).status, 202);
+    await settled('svc-2', 'cancelled');
+  });
+
+  it('scrapes a single URL: 200 with the result, or 202 with the workflow id to poll', async () => {
+    const done = await call('POST', '/v1/scrape', {
+      url: `${stack.demoOrigin}/p/7`,
+      options: { mode: 'fast', outputFormat: 'css_extractor', cssSelectors: { title: 'h1' } },
+    });
+    assert.equal(done.status, 200, done.text);
+    assert.deepEqual(done.json.fields, { title: 'Product 7' });
+    const failed = await call('POST', '/v1/scrape', {
+      url: `${stack.demoOrigin}/status/404`,
+      options: { mode: 'fast' },
+    });
+    assert.equal(failed.status, 502, failed.text);
+    assert.equal(failed.json.error, 'scrape_failed');
+    const pending = await call('POST', '/v1/scrape', {
+      url: `${stack.demoOrigin}/slow/1?ms=3000`,
+      waitMs: 0,
+      options: { mode: 'fast' },
+    });
+    assert.equal(pending.status, 202, pending.text);
+    assert.equal(typeof pending.json.workflowId, 'string');
+    assert.equal(pending.json.poll, `/v1/batches/${String(pending.json.workflowId)}`);
+  });
+
+  it('streams a 10,000-row export: the first bytes arrive while most rows are still unread', async () => {
+    let read = 0;
+    const detail = 'x'.repeat(2000); // 20 MB in all: more than socket buffers can swallow
+    const big = {
+      close: () => Promise.resolve(),
+      inputCount: () => Promise.resolve(10_000),
+      async *listResults(batchId: string) {
+        await Promise.resolve();
+        for (let index = 0; index < 10_000; index++) {
+          read += 1;
+          yield {
+            batchId,
+            index,
+            url: `https://a.example/${index}`,
+            status: 'succeeded',
+            detail,
+            charged: 1,
+            attempts: 1,
+            finishedAt: '2020-01-01T00:00:00.000Z',
+          };
+        }
+      },
+    } as unknown as ResultStore;
+    const bigApp = await buildService({ client: stack.client, store: big, token: TOKEN, logger });
+    const url = await bigApp.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const res = await fetch(`${url}/v1/batches/big/results?format=csv`, { headers: auth });
+      assert.equal(res.status, 200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      assert.ok(first.value && first.value.length > 0);
+      assert.ok(read < 5_000, `${read} rows read before the first chunk arrived`);
+      let text = Buffer.from(first.value).toString();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+      assert.equal(text.trim().split('\n').length, 10_001);
+      assert.equal(read, 10_000);
+    } finally {
+      await bigApp.close();
+    }
+  });
+});
