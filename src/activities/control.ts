@@ -7,6 +7,7 @@ import type { SendAlert } from '../alerts/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
+import { checkSameStore } from './failures.js';
 import type { PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
@@ -68,11 +69,18 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       return paused;
     },
 
-    async loadInputPage(args: { batchId: string; offset: number; limit: number }): Promise<UrlItem[]> {
+    async loadInputPage(args: {
+      batchId: string;
+      offset: number;
+      limit: number;
+      storeId?: string;
+    }): Promise<UrlItem[]> {
+      checkSameStore(store, args.storeId, false);
       return store.readInput(args.batchId, args.offset, args.limit);
     },
 
     async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
+      checkSameStore(store, input.options.storeId, true);
       const tags = [...new Set([...input.options.tags, ...(input.item.tags ?? [])])];
       await store.putResult({
         batchId: input.batchId,

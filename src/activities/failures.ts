@@ -59,3 +59,22 @@ export function classifyActivityError(
     }),
   };
 }
+
+/**
+ * Refuses work for a batch whose input went to another store than this worker's (for example a
+ * filesystem store on another host). Retryable where another, correctly configured worker may take
+ * the task; non-retryable where the batch cannot go on at all.
+ */
+export function checkSameStore(
+  store: { id: string },
+  batchStoreId: string | undefined,
+  retryable: boolean,
+): void {
+  if (batchStoreId === undefined || batchStoreId === store.id) return;
+  const message =
+    `this worker's store (${store.id}) is not the batch's store (${batchStoreId}). A filesystem store ` +
+    'serves one machine: run workers on several hosts against one PostgreSQL store (SCRAPEFLOW_DATABASE_URL).';
+  throw retryable
+    ? ApplicationFailure.retryable(message, 'StoreMismatchError')
+    : ApplicationFailure.nonRetryable(message, 'StoreMismatchError');
+}

@@ -14,7 +14,7 @@ import { AsyncJobFailedError, type OmniScrapeError } from '../omniscrape/errors.
 import type { ResultRecord, ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 import { checkFields } from '../batch/field-schema.js';
-import { classifyActivityError } from './failures.js';
+import { checkSameStore, classifyActivityError } from './failures.js';
 
 /** The calls the activities make; `OmniScrapeClient` implements it. */
 export interface OmniScrapeApi {
@@ -298,6 +298,7 @@ export function createScrapeActivities({
   return {
     /** The synchronous scrape: one call, its record written, a summary returned. */
     async scrapeUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
+      checkSameStore(store, input.options.storeId, true);
       let body: ScrapeResponse;
       try {
         body = await callApi(
@@ -318,6 +319,7 @@ export function createScrapeActivities({
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
     async submitAsyncJob(input: UrlWorkflowInput): Promise<{ jobId: string; attempts: number }> {
+      checkSameStore(store, input.options.storeId, true);
       try {
         const res = await callApi(
           input,
@@ -340,6 +342,7 @@ export function createScrapeActivities({
     async pollAsyncJob(
       input: UrlWorkflowInput & { jobId: string; attemptsBefore: number },
     ): Promise<PollResult> {
+      checkSameStore(store, input.options.storeId, true);
       const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
         success: job.success ?? job.status === 'complete',
         ...job,

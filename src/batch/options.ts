@@ -31,6 +31,7 @@ export const batchOptionsSchema = z
       )
       .optional(),
     searchableUrls: z.boolean().optional(),
+    storeId: z.string().min(1).optional(),
     pauseBelowBalance: z.number().min(0).optional(),
     retry: z
       .object({

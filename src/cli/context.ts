@@ -9,7 +9,12 @@ import { InputError } from '../client/input.js';
 import { NothingToRedriveError } from '../client/redrive.js';
 import { connectClient, TemporalUnavailableError } from '../client/temporal.js';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
-import { openStore, type ResultStore } from '../store/index.js';
+import {
+  openStore,
+  StoreHostMismatchError,
+  StoreUnavailableError,
+  type ResultStore,
+} from '../store/index.js';
 import { CliError, ExitCode } from './exit.js';
 
 export interface CliContext {
@@ -29,6 +34,8 @@ export function toCliError(err: unknown): unknown {
   if (err instanceof ConfigError)
     return new CliError(`${err.message} (fix the environment variable)`, ExitCode.usage);
   if (err instanceof NothingToRedriveError) return new CliError(err.message, ExitCode.notFound);
+  if (err instanceof StoreUnavailableError) return new CliError(err.message, ExitCode.unavailable);
+  if (err instanceof StoreHostMismatchError) return new CliError(err.message, ExitCode.usage);
   return err;
 }
 

@@ -41,6 +41,7 @@ export async function startBatch(client: Client, store: ResultStore, request: St
   const options = parseBatchOptions(request.options);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
+  options.storeId = store.id;
   const batchId = request.batchId ?? newBatchId();
   if (!BATCH_ID_PATTERN.test(batchId)) {
     throw new ValidationError(

@@ -7,7 +7,8 @@
  * Every write is atomic, so a worker killed mid-write leaves the old file or the new one, never half.
  */
 import { mkdir, opendir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
   BATCH_ID_PATTERN,
@@ -41,8 +42,42 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/** Marker file naming the host a filesystem store belongs to. */
+const OWNER_FILE = 'store.json';
+
+/** A filesystem store opened from a host it does not belong to (a shared folder is not a shared store). */
+export class StoreHostMismatchError extends Error {
+  override readonly name = 'StoreHostMismatchError';
+}
+
 export class FsStore implements ResultStore {
-  constructor(readonly dataDir: string) {}
+  readonly id: string;
+
+  constructor(readonly dataDir: string) {
+    this.id = `fs:${hostname()}:${resolve(dataDir)}`;
+  }
+
+  /**
+   * Opens the store for a process of this host: the first opener records its host name in the data
+   * directory, and a process on any other host is refused (the filesystem store serves one machine).
+   */
+  static async open(dataDir: string): Promise<FsStore> {
+    await mkdir(dataDir, { recursive: true });
+    const marker = join(dataDir, OWNER_FILE);
+    const here = hostname();
+    const raw = await readIfExists(marker);
+    const owner = raw === undefined ? undefined : (JSON.parse(raw) as { host?: string }).host;
+    if (owner === undefined) {
+      await atomicWrite(marker, JSON.stringify({ host: here, createdAt: new Date().toISOString() }) + '\n');
+    } else if (owner !== here) {
+      throw new StoreHostMismatchError(
+        `the filesystem store at ${resolve(dataDir)} belongs to host ${JSON.stringify(owner)}, and this is ` +
+          `host ${JSON.stringify(here)}. A filesystem store serves one machine: to run workers on several ` +
+          'hosts, point every worker, the CLI and the service at one PostgreSQL store with SCRAPEFLOW_DATABASE_URL.',
+      );
+    }
+    return new FsStore(dataDir);
+  }
 
   private dir(kind: 'inputs' | 'results' | 'content', batchId: string): string {
     return join(this.dataDir, kind, checkBatchId(batchId));

@@ -6,6 +6,7 @@ import type { ResultStore } from './types.js';
 
 export type { ResultStore, ResultRecord, UrlItem, TerminalStatus, ResultFilter } from './types.js';
 export { StoreUnavailableError } from './pg-store.js';
+export { StoreHostMismatchError } from './fs-store.js';
 
 /**
  * The configured store, ready to use (PostgreSQL migrations applied). Throws `StoreUnavailableError`
@@ -16,7 +17,7 @@ export async function openStore(
   config: Pick<Config, 'SCRAPEFLOW_DATA_DIR' | 'SCRAPEFLOW_DATABASE_URL'>,
 ): Promise<ResultStore> {
   const url = config.SCRAPEFLOW_DATABASE_URL;
-  if (!url) return new FsStore(config.SCRAPEFLOW_DATA_DIR);
+  if (!url) return FsStore.open(config.SCRAPEFLOW_DATA_DIR);
   try {
     return await PgStore.open(url);
   } catch (err) {

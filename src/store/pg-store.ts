@@ -186,6 +186,7 @@ export class PgStore implements ResultStore {
   private readonly content: string;
 
   private constructor(
+    readonly id: string,
     /** The connection pool; exposed for health checks and tests. */
     readonly pool: pg.Pool,
     prefix: string,
@@ -225,7 +226,7 @@ export class PgStore implements ResultStore {
         typeof code === 'string' ? code : undefined,
       );
     }
-    return new PgStore(pool, prefix, pageSize);
+    return new PgStore(`pg:${target}${schema ? `/${schema}` : ''}`, pool, prefix, pageSize);
   }
 
   async putInput(

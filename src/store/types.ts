@@ -60,6 +60,11 @@ export interface ResultFilter {
 }
 
 export interface ResultStore {
+  /**
+   * Which store this is (`fs:<host>:<dir>` or `pg:<host:port/db>[/schema]`). A batch remembers the id of
+   * the store its input went to, and workers refuse its work when theirs differs.
+   */
+  readonly id: string;
   /** Stores a batch's input; returns how many URLs it holds. Replaces any earlier input of that id. */
   putInput(
     batchId: string,

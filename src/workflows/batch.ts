@@ -215,7 +215,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       });
     }
     if (buffer.length === 0) {
-      buffer = await control.loadInputPage({ batchId, offset: cursor, limit: PAGE_SIZE });
+      buffer = await control.loadInputPage({
+        batchId,
+        offset: cursor,
+        limit: PAGE_SIZE,
+        storeId: options.storeId,
+      });
       if (buffer.length === 0)
         throw new Error(`input of batch ${batchId} ends at ${cursor}, expected ${total} URLs`);
       continue; // re-check the window: signals may have arrived while loading

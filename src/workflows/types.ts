@@ -58,6 +58,8 @@ export interface BatchOptions {
    * `startBatch` turns this off when payloads are). @default true
    */
   searchableUrls?: boolean;
+  /** The store the batch's input went to (set by `startBatch`); workers with another store refuse it. */
+  storeId?: string;
   /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
   pauseBelowBalance?: number;
   retry: RetryMatrixConfig;

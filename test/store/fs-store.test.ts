@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsStore } from '../../src/store/fs-store.js';
+import { hostname } from 'node:os';
+import { FsStore, StoreHostMismatchError } from '../../src/store/fs-store.js';
 import { runStoreContract } from './contract.js';
 
 const dirs: string[] = [];
@@ -29,5 +30,20 @@ describe('FsStore specifics', () => {
     assert.equal(await store.pruneContent(new Date(Date.now() - 3_600_000)), 1);
     assert.equal(await store.getContent(old), undefined);
     assert.deepEqual(await readdir(dir), ['1.html']);
+  });
+
+  it('belongs to the host that opened it first; another host is refused with what to do instead', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fs-owner-'));
+    dirs.push(dir);
+    const mine = await FsStore.open(dir);
+    assert.equal(mine.id, `fs:${hostname()}:${dir}`);
+    await FsStore.open(dir); // the same host again: fine
+    await writeFile(join(dir, 'store.json'), JSON.stringify({ host: 'another-host' }));
+    await assert.rejects(FsStore.open(dir), (err: unknown) => {
+      assert.ok(err instanceof StoreHostMismatchError);
+      assert.match(err.message, /belongs to host "another-host"/);
+      assert.match(err.message, /SCRAPEFLOW_DATABASE_URL/);
+      return true;
+    });
   });
 });

@@ -16,6 +16,8 @@ import { connectClient } from '../../src/client/temporal.js';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
 import { startDemoSite } from '../../src/demo-site/index.js';
 import { FsStore } from '../../src/store/fs-store.js';
+import { PgStore } from '../../src/store/pg-store.js';
+import type { ResultStore } from '../../src/store/types.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
@@ -26,6 +28,8 @@ export interface StackOptions {
   concurrency?: number;
   devServer?: DevServerOptions;
   minPollIntervalMs?: number;
+  /** PostgreSQL store for the workers and the test (SCRAPEFLOW_DATABASE_URL); files when unset. */
+  databaseUrl?: string;
   /** Environment added to every worker process (e.g. encryption keys, metrics port). */
   workerEnv?: Record<string, string>;
   /** The test client's data converter (e.g. the encryption codec the workers use). */
@@ -41,15 +45,17 @@ export interface WorkerProcess {
 }
 
 export interface Stack {
-  temporal: DevServer;
+  /** The dev server now running (replaced by `restartTemporal`). */
+  readonly temporal: DevServer;
   client: Client;
   api: LocalApiHandle;
   demoOrigin: string;
   apiKey: string;
   dataDir: string;
-  store: FsStore;
+  store: ResultStore;
   workers: WorkerProcess[];
-  startWorker(env?: Record<string, string>): Promise<WorkerProcess>;
+  /** Spawns `scrapeflow worker --queue <queue>` (default `scrape`) and waits for its start line. */
+  startWorker(env?: Record<string, string>, queue?: 'scrape' | 'browser'): Promise<WorkerProcess>;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   stop(): Promise<void>;
 }
@@ -58,23 +64,37 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
   const concurrency = options.concurrency ?? 5;
   const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
-  const [temporal, api, demo] = await Promise.all([
+  const [firstTemporal, api, demo] = await Promise.all([
     startDevServer(options.devServer),
     startLocalApi({
-      accounts: [{ id: 'test', key: apiKey, balance: options.balance ?? 1_000_000, concurrency }],
+      accounts: [
+        {
+          id: 'test',
+          key: apiKey,
+          balance: options.balance ?? 1_000_000,
+          concurrency,
+        },
+      ],
       adminToken: ADMIN_TOKEN,
       minPollIntervalMs: options.minPollIntervalMs ?? 100,
     }),
     startDemoSite({}),
   ]);
+  let temporal = firstTemporal;
   const client = await connectClient(
     { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
     options.clientDataConverter ? { dataConverter: options.clientDataConverter } : {},
   );
   const workers: WorkerProcess[] = [];
+  const store: ResultStore = options.databaseUrl
+    ? await PgStore.open(options.databaseUrl)
+    : new FsStore(dataDir);
 
-  const startWorker = async (env: Record<string, string> = {}): Promise<WorkerProcess> => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queue', 'scrape'], {
+  const startWorker = async (
+    env: Record<string, string> = {},
+    queue: 'scrape' | 'browser' = 'scrape',
+  ): Promise<WorkerProcess> => {
+    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
@@ -84,6 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         OMNISCRAPE_CONCURRENCY: String(concurrency),
         SCRAPEFLOW_DATA_DIR: dataDir,
         LOG_LEVEL: 'info',
+        ...(options.databaseUrl ? { SCRAPEFLOW_DATABASE_URL: options.databaseUrl } : {}),
         ...options.workerEnv,
         ...env,
       },
@@ -98,7 +119,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const started = new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on('line', (line) => {
         lines.push(line);
-        if (line.includes('"scrape worker started"')) resolve();
+        if (line.includes(`"${queue} worker started"`)) resolve();
       });
       void exited.then(() => reject(new Error(`worker exited before starting: ${stderr}`)));
     });
@@ -129,21 +150,33 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return (await res.json()) as T;
   };
 
+  const restartTemporal = async (): Promise<void> => {
+    const dev = options.devServer;
+    if (!dev?.port || !dev.dbFile)
+      throw new Error('restartTemporal needs devServer.port and devServer.dbFile');
+    await temporal.stop();
+    temporal = await startDevServer(dev);
+  };
+
   return {
-    temporal,
+    get temporal() {
+      return temporal;
+    },
     client,
     api,
     demoOrigin: demo.origin,
     apiKey,
     dataDir,
-    store: new FsStore(dataDir),
+    store,
     workers,
     startWorker,
+    restartTemporal,
     admin,
     async stop() {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close();
       await Promise.all([temporal.stop(), api.close(), demo.close()]);
+      await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -7,6 +7,7 @@ import { registerDemoSite } from './demo-site.js';
 import { registerDev } from './dev.js';
 import { registerList } from './list.js';
 import { registerLocalApi } from './local-api.js';
+import { registerPrune } from './prune.js';
 import { registerRedrive } from './redrive.js';
 import { registerResults } from './results.js';
 import { registerServe } from './serve.js';
@@ -26,6 +27,7 @@ export const commands: RegisterCommand[] = [
   registerList,
   registerResults,
   registerRedrive,
+  registerPrune,
   registerWorker,
   registerServe,
   registerCodecServer,
