@@ -56,6 +56,12 @@ export interface Stack {
   workers: WorkerProcess[];
   /** Spawns `scrapeflow worker --queue <queue>` (default `scrape`) and waits for its start line. */
   startWorker(env?: Record<string, string>, queue?: 'scrape' | 'browser'): Promise<WorkerProcess>;
+  /**
+   * Stops the Temporal dev server and starts it again on the same port and database file, so workers
+   * and the client reconnect to the same address and find their workflows. Needs `devServer.port` and
+   * `devServer.dbFile`.
+   */
+  restartTemporal(): Promise<void>;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   stop(): Promise<void>;
 }
