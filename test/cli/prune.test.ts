@@ -44,7 +44,7 @@ describe('scrapeflow prune', () => {
     assert.equal((await store.getResult('b', 0))?.status, 'succeeded');
   });
 
-  it('names the flag on a bad age', async () => {
+  it('names the flag on a bad age', () => {
     const run = prune(tmpdir(), '--older-than', 'soon');
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--older-than must look like 30m, 12h or 7d/);
