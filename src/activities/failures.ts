@@ -34,27 +34,18 @@ export function classifyActivityError(
   if (!(err instanceof OmniScrapeError)) throw err;
   const decision = retryDecision(err, attempt, matrix, random());
   if (!decision.retry && decision.outcome === 'dead_letter') return { kind: 'dead_letter', error: err };
-  if (decision.retry) {
-    return {
-      kind: 'throw',
-      decision,
-      failure: ApplicationFailure.create({
-        type: err.name,
-        message: err.message,
-        nonRetryable: false,
-        nextRetryDelay: decision.delayMs,
-        details: [err.toJSON()],
-      }),
-    };
-  }
-  const details: FailureDetails = { outcome: decision.outcome, code: err.code, attempt, status: err.status };
+  // Retryable: Temporal waits the matrix's delay. Final: the details tell the workflow what to do.
+  const details: FailureDetails | Record<string, unknown> = decision.retry
+    ? err.toJSON()
+    : { outcome: decision.outcome, code: err.code, attempt, status: err.status };
   return {
     kind: 'throw',
     decision,
     failure: ApplicationFailure.create({
       type: err.name,
       message: err.message,
-      nonRetryable: true,
+      nonRetryable: !decision.retry,
+      ...(decision.retry ? { nextRetryDelay: decision.delayMs } : {}),
       details: [details],
     }),
   };
