@@ -90,6 +90,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   for (const pair of dynamicConfig) args.push('--dynamic-config-value', pair);
 
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // If this process ends without stopping the server (a crash, a test timeout), take the server along.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let exitReason: string | undefined;
   let tail = '';
   const collect = (chunk: Buffer) => {

@@ -118,6 +118,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     const lines: string[] = [];
     const exited = once(child, 'exit').then(() => undefined);
+    // A test process that dies (timeout, crash) takes its workers along instead of orphaning them.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    void exited.then(() => process.off('exit', killOnExit));
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
