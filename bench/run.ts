@@ -4,6 +4,7 @@
  * `npm run bench -- throughput render` runs only the named ones.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
 import * as render from './render.js';
 import * as throughput from './throughput.js';
@@ -13,7 +14,7 @@ interface Benchmark {
   run(): Promise<Record<string, unknown>>;
 }
 
-const BENCHMARKS: Benchmark[] = [throughput, render, localApiFast];
+const BENCHMARKS: Benchmark[] = [throughput, render, localApiFast, browser];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

@@ -50,9 +50,7 @@ export const MAX_STEPS = 100;
 
 const required = (what: string) =>
   z
-    .string({
-      error: (i) => (i.input === undefined ? 'is required' : `must be ${what}`),
-    })
+    .string({ error: (i) => (i.input === undefined ? 'is required' : `must be ${what}`) })
     .min(1, 'must not be empty');
 const selector = required('a selector string').max(2000);
 const timeoutMs = z.number().int().min(1).max(MAX_STEP_TIMEOUT_MS).optional();
@@ -97,10 +95,7 @@ const scrollStep = z
         {
           selector: selector.optional(),
           count: z
-            .object({
-              selector,
-              min: z.number({ error: 'is required' }).int().min(1).max(100_000),
-            })
+            .object({ selector, min: z.number({ error: 'is required' }).int().min(1).max(100_000) })
             .strict()
             .optional(),
         },

@@ -14,6 +14,8 @@ export interface AccountConfig {
   balance: number;
   /** Scrapes (sync requests plus running async jobs) in flight at once. */
   concurrency: number;
+  /** Browser (BaaS) sessions open at once; a further one is refused with 429. @default 2 */
+  browserSessions?: number;
 }
 
 export interface Account {
@@ -24,6 +26,8 @@ export interface Account {
   /** Credits held by work in flight; `balance - reserved` is what new work can count on. */
   reserved: number;
   concurrency: number;
+  /** Browser sessions open at once (see baas.ts); undefined means the default. */
+  browserSessions?: number;
   /** Slots in use: sync requests plus running async jobs. */
   active: number;
   /** Sync requests in flight. */

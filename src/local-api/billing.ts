@@ -8,6 +8,7 @@
  * | `js_rendering` (Chromium)         | 5     |
  * | the challenge solver, when used   | +10   |
  * | any `success: false` result       | 0     |
+ * | a browser (BaaS) session          | 10    |
  *
  * `auto` is charged for what finally ran: 1 when the fast fetch was enough, 5 (+10 with the solver) when
  * it escalated to rendering; the fast attempt before an escalation is free.
@@ -36,6 +37,8 @@ export const COST_TABLE = {
   js_rendering: 5,
   /** Added when the challenge solver ran. */
   solver: 10,
+  /** One browser (BaaS) session, whatever its length, charged when the session is handed over. */
+  baas_session: 10,
 } as const;
 
 /** The price of a successful scrape by what ran. */

@@ -25,6 +25,7 @@ export const accountSchema = z
     key: z.string().min(4, 'must be at least 4 characters').max(500),
     balance: z.number().int().min(0),
     concurrency: z.number().int().min(1).max(10_000),
+    browserSessions: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
 

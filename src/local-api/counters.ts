@@ -48,6 +48,23 @@ export interface CountersSnapshot {
   renders_started: number;
   /** How many times each fault rule fired, by rule id. */
   faults_fired: Record<string, number>;
+  /** The BaaS endpoint (`/browser`, see baas.ts). */
+  browser: {
+    /** Upgrades by outcome: `'101'` (a session handed over) or the refusal's status (`'401'`, `'429'` ...). */
+    outcomes: Record<Outcome, number>;
+    /** Sessions handed to a client. */
+    sessions_started: number;
+    /** Sessions ended (client or browser gone, limit reached, API closing). */
+    sessions_ended: number;
+    /** Seconds of ended sessions, summed. */
+    session_seconds: number;
+    /** Requests refused because of `render_media=false`. */
+    blocked_requests: number;
+    /** Sessions open now, per account id. */
+    current_by_account: Record<string, number>;
+    /** Most sessions ever open at once, per account id. */
+    peak_by_account: Record<string, number>;
+  };
 }
 
 function bump(map: Map<string, number>, key: string, by = 1): void {
@@ -72,6 +89,13 @@ export class Counters {
   #peak = new Map<string, number>();
   #renders = 0;
   #faults = new Map<string, number>();
+  #browserOutcomes = new Map<Outcome, number>();
+  #browserStarted = 0;
+  #browserEnded = 0;
+  #browserSeconds = 0;
+  #browserBlocked = 0;
+  #browserCurrent = new Map<string, number>();
+  #browserPeak = new Map<string, number>();
 
   outcome(endpoint: Endpoint, outcome: Outcome): void {
     bump(this.#outcomes, outcome);
@@ -120,9 +144,32 @@ export class Counters {
     bump(this.#faults, ruleId);
   }
 
+  browserOutcome(outcome: Outcome): void {
+    bump(this.#browserOutcomes, outcome);
+  }
+
+  browserSessionStarted(accountId: string, open: number): void {
+    this.#browserStarted += 1;
+    this.#browserCurrent.set(accountId, open);
+    if (open > (this.#browserPeak.get(accountId) ?? 0)) this.#browserPeak.set(accountId, open);
+  }
+
+  browserSessionEnded(accountId: string, open: number, seconds: number): void {
+    this.#browserEnded += 1;
+    this.#browserSeconds += seconds;
+    this.#browserCurrent.set(accountId, open);
+  }
+
+  browserBlocked(): void {
+    this.#browserBlocked += 1;
+  }
+
   /** Zeroes everything; peaks restart from what is in flight now. */
   reset(): void {
     const current = this.#current;
+    this.#browserOutcomes = new Map();
+    this.#browserStarted = this.#browserEnded = this.#browserSeconds = this.#browserBlocked = 0;
+    this.#browserPeak = new Map(this.#browserCurrent);
     this.#since = new Date();
     this.#outcomes = new Map();
     this.#endpoints = new Map();
@@ -159,6 +206,15 @@ export class Counters {
       concurrency: { current_by_account: obj(this.#current), peak_by_account: obj(this.#peak) },
       renders_started: this.#renders,
       faults_fired: obj(this.#faults),
+      browser: {
+        outcomes: obj(this.#browserOutcomes),
+        sessions_started: this.#browserStarted,
+        sessions_ended: this.#browserEnded,
+        session_seconds: Math.round(this.#browserSeconds * 1000) / 1000,
+        blocked_requests: this.#browserBlocked,
+        current_by_account: obj(this.#browserCurrent),
+        peak_by_account: obj(this.#browserPeak),
+      },
     };
   }
 }

@@ -4,13 +4,15 @@
  *
  * Clients authenticate with `X-API-Key`; a missing or unknown key is answered 401 before the body is read.
  * Error bodies are `{ error, message, field? }` (see api-error.ts). Routes: api-routes.ts (scrapes and
- * async jobs), admin-routes.ts (counters, faults, balances), and `GET /healthz`.
+ * async jobs), admin-routes.ts (counters, faults, balances), and `GET /healthz`; the BaaS WebSocket
+ * `/browser` (baas.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { registerSecret } from '../omniscrape/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { Accounts } from './accounts.js';
+import { BaasSessions } from './baas.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { ApiError, badRequest } from './api-error.js';
 import { ENDPOINT_OF_ROUTE, accountOf, executeJob, registerApiRoutes } from './api-routes.js';
@@ -83,8 +85,16 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     onRenderStart: () => counters.renderStarted(),
     fetchTimeoutMs: options.fetchTimeoutMs,
   });
+  const baas = new BaasSessions({
+    accounts,
+    counters,
+    logger,
+    retryAfterSec: settings.retryAfterSec,
+    ...(options.chromiumPath ? { chromiumPath: options.chromiumPath } : {}),
+  });
   const state: LocalApiState = {
     accounts,
+    baas,
     counters,
     engine,
     settings,
@@ -157,6 +167,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  baas.attach(app.server);
   app.get('/healthz', () => ({ ok: true }));
   registerApiRoutes(app, state);
   if (options.adminToken !== undefined) registerAdminRoutes(app, state);
@@ -177,6 +188,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     close: () =>
       (closed ??= (async () => {
         closing.abort(new Error('local API closing'));
+        await baas.close();
         await app.close();
         await state.jobs.close();
         await engine.close();

@@ -5,6 +5,7 @@
 import type { ScrapeRequest } from '../omniscrape/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { Account, Accounts } from './accounts.js';
+import type { BaasSessions } from './baas.js';
 import { Reservation, cheapestPrice } from './billing.js';
 import type { Counters } from './counters.js';
 import type { Engine, ScrapeOutcome } from './engine.js';
@@ -25,6 +26,8 @@ export interface LocalApiState {
   readonly jobs: JobStore;
   readonly engine: Engine;
   readonly settings: LocalApiSettings;
+  /** Browser (BaaS) sessions; tests wait on `baas.events`. */
+  readonly baas: BaasSessions;
   readonly logger: Logger;
   /** Aborts when the server closes: hangs, delays and jobs stop. */
   readonly closing: AbortSignal;

@@ -90,6 +90,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   let buffer: UrlItem[] = [];
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
+  /** Children of this run that ended without reporting (terminated by an operator, failed). */
+  const silent: { item: UrlItem; detail: string }[] = [];
   /** Set when this batch met a 401/402 and the account's other batches must pause too. */
   let accountPause: PauseReason | undefined;
 
@@ -141,7 +143,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     waiting.add(index);
     pause(reason, true);
   });
-  setHandler(urlDoneSignal, (summary: UrlSummary) => {
+  /** Counts a URL's terminal summary (from its report, or recorded for a child that ended silently). */
+  const settle = (summary: UrlSummary) => {
     if (!inFlight.delete(summary.index)) return; // a duplicate report
     waiting.delete(summary.index);
     progress.counts[summary.status] += 1;
@@ -161,7 +164,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       }
     }
     window.onCompleted();
-  });
+  };
+  setHandler(urlDoneSignal, settle);
   setHandler(resumeSignal, async () => {
     if (cancelled || !paused) return;
     paused = false;
@@ -184,8 +188,17 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         finished() ||
         canStart() ||
         accountPause !== undefined ||
+        silent.length > 0 ||
         workflowInfo().continueAsNewSuggested,
     );
+    if (silent.length > 0) {
+      for (const { item, detail } of silent.splice(0)) {
+        if (!inFlight.has(item.index)) continue; // it reported after all
+        const input = { batchId, item, options, parentWorkflowId: workflowInfo().workflowId };
+        settle(await control.recordFailure({ input, reason: 'url_workflow_ended', detail, attempts: 0 }));
+      }
+      continue;
+    }
     if (accountPause !== undefined) {
       const reason = accountPause;
       accountPause = undefined;
@@ -235,7 +248,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       cursor = item.index + 1;
       inFlight.set(item.index, item);
     }
-    await Promise.all(
+    const children = await Promise.all(
       items.map((item) =>
         startChild(urlWorkflow, {
           workflowId: childWorkflowId(batchId, item.index),
@@ -249,6 +262,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         }),
       ),
     );
+    // A child reports by signal before it completes; one that ends without reporting (terminated by an
+    // operator, or failed) would otherwise hold the batch open forever.
+    children.forEach((child, i) => {
+      const item = items[i]!;
+      child.result().catch((err: unknown) => {
+        silent.push({ item, detail: err instanceof Error ? err.message : String(err) });
+      });
+    });
   }
 
   if (cancelled) {

@@ -1,6 +1,6 @@
 /**
- * The per-URL workflow (id `<batchId>/<index>`): routes the URL to the synchronous scrape or the async
- * job flow, acts on the error matrix's outcome, and reports one summary to its batch.
+ * The per-URL workflow (id `<batchId>/<index>`): routes the URL to a browser session (batches with
+ * `steps`, task queue `browser`), the synchronous scrape or the async job flow, acts on the error matrix's outcome, and reports one summary to its batch.
  * After a 401/402 it does not fail: it tells the batch, waits for `resume`, and tries again.
  */
 import {
@@ -16,6 +16,7 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { BrowserActivities } from '../activities/browser.js';
 import type { ControlActivities } from '../activities/control.js';
 import type { FailureDetails } from '../activities/failures.js';
 import type { PollResult, ScrapeActivities } from '../activities/scrape.js';
@@ -36,6 +37,16 @@ const control = proxyActivities<ControlActivities>({
 function scrapeActivities(input: UrlWorkflowInput) {
   return proxyActivities<ScrapeActivities>({
     taskQueue: TASK_QUEUES.scrape,
+    startToCloseTimeout: input.options.timeouts.scrapeMs,
+    heartbeatTimeout: input.options.timeouts.heartbeatMs,
+    retry: { maximumAttempts: MAX_ATTEMPTS, initialInterval: '1 second', maximumInterval: '1 minute' },
+  });
+}
+
+/** BaaS sessions run on their own queue and worker process; same timeouts and safety net as scrapes. */
+function browserActivities(input: UrlWorkflowInput) {
+  return proxyActivities<BrowserActivities>({
+    taskQueue: TASK_QUEUES.browser,
     startToCloseTimeout: input.options.timeouts.scrapeMs,
     heartbeatTimeout: input.options.timeouts.heartbeatMs,
     retry: { maximumAttempts: MAX_ATTEMPTS, initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -97,8 +108,16 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
 
 /** One pass over the URL; `Paused` when the account needs a human first. */
 async function attempt(input: UrlWorkflowInput): Promise<UrlSummary | Paused> {
-  const scrape = scrapeActivities(input);
   const { options } = input;
+  // Only batches with `steps` take this path (new option): histories without it replay unchanged.
+  if (options.steps?.length) {
+    try {
+      return await browserActivities(input).browseUrl(input);
+    } catch (err) {
+      return settle(input, err, failureDetails(err), 0);
+    }
+  }
+  const scrape = scrapeActivities(input);
   const direct =
     options.asyncFlow === 'always' ||
     (options.asyncFlow === 'js_rendering' && options.mode === 'js_rendering');

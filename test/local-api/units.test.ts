@@ -30,7 +30,7 @@ describe('local API building blocks', () => {
   };
 
   it('prices by method, solver extra, cheapest method first', () => {
-    assert.deepEqual(COST_TABLE, { fast: 1, js_rendering: 5, solver: 10 });
+    assert.deepEqual(COST_TABLE, { fast: 1, js_rendering: 5, solver: 10, baas_session: 10 });
     assert.equal(priceOf('fast', false), 1);
     assert.equal(priceOf('js_rendering', true), 15);
     assert.equal(cheapestPrice('auto'), 1);

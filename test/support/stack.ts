@@ -34,6 +34,8 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
   /** The test client's data converter (e.g. the encryption codec the workers use). */
   clientDataConverter?: DataConverter;
+  /** Browser (BaaS) sessions the account may hold open at once. @default 2 */
+  browserSessions?: number;
 }
 
 export interface WorkerProcess {
@@ -79,6 +81,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           key: apiKey,
           balance: options.balance ?? 1_000_000,
           concurrency,
+          ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
         },
       ],
       adminToken: ADMIN_TOKEN,

@@ -6,7 +6,7 @@ import { pauseSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import type { ResultRecord } from '../../src/store/types.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 before(async () => {
@@ -77,5 +77,31 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     await resumeBatch(stack.client, batchId);
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.counts.succeeded, 1);
+  });
+
+  it('a URL workflow terminated by an operator does not hold its batch: the URL is recorded failed', async () => {
+    const hung = `${stack.demoOrigin}/p/88`;
+    await stack.admin('PUT', '/admin/faults', {
+      rules: [{ match: hung, action: 'hang', endpoints: ['scrape'] }],
+    });
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'terminated-child',
+      urls: [{ url: hung }, { url: `${stack.demoOrigin}/p/89` }],
+      options: { mode: 'fast', concurrency: 2 },
+    });
+    await eventually(
+      () => Promise.resolve(stack.api.state.counters.snapshot().concurrency.current_by_account.test === 1),
+      {
+        what: 'the hung call to be in flight',
+        intervalMs: 20,
+      },
+    );
+    await stack.client.workflow.getHandle(`${batchId}/0`).terminate('operator gave up on this URL');
+    const final = (await handle.result()) as BatchProgress;
+    assert.deepEqual([final.state, final.counts.succeeded, final.counts.failed], ['completed', 1, 1]);
+    const record = await stack.store.getResult(batchId, 0);
+    assert.equal(record?.status, 'failed');
+    assert.equal(record?.reason, 'url_workflow_ended');
+    await stack.admin('PUT', '/admin/faults', { rules: [] });
   });
 });

@@ -4,13 +4,15 @@ import { createLogger } from '../../logging/logger.js';
 import { openStore } from '../../store/index.js';
 import { connectClient } from '../../client/temporal.js';
 import { startScrapeWorker } from '../../workers/scrape.js';
-import { CliError, ExitCode } from '../exit.js';
+import { startBrowserWorker } from '../../workers/browser.js';
 import { untilSignal } from '../signals.js';
 
 export function registerWorker(program: Command): void {
   program
     .command('worker')
-    .description('run a worker process for one task queue (scrape: OmniScrape HTTP calls and the workflows)')
+    .description(
+      'run a worker process for one task queue (scrape: OmniScrape HTTP calls and the workflows; browser: BaaS sessions)',
+    )
     .addOption(
       new Option('--queue <queue>', 'task queue to serve')
         .choices(['scrape', 'browser'])
@@ -19,11 +21,13 @@ export function registerWorker(program: Command): void {
     .action(async ({ queue }: { queue: 'scrape' | 'browser' }) => {
       const config = loadConfig();
       const logger = createLogger({ name: `${queue}-worker` });
-      if (queue === 'browser') throw new CliError('the browser worker is not available yet', ExitCode.usage);
       const store = await openStore(config);
       const client = await connectClient(config);
       try {
-        const worker = await startScrapeWorker({ config, logger, store, client });
+        const worker =
+          queue === 'browser'
+            ? await startBrowserWorker({ config, logger, store, client })
+            : await startScrapeWorker({ config, logger, store, client });
         await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
       } finally {
         await client.connection.close();

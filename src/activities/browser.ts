@@ -1,0 +1,272 @@
+/**
+ * The browser activity (task queue `browser`, its own worker process): one BaaS session per try over
+ * CDP (`chromium.connectOverCDP`), the URL's steps run on a fresh context, the page HTML and/or the
+ * extracted fields stored, the terminal record written, a small summary returned.
+ *
+ * - The session URL is `<browserUrl>?apikey=<key>&render_media=false`. It carries the key, so it is
+ *   built here and nowhere else, never logged, and no error that leaves this module contains it
+ *   (Playwright's own messages strip query strings; ours go through `redactSecrets`, and the key is a
+ *   registered secret).
+ * - The session heartbeats while it runs; cancellation (and Temporal's timeouts, which cancel too)
+ *   close the CDP connection at once. The browser is always closed, on success, error or timeout.
+ * - Charge: BaaS bills per session and the CDP stream says nothing about billing, so the record's
+ *   `charged` is the documented session price (`sessionPrice`, default 10 credits = the local API's
+ *   `COST_TABLE.baas_session`), also for a dead letter (a step failed inside an opened session). A try
+ *   that died mid-session (worker killed, CDP lost) was billed by BaaS too but is not in the record:
+ *   `charged` is what the session that ended the URL cost.
+ *
+ * ## Errors into the taxonomy (retries per src/omniscrape/errors.ts `retryDecision`)
+ * | what happened | error | behaviour |
+ * | --- | --- | --- |
+ * | upgrade refused 401 | `AuthError` | batch pauses (auth) |
+ * | upgrade refused 402 | `BalanceExhaustedError` | batch and account pause (balance) |
+ * | upgrade refused 429 (session limit) | `RateLimitedError` (`retry_after` of the body) | like a 429 |
+ * | upgrade refused 5xx | `UpstreamError` | 3 retries, 5 s apart |
+ * | connection refused/reset, CDP disconnect, browser closed | `ConnectionError` | 3 retries, 5 s apart |
+ * | connect, navigation or step wait timed out | `BrowserTimeoutError` | 3 retries, 5 s apart, then `browser_timeout` |
+ * | a step that cannot be done (no such option, scroll condition never held) | `BrowserStepError` | dead-lettered |
+ */
+import { Context } from '@temporalio/activity';
+import { chromium, type Browser } from 'playwright';
+import { screenshotBatchId } from '../batch/steps.js';
+import { checkFields } from '../batch/field-schema.js';
+import type { Logger } from '../logging/logger.js';
+import {
+  AuthError,
+  BalanceExhaustedError,
+  BrowserStepError,
+  BrowserTimeoutError,
+  ConnectionError,
+  OmniScrapeError,
+  RateLimitedError,
+  UnexpectedStatusError,
+  UpstreamError,
+  redactSecrets,
+  registerSecret,
+} from '../omniscrape/errors.js';
+import type { ResultRecord, ResultStore } from '../store/types.js';
+import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import { StepFailed, runSteps } from './browser-steps.js';
+import { classifyActivityError } from './failures.js';
+import type { BatchNotifier } from './scrape.js';
+
+/** Credits one BaaS session costs (the local API's `COST_TABLE.baas_session`). */
+export const DEFAULT_SESSION_PRICE = 10;
+
+export interface BrowserActivityDeps {
+  store: ResultStore;
+  logger: Logger;
+  /** BaaS WebSocket base, without query, e.g. `wss://browser.omniscrape.io` or `ws://127.0.0.1:P/browser`. */
+  browserUrl: string;
+  /** The OmniScrape API key (sent as the `apikey` query parameter). */
+  apiKey: string;
+  /** Credits a session costs, recorded as the URL's `charged`. @default 10 */
+  sessionPrice?: number;
+  /** Ask BaaS to block images, media and fonts (`render_media=false`). @default true */
+  blockMedia?: boolean;
+  /** Budget of the CDP connection (upgrade included), in ms. @default 30000 */
+  connectTimeoutMs?: number;
+  /** Told about session-limit 429s (the batch's adaptive window shrinks). */
+  notifier?: BatchNotifier;
+}
+
+/** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
+const REFUSED = /WebSocket error: \S+ (\d{3})[^\n]*(?:\n([^\n]*))?/;
+const DISCONNECTED =
+  /Target page, context or browser has been closed|Browser has been closed|browser has disconnected|Target closed|WebSocket is not open|socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|Connection closed/i;
+
+/** Maps a Playwright/CDP failure into the taxonomy. `connecting`: no session yet. */
+export function browserError(err: unknown, connecting: boolean, step?: number): OmniScrapeError {
+  if (err instanceof OmniScrapeError) return err;
+  const message =
+    redactSecrets(err instanceof Error ? err.message : String(err)).split('\nCall log:')[0] ?? '';
+  const refused = REFUSED.exec(message);
+  if (refused?.[1]) {
+    const status = Number(refused[1]);
+    let body: { message?: string; retry_after?: number } = {};
+    try {
+      body = JSON.parse(refused[2] ?? '{}') as typeof body;
+    } catch {
+      // not JSON: keep the status alone
+    }
+    const what = `BaaS refused the session: ${status}${body.message ? ` ${body.message}` : ''}`;
+    const options = { status, bodyExcerpt: refused[2] };
+    if (status === 401) return new AuthError(what, options);
+    if (status === 402) return new BalanceExhaustedError(what, options);
+    if (status === 429)
+      return new RateLimitedError(what, {
+        ...options,
+        ...(typeof body.retry_after === 'number' ? { retryAfterMs: body.retry_after * 1000 } : {}),
+      });
+    if (status >= 500) return new UpstreamError(what, options);
+    return new UnexpectedStatusError(what, options);
+  }
+  const firstLine = message.split('\n')[0]?.slice(0, 500) ?? '';
+  if (err instanceof Error && err.name === 'TimeoutError')
+    return new BrowserTimeoutError(`browser ${connecting ? 'connection' : 'step'} timed out: ${firstLine}`);
+  if (connecting || DISCONNECTED.test(message))
+    return new ConnectionError(`browser session ${connecting ? 'unreachable' : 'lost'}: ${firstLine}`);
+  const index = err instanceof StepFailed ? err.step : step;
+  return new BrowserStepError(`${index === undefined ? 'browser' : `step ${index}`}: ${firstLine}`, {
+    ...(index !== undefined ? { step: index } : {}),
+  });
+}
+
+export function createBrowserActivities(deps: BrowserActivityDeps) {
+  const { store, logger, browserUrl, apiKey, notifier } = deps;
+  registerSecret(apiKey);
+  const sessionPrice = deps.sessionPrice ?? DEFAULT_SESSION_PRICE;
+  const endpoint = (): string => {
+    const url = new URL(browserUrl);
+    url.searchParams.set('apikey', apiKey);
+    url.searchParams.set('render_media', deps.blockMedia === false ? 'true' : 'false');
+    return url.toString();
+  };
+  const tagsOf = (input: UrlWorkflowInput) => [
+    ...new Set([...input.options.tags, ...(input.item.tags ?? [])]),
+  ];
+
+  /** Writes the terminal record (succeeded or dead-lettered) and returns the summary. */
+  async function finish(
+    input: UrlWorkflowInput,
+    result: { html?: string; fields?: Record<string, string | null>; deadLetter?: OmniScrapeError },
+  ): Promise<UrlSummary> {
+    const { batchId, item } = input;
+    const attempts = Context.current().info.attempt;
+    let status: ResultRecord['status'] = result.deadLetter ? 'dead_lettered' : 'succeeded';
+    let reason: string | undefined = result.deadLetter?.code;
+    let detail = result.deadLetter?.message;
+    const { schema } = input.options;
+    if (status === 'succeeded' && schema && result.fields) {
+      const problems = checkFields(result.fields, schema);
+      if (problems.length) {
+        status = 'dead_lettered';
+        reason = 'schema_violation';
+        detail = problems.join('; ');
+      }
+    }
+    const contentRef = result.html ? await store.putContent(batchId, item.index, result.html) : undefined;
+    // A dead letter comes from a session that was opened (and billed): steps fail only inside one.
+    const charged = sessionPrice;
+    const tags = tagsOf(input);
+    await store.putResult({
+      batchId,
+      index: item.index,
+      url: item.url,
+      status,
+      ...(reason ? { reason } : {}),
+      ...(detail ? { detail } : {}),
+      methodUsed: 'browser',
+      charged,
+      attempts,
+      ...(result.fields ? { fields: result.fields } : {}),
+      ...(contentRef ? { contentRef } : {}),
+      tags,
+      finishedAt: new Date().toISOString(),
+    });
+    return {
+      index: item.index,
+      status,
+      ...(reason ? { reason } : {}),
+      charged,
+      methodUsed: 'browser',
+      attempts,
+      tags,
+    };
+  }
+
+  return {
+    /** One BaaS session: connect, run the steps, store, write the record. */
+    async browseUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
+      const ctx = Context.current();
+      const signal = ctx.cancellationSignal;
+      const started = Date.now();
+      const log = logger.child({ batchId: input.batchId, index: input.item.index, url: input.item.url });
+      const every = Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
+      let step: number | undefined;
+      ctx.heartbeat();
+      const timer = setInterval(() => ctx.heartbeat(step === undefined ? undefined : { step }), every);
+      let browser: Browser | undefined;
+      let connecting = true;
+      const onAbort = (): void => {
+        void browser?.close().catch(() => undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let outcome = 'success';
+      try {
+        browser = await chromium.connectOverCDP(endpoint(), { timeout: deps.connectTimeoutMs ?? 30_000 });
+        if (signal?.aborted) throw signal.reason;
+        connecting = false;
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const steps = input.options.steps ?? [];
+        if (steps[0]?.action !== 'goto')
+          await page.goto(input.item.url, { waitUntil: 'domcontentloaded', timeout: 30_000 });
+        let fields = await runSteps(page, input.item.url, steps, {
+          onStep: (index) => {
+            step = index;
+            ctx.heartbeat({ step: index });
+          },
+          screenshot: (name, png) =>
+            store.putContent(
+              screenshotBatchId(input.batchId, name),
+              input.item.index,
+              png.toString('base64'),
+            ),
+        });
+        step = undefined;
+        const { outputFormat, cssSelectors } = input.options;
+        let html: string | undefined = await page.content();
+        if (outputFormat === 'css_extractor' && cssSelectors) {
+          const extracted = await runSteps(
+            page,
+            input.item.url,
+            [{ action: 'extract', fields: cssSelectors, all: false }],
+            { screenshot: () => Promise.reject(new Error('no screenshots here')) },
+          );
+          fields = { ...fields, ...extracted };
+          html = undefined;
+        }
+        return await finish(input, {
+          ...(html !== undefined ? { html } : {}),
+          ...(fields ? { fields } : {}),
+        });
+      } catch (err) {
+        if (signal?.aborted) {
+          outcome = 'cancelled';
+          throw signal.reason;
+        }
+        const error = browserError(err, connecting, step);
+        outcome = error.code;
+        const classified = classifyActivityError(error, ctx.info.attempt, input.options.retry);
+        if (classified.kind === 'dead_letter') {
+          outcome = 'dead_lettered';
+          return await finish(input, { deadLetter: classified.error });
+        }
+        if (classified.failure.type === 'RateLimitedError' && notifier) {
+          notifier
+            .rateLimited(input.batchId)
+            .catch((e: unknown) => log.warn({ err: e }, 'could not notify batch of a 429'));
+        }
+        throw classified.failure;
+      } finally {
+        clearInterval(timer);
+        signal?.removeEventListener('abort', onAbort);
+        await browser?.close().catch(() => undefined);
+        log.info(
+          {
+            event: 'browser_session',
+            outcome,
+            account: input.options.account,
+            attempt: ctx.info.attempt,
+            step: step ?? null,
+            duration_ms: Date.now() - started,
+          },
+          'browser session',
+        );
+      }
+    },
+  };
+}
+
+export type BrowserActivities = ReturnType<typeof createBrowserActivities>;

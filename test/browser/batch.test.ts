@@ -1,0 +1,215 @@
+/**
+ * The browser path end to end (real dev server, worker processes from bin/scrapeflow, local API BaaS,
+ * real Chromium): batches with `steps` run on the `browser` queue.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
+import type { BatchOptionsInput } from '../../src/batch/options.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
+import type { ResultRecord } from '../../src/store/types.js';
+import type { SessionView } from '../../src/local-api/baas.js';
+import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ concurrency: 2, browserSessions: 1 });
+  await stack.startWorker();
+  await stack.startWorker({ BAAS_CONCURRENCY: '2' }, 'browser');
+});
+after(() => stack?.stop());
+
+const BASE: BatchOptionsInput = {
+  concurrency: 2,
+  retry: { rateLimitBaseMs: 300, rateLimitMaxTries: 10, upstreamDelayMs: 200 },
+  timeouts: { scrapeMs: 60_000, heartbeatMs: 2000 },
+};
+
+async function records(batchId: string): Promise<ResultRecord[]> {
+  const out: ResultRecord[] = [];
+  for await (const r of stack.store.listResults(batchId)) out.push(r);
+  return out;
+}
+
+const alive = (pid: number | undefined): boolean => {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('browser path (BaaS over CDP on the browser queue)', () => {
+  it('scrapes the interactive page: banner dismissed, filter chosen, lazy items loaded, fields extracted', async () => {
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'browser-interactive',
+      urls: [{ url: `${stack.demoOrigin}/interactive` }],
+      options: {
+        ...BASE,
+        tags: ['browser'],
+        steps: [
+          { action: 'click', selector: '#cookie-accept' },
+          { action: 'waitFor', selector: '#cookie-banner', state: 'detached' },
+          { action: 'select', selector: 'select#category', value: 'books' },
+          { action: 'scroll', until: { selector: '#end:not([hidden])' }, maxScrolls: 20 },
+          {
+            action: 'extract',
+            fields: { loaded: '#items@data-loaded', total: '#items@data-total', first: '.item .item-name' },
+          },
+          { action: 'extract', fields: { categories: '.item@data-category' }, all: true },
+          { action: 'screenshot', name: 'end' },
+        ],
+      },
+    });
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.counts.succeeded, 1);
+    const [record] = await records(batchId);
+    assert.equal(record?.status, 'succeeded');
+    assert.equal(record?.methodUsed, 'browser');
+    assert.equal(record?.charged, 10);
+    assert.equal(final.credits, 10);
+    assert.equal(record?.fields?.total, '15', 'a quarter of the 60 items are books');
+    assert.equal(record?.fields?.loaded, '15', 'every lazy batch was loaded');
+    assert.equal(record?.fields?.first, 'Item 2');
+    const categories = JSON.parse(record?.fields?.categories ?? '[]') as string[];
+    assert.equal(categories.length, 15);
+    assert.ok(categories.every((c) => c === 'books'));
+    const html = await stack.store.getContent(record?.contentRef ?? '');
+    assert.ok(html?.includes('End of the list.') && !html.includes('id="cookie-banner"'));
+    const png = await stack.store.getContent(record?.fields?.['screenshot:end'] ?? '');
+    assert.equal(
+      Buffer.from(png ?? '', 'base64')
+        .subarray(1, 4)
+        .toString(),
+      'PNG',
+    );
+  });
+
+  it('render_media=false: a media page through the batch fetches no image, video, audio or font', async () => {
+    const blockedBefore = stack.api.state.counters.snapshot().browser.blocked_requests;
+    const probe = await fetch(`${stack.demoOrigin}/__counters`);
+    const assetsBefore = ((await probe.json()) as { assets: Record<string, number> }).assets;
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'browser-media',
+      urls: [{ url: `${stack.demoOrigin}/media/21` }],
+      options: { ...BASE, steps: [{ action: 'waitFor', selector: '.media-loaded', state: 'attached' }] },
+    });
+    await handle.result();
+    assert.equal((await stack.store.getResult(batchId, 0))?.status, 'succeeded');
+    const after = (
+      (await (await fetch(`${stack.demoOrigin}/__counters`)).json()) as { assets: Record<string, number> }
+    ).assets;
+    assert.deepEqual(after, assetsBefore, 'the demo site served no asset');
+    assert.ok(stack.api.state.counters.snapshot().browser.blocked_requests - blockedBefore >= 5);
+  });
+
+  it('the session limit is answered with backoff: no URL fails while tries remain', async () => {
+    const before = stack.api.state.counters.snapshot().browser;
+    const urls = [1, 2, 3].map((n) => ({ url: `${stack.demoOrigin}/p/${n}` }));
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'browser-limit',
+      urls,
+      options: {
+        ...BASE,
+        concurrency: 3,
+        steps: [
+          { action: 'wait', ms: 1500 },
+          { action: 'extract', fields: { title: 'h1', price: '[data-price]' } },
+        ],
+      },
+    });
+    const final = (await handle.result()) as BatchProgress;
+    assert.deepEqual(final.counts, { succeeded: 3, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
+    const rs = await records(batchId);
+    assert.deepEqual(
+      rs.map((r) => r.fields?.title),
+      ['Product 1', 'Product 2', 'Product 3'],
+    );
+    const now = stack.api.state.counters.snapshot().browser;
+    assert.ok((now.outcomes['429'] ?? 0) > (before.outcomes['429'] ?? 0), 'the limit was hit');
+    assert.equal(now.peak_by_account.test, 1, 'never more than one session open');
+    assert.ok(
+      rs.some((r) => r.attempts > 1),
+      'a refused URL was retried',
+    );
+  });
+
+  it('a browser worker killed with kill -9 mid-session: retried on a new worker, completes once', async () => {
+    const started = once(stack.api.state.baas.events, 'started') as Promise<[SessionView]>;
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'browser-kill',
+      urls: [{ url: `${stack.demoOrigin}/p/77` }],
+      options: {
+        ...BASE,
+        steps: [
+          { action: 'wait', ms: 3000 },
+          { action: 'extract', fields: { title: 'h1' } },
+        ],
+      },
+    });
+    const [session] = await started;
+    const ended = new Promise<SessionView>((resolve) => {
+      const onEnded = (v: SessionView): void => {
+        if (v.id !== session.id) return;
+        stack.api.state.baas.events.off('ended', onEnded);
+        resolve(v);
+      };
+      stack.api.state.baas.events.on('ended', onEnded);
+    });
+    const browserWorker = stack.workers.find((w) =>
+      w.lines.some((l) => l.includes('"browser worker started"')),
+    );
+    await browserWorker!.kill('SIGKILL');
+    await ended; // the dead worker's session ended when its socket dropped
+    assert.equal(alive(session.pid), false, 'and its Chromium is gone');
+    await stack.startWorker({ BAAS_CONCURRENCY: '2' }, 'browser');
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.counts.succeeded, 1);
+    const rs = await records(batchId);
+    assert.equal(rs.length, 1, 'one terminal record');
+    assert.equal(rs[0]?.fields?.title, 'Product 77');
+    assert.equal(rs[0]?.attempts, 2);
+  });
+
+  it('402 from BaaS pauses the batch; top-up and resume complete it', async () => {
+    const account = stack.api.state.accounts.byId('test')!;
+    const saved = account.balance;
+    account.balance = 5;
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'browser-402',
+      urls: [{ url: `${stack.demoOrigin}/p/5` }],
+      options: { ...BASE, steps: [{ action: 'extract', fields: { title: 'h1' } }] },
+    });
+    const paused = await eventually(
+      async () => {
+        const p = await getProgress(stack.client, batchId);
+        return p.state === 'paused' && p.waiting === 1 ? p : undefined;
+      },
+      { what: 'the batch to pause for balance' },
+    );
+    assert.equal(paused.pauseReason, 'balance');
+    account.balance = saved;
+    await resumeBatch(stack.client, batchId);
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.counts.succeeded, 1);
+  });
+
+  it('the key, which the CDP URL carries, is in no log line and no workflow history', async () => {
+    const lines = stack.workers.flatMap((w) => w.lines);
+    assert.ok(
+      lines.some((l) => l.includes('"browser_session"')),
+      'the browser workers logged sessions',
+    );
+    assert.ok(!lines.some((l) => l.includes(stack.apiKey)), 'no log line has the key');
+    let histories = 0;
+    for await (const wf of stack.client.workflow.list()) {
+      const history = await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      assert.ok(!containsText(history, stack.apiKey), `the key is in the history of ${wf.workflowId}`);
+      histories += 1;
+    }
+    assert.ok(histories >= 10);
+  });
+});
