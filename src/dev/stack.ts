@@ -25,6 +25,7 @@ import { startService, type RunningService } from '../service/server.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
+import { startBrowserWorker } from '../workers/browser.js';
 import { startScrapeWorker, type RunningWorker } from '../workers/scrape.js';
 
 /** Default ports, as the Temporal CLI and the scrapeflow docs use them. */
@@ -189,7 +190,13 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       client,
     });
     stops.push({ name: 'scrape-worker', stop: () => worker.shutdown() });
-    // The browser worker (task queue `browser`) joins here once it exists.
+    const browserWorker = await startBrowserWorker({
+      config,
+      logger: logger.child({ component: 'browser-worker' }),
+      store,
+      client,
+    });
+    stops.push({ name: 'browser-worker', stop: () => browserWorker.shutdown() });
     let service: RunningService;
     try {
       service = await startService({
