@@ -4,6 +4,7 @@
  * After a 401/402 it does not fail: it tells the batch, waits for `resume`, and tries again.
  */
 import {
+  type ActivityInterface,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -34,24 +35,19 @@ const control = proxyActivities<ControlActivities>({
   retry: { maximumAttempts: MAX_ATTEMPTS, initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
-function scrapeActivities(input: UrlWorkflowInput) {
-  return proxyActivities<ScrapeActivities>({
-    taskQueue: TASK_QUEUES.scrape,
+/** Activities that reach OmniScrape (HTTP on `scrape`, BaaS on `browser`), with the batch's timeouts. */
+function remoteActivities<A extends ActivityInterface>(taskQueue: string, input: UrlWorkflowInput) {
+  return proxyActivities<A>({
+    taskQueue,
     startToCloseTimeout: input.options.timeouts.scrapeMs,
     heartbeatTimeout: input.options.timeouts.heartbeatMs,
     retry: { maximumAttempts: MAX_ATTEMPTS, initialInterval: '1 second', maximumInterval: '1 minute' },
   });
 }
-
-/** BaaS sessions run on their own queue and worker process; same timeouts and safety net as scrapes. */
-function browserActivities(input: UrlWorkflowInput) {
-  return proxyActivities<BrowserActivities>({
-    taskQueue: TASK_QUEUES.browser,
-    startToCloseTimeout: input.options.timeouts.scrapeMs,
-    heartbeatTimeout: input.options.timeouts.heartbeatMs,
-    retry: { maximumAttempts: MAX_ATTEMPTS, initialInterval: '1 second', maximumInterval: '1 minute' },
-  });
-}
+const scrapeActivities = (input: UrlWorkflowInput) =>
+  remoteActivities<ScrapeActivities>(TASK_QUEUES.scrape, input);
+const browserActivities = (input: UrlWorkflowInput) =>
+  remoteActivities<BrowserActivities>(TASK_QUEUES.browser, input);
 
 /** The matrix's verdict carried by a non-retryable activity failure, if it is one of ours. */
 function failureDetails(err: unknown): (FailureDetails & { message: string }) | undefined {
