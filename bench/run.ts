@@ -4,6 +4,8 @@
  * `npm run bench -- throughput render` runs only the named ones.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import * as ceiling from './ceiling.js';
+import * as goodput from './goodput.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
 import * as render from './render.js';
@@ -14,7 +16,7 @@ interface Benchmark {
   run(): Promise<Record<string, unknown>>;
 }
 
-const BENCHMARKS: Benchmark[] = [throughput, render, localApiFast, browser];
+const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, render, localApiFast, browser];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);

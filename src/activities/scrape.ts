@@ -20,7 +20,7 @@ import { checkSameStore, classifyActivityError } from './failures.js';
 export interface OmniScrapeApi {
   scrape(
     request: ScrapeRequestInput,
-    options?: { signal?: AbortSignal; timeoutMs?: number },
+    options?: { signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
   ): Promise<ScrapeResponse>;
   submitAsync(
     request: ScrapeRequestInput,
@@ -93,6 +93,23 @@ export type PollResult = { done: false; status: 'queued' | 'running' } | { done:
 /** The client's own timeout stays below the activity's, so our timeout (not Temporal's) fires first. */
 export const clientTimeoutMs = (activityTimeoutMs: number) =>
   activityTimeoutMs - Math.min(5000, Math.floor(activityTimeoutMs / 4));
+
+/** One key per URL of a batch: a re-driven URL (a new batch) is a new call. */
+const idempotencyKeyOf = (input: UrlWorkflowInput) => `${input.batchId}/${input.item.index}`;
+
+/** What the batch sees of a terminal record. */
+export function summaryOf(record: ResultRecord): UrlSummary {
+  return {
+    index: record.index,
+    status: record.status,
+    ...(record.reason ? { reason: record.reason } : {}),
+    charged: record.charged,
+    ...(record.methodUsed ? { methodUsed: record.methodUsed } : {}),
+    ...(record.balanceAfter !== undefined ? { balanceAfter: record.balanceAfter } : {}),
+    attempts: record.attempts,
+    tags: record.tags ?? [],
+  };
+}
 
 export function requestFor(input: UrlWorkflowInput, mode = input.options.mode): ScrapeRequestInput {
   const o = input.options;
@@ -256,16 +273,7 @@ export function createScrapeActivities({
       finishedAt: new Date().toISOString(),
     };
     await store.putResult(record);
-    return {
-      index: item.index,
-      status,
-      ...(reason ? { reason } : {}),
-      charged: record.charged,
-      ...(record.methodUsed ? { methodUsed: record.methodUsed } : {}),
-      ...(record.balanceAfter !== undefined ? { balanceAfter: record.balanceAfter } : {}),
-      attempts: extra.attempts,
-      tags: record.tags ?? [],
-    };
+    return summaryOf(record);
   }
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
@@ -299,6 +307,12 @@ export function createScrapeActivities({
     /** The synchronous scrape: one call, its record written, a summary returned. */
     async scrapeUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
       checkSameStore(store, input.options.storeId, true);
+      if (Context.current().info.attempt > 1) {
+        // An earlier try may have finished the URL and lost only its completion (a worker or server
+        // restart): its record is the answer, and calling again would be charged again.
+        const earlier = await store.getResult(input.batchId, input.item.index);
+        if (earlier) return summaryOf(earlier);
+      }
       let body: ScrapeResponse;
       try {
         body = await callApi(
@@ -308,6 +322,8 @@ export function createScrapeActivities({
             api.scrape(requestFor(input), {
               signal,
               timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
+              // A retry after an answer was delivered but lost gets that answer again, not a second charge.
+              idempotencyKey: idempotencyKeyOf(input),
             }),
           (b) => ({ body: b }),
         );
@@ -327,7 +343,7 @@ export function createScrapeActivities({
           (signal) =>
             api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
               signal,
-              idempotencyKey: `${input.batchId}/${input.item.index}`,
+              idempotencyKey: idempotencyKeyOf(input),
             }),
           (r) => ({ jobId: r.job_id }),
         );

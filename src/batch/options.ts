@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
+import { selectorError } from '../local-api/extract.js';
 import { stepsSchema } from './steps.js';
 import type { BatchOptions } from '../workflows/types.js';
 
@@ -76,6 +77,12 @@ export const batchOptionsSchema = z
         path: ['cssSelectors'],
         message: 'is required when outputFormat is css_extractor',
       });
+    }
+    // Selector syntax is checked here with the engine OmniScrape's extraction uses (cheerio / css-select),
+    // so a typo fails the batch at start, naming the field, instead of failing every URL.
+    for (const [name, selector] of Object.entries(o.cssSelectors ?? {})) {
+      const problem = selectorError(selector);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['cssSelectors', name], message: problem });
     }
     if (o.schema && o.outputFormat !== 'css_extractor') {
       ctx.addIssue({

@@ -111,6 +111,7 @@ async function scrapeInSlot(
   reply: FastifyReply,
   state: LocalApiState,
   account: Account,
+  idempotencyKey: string | undefined,
 ): Promise<FastifyReply> {
   const req = parseScrapeRequest(request.body);
   const signal = clientSignal(reply, state);
@@ -134,6 +135,10 @@ async function scrapeInSlot(
   const { outcome } = run;
   const { charged, balanceAfter } = run.reservation.commit(outcome.success ? outcome.price : 0);
   state.counters.charged(account.id, charged);
+  const body = scrapeBody(outcome, charged, balanceAfter);
+  // Written out: a repeat of this call (same Idempotency-Key) gets this answer, not a second charge.
+  if (idempotencyKey !== undefined)
+    reply.raw.once('finish', () => state.replays.remember(account.id, idempotencyKey, body));
   if (charged > 0) {
     // Charged on delivery: an answer that could not be written is refunded.
     reply.raw.once('close', () => {
@@ -143,7 +148,7 @@ async function scrapeInSlot(
     });
   }
   state.counters.outcome('scrape', outcome.success ? '200_success' : '200_failed');
-  return reply.code(200).send(scrapeBody(outcome, charged, balanceAfter));
+  return reply.code(200).send(body);
 }
 
 /** What an async job does once it holds a slot. */
@@ -178,11 +183,20 @@ export function registerApiRoutes(app: FastifyInstance, state: LocalApiState): v
 
   app.post('/v1/scrape', async (request, reply) => {
     const account = authenticated(request);
+    const idempotencyKey = parseIdempotencyKey(request.headers['idempotency-key']);
+    const delivered =
+      idempotencyKey === undefined ? undefined : state.replays.get(account.id, idempotencyKey);
+    if (delivered !== undefined) {
+      // The same call again (its caller lost the answer): the same answer, no work, no charge.
+      counters.idempotentReplay();
+      counters.outcome('scrape', 'replayed');
+      return reply.code(200).send(delivered);
+    }
     if (!accounts.tryAcquireSync(account))
       throw rateLimited(settings.retryAfterSec, `more than ${account.concurrency} scrapes in flight`);
     counters.syncInFlight(account.id, account.activeSync);
     try {
-      return await scrapeInSlot(request, reply, state, account);
+      return await scrapeInSlot(request, reply, state, account, idempotencyKey);
     } finally {
       accounts.releaseSync(account);
       counters.syncInFlight(account.id, account.activeSync);

@@ -20,6 +20,7 @@ import { Counters } from './counters.js';
 import { Engine, type RenderBackend } from './engine.js';
 import { FaultInjector, faultRuleSchema } from './faults.js';
 import { JobStore } from './jobs.js';
+import { ScrapeReplays } from './replays.js';
 import type { LocalApiOptions } from './options.js';
 import { Renderer } from './renderer.js';
 import { failedBody } from './response.js';
@@ -101,6 +102,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     logger,
     closing: closing.signal,
     faults: new FaultInjector((options.faults ?? []).map((rule) => faultRuleSchema.parse(rule))),
+    replays: new ScrapeReplays(settings.jobTtlMs, options.now ?? Date.now),
     jobs: new JobStore({
       accounts,
       ttlMs: settings.jobTtlMs,

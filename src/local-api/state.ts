@@ -11,6 +11,7 @@ import type { Counters } from './counters.js';
 import type { Engine, ScrapeOutcome } from './engine.js';
 import type { FaultInjector } from './faults.js';
 import type { JobStore } from './jobs.js';
+import type { ScrapeReplays } from './replays.js';
 
 export interface LocalApiSettings {
   retryAfterSec: number;
@@ -24,6 +25,8 @@ export interface LocalApiState {
   readonly faults: FaultInjector;
   readonly counters: Counters;
   readonly jobs: JobStore;
+  /** Delivered sync answers by Idempotency-Key. */
+  readonly replays: ScrapeReplays;
   readonly engine: Engine;
   readonly settings: LocalApiSettings;
   /** Browser (BaaS) sessions; tests wait on `baas.events`. */

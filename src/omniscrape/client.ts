@@ -68,7 +68,10 @@ export interface CallOptions {
 }
 
 export interface SubmitAsyncOptions extends CallOptions {
-  /** Sent as `Idempotency-Key`, so a retried submit does not queue (and bill) a second job. */
+  /**
+   * Sent as `Idempotency-Key`: a retried submit does not queue (and bill) a second job, and a retried
+   * scrape gets the already delivered answer back.
+   */
   idempotencyKey?: string;
 }
 
@@ -90,6 +93,17 @@ type ResolvedOptions = z.output<typeof optionsSchema>;
 /** Error bodies (4xx/5xx) are only read this far: enough for an excerpt and the API's `field`. */
 const ERROR_BODY_BYTES = 64 * 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The `Idempotency-Key` header, after checking the key. */
+function idempotencyHeaders(key: string | undefined): Record<string, string> {
+  if (key === undefined) return {};
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new BadRequestError('idempotencyKey must be 1-255 printable ASCII characters without spaces', {
+      field: 'idempotencyKey',
+    });
+  }
+  return { 'idempotency-key': key };
+}
 
 export class OmniScrapeClient {
   readonly #options: ResolvedOptions;
@@ -135,10 +149,15 @@ export class OmniScrapeClient {
     return new OmniScrapeClient({ baseUrl: config.OMNISCRAPE_API_URL, ...overrides, apiKey });
   }
 
-  /** `POST /scrape`. An answer with `success: false` throws `ScrapeFailedError` carrying the whole answer. */
-  async scrape(request: ScrapeRequestInput, options?: CallOptions): Promise<ScrapeResponse> {
+  /**
+   * `POST /scrape`. An answer with `success: false` throws `ScrapeFailedError` carrying the whole answer.
+   * With an `idempotencyKey`, a retry of a call whose answer was lost (a worker killed mid-call) gets the
+   * delivered answer again instead of a second charge, where the API honours the key.
+   */
+  async scrape(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<ScrapeResponse> {
     const body = validateRequest(request);
-    const res = await this.#call('POST', '/scrape', body, {}, options, scrapeResponseSchema);
+    const headers = idempotencyHeaders(options?.idempotencyKey);
+    const res = await this.#call('POST', '/scrape', body, headers, options, scrapeResponseSchema);
     if (!res.data.success) {
       throw new ScrapeFailedError(`scrape of ${request.url} failed: ${res.data.error ?? 'no reason given'}`, {
         status: res.status,
@@ -152,13 +171,7 @@ export class OmniScrapeClient {
   /** `POST /scrape/async`: queues the scrape and returns its job id at once. */
   async submitAsync(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<AsyncSubmitResponse> {
     const body = validateRequest(request);
-    const key = options?.idempotencyKey;
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new BadRequestError('idempotencyKey must be 1-255 printable ASCII characters without spaces', {
-        field: 'idempotencyKey',
-      });
-    }
-    const headers: Record<string, string> = key === undefined ? {} : { 'idempotency-key': key };
+    const headers = idempotencyHeaders(options?.idempotencyKey);
     return (await this.#call('POST', '/scrape/async', body, headers, options, asyncSubmitResponseSchema))
       .data;
   }

@@ -1,0 +1,88 @@
+/**
+ * The zero-latency ceiling: URLs per second through the whole pipeline (batch workflow, per-URL child
+ * workflows, the scrape activity calling the local API, which fetches the demo site, the result store)
+ * with no injected latency, and the worker process's peak RSS (VmHWM). Against the no-op floor in the
+ * same run, on the same dev server: a minimal parent workflow keeping the same window of children in
+ * flight, each child running one no-op activity (bench/noop, its own worker in this process).
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { startBatch } from '../src/client/batches.js';
+import type { BatchProgress } from '../src/workflows/types.js';
+import { startStack } from '../test/support/stack.js';
+import { createNoopActivities } from './noop/activities.js';
+
+export const name = 'ceiling';
+
+const LIMIT = Number(process.env.BENCH_CEILING_LIMIT ?? 20);
+const WINDOW = Number(process.env.BENCH_CEILING_WINDOW ?? 2 * LIMIT);
+const URLS = Number(process.env.BENCH_CEILING_URLS ?? 600);
+const NOOP_QUEUE = 'noop-bench';
+
+/** Peak resident set of a process, MiB (VmHWM from /proc). */
+export async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return +(kb / 1024).toFixed(1);
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const stack = await startStack({ concurrency: LIMIT });
+  const connection = await NativeConnection.connect({ address: stack.temporal.address });
+  try {
+    const worker = await stack.startWorker();
+    const urls = (offset: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ url: `${stack.demoOrigin}/p/${offset + i + 1}` }));
+    const batch = async (id: string, items: { url: string }[]) => {
+      const started = performance.now();
+      const { handle } = await startBatch(stack.client, stack.store, {
+        batchId: id,
+        urls: items,
+        options: { mode: 'fast', concurrency: WINDOW, adaptive: false },
+      });
+      const final = (await handle.result()) as BatchProgress;
+      return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000 };
+    };
+    await batch('ceiling-warm', urls(90_000, LIMIT));
+    const flow = await batch('ceiling', urls(0, URLS));
+    const workerRssMb = await peakRssMb(worker.child.pid!);
+
+    const noopWorker = await Worker.create({
+      connection,
+      taskQueue: NOOP_QUEUE,
+      workflowsPath: fileURLToPath(new URL('./noop/workflows.js', import.meta.url)),
+      activities: createNoopActivities(),
+      maxConcurrentActivityTaskExecutions: LIMIT,
+    });
+    const floor = await noopWorker.runUntil(async () => {
+      const run = (id: string, n: number) =>
+        stack.client.workflow.execute('noopParent', {
+          workflowId: id,
+          taskQueue: NOOP_QUEUE,
+          args: [n, WINDOW],
+        }) as Promise<number>;
+      await run('noop-warm', LIMIT);
+      const started = performance.now();
+      const ok = await run('noop', URLS);
+      return { ok, seconds: (performance.now() - started) / 1000 };
+    });
+    const rate = flow.ok / flow.seconds;
+    const floorRate = floor.ok / floor.seconds;
+    const result = {
+      limit: LIMIT,
+      window: WINDOW,
+      urls: URLS,
+      scrapeflowUrlsPerSec: +rate.toFixed(2),
+      noopFloorUrlsPerSec: +floorRate.toFixed(2),
+      ratioToNoopFloor: +(rate / floorRate).toFixed(3),
+      workerPeakRssMb: workerRssMb,
+      completed: { scrapeflow: flow.ok, noop: floor.ok },
+    };
+    process.stdout.write(`ceiling: ${JSON.stringify(result)}\n`);
+    return { target: '>= 100 URLs/s and >= 0.5 x the no-op floor', ...result };
+  } finally {
+    await connection.close();
+    await stack.stop();
+  }
+}

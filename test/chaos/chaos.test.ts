@@ -1,0 +1,386 @@
+/**
+ * The chaos suite (`npm run test:chaos`): a 2,000-URL batch against the local API with mixed faults —
+ * 429 with Retry-After, 5xx (scattered and one burst), `success: false`, hangs (client timeouts that move
+ * URLs to the async job flow), slow pages and slow async jobs — while the suite kills the scrape worker
+ * with SIGKILL several times (a replacement is started each time, so one is always coming), restarts the
+ * Temporal dev server once (same port, persistent database file), drains the balance to trigger a 402,
+ * tops up and resumes. Every fault is triggered on a progress milestone, never on a timer.
+ *
+ * Then it checks the invariants of ../shared/DESIGN.md and prints each figure as a `# chaos:` line.
+ *
+ * Not covered yet (follow-up): interactive pages on the browser (BaaS) path and killing browser workers;
+ * that path (issue 4) had not landed when this suite was written.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
+import type { BatchOptionsInput } from '../../src/batch/options.js';
+import { freePort } from '../../src/temporal/dev-server.js';
+import type { CountersSnapshot } from '../../src/local-api/index.js';
+import type { ResultRecord } from '../../src/store/types.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
+import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
+
+/** The plan's concurrency limit: the worker's activity slots and the local API's per-account cap. */
+const PLAN_LIMIT = 5;
+const TOTAL = Number(process.env.CHAOS_URLS ?? 2000);
+/** Every wait of the suite is bounded by this (the suite's target is well under it). */
+const SUITE_TIMEOUT_MS = 12 * 60_000;
+
+/** Which fault group a URL index belongs to (deterministic, so the expected outcome is known). */
+function groupOf(i: number): 'dead' | 'hang' | 'slow' | 'plain' {
+  if (i % 50 === 7) return 'dead'; // success:false on every try: 40 URLs
+  if (i % 100 === 13 && i < 1000) return 'hang'; // client timeouts -> async job (slow render): 10 URLs
+  if (i % 40 === 21) return 'slow'; // 600 ms pages: 50 URLs
+  return 'plain';
+}
+
+const OPTIONS: BatchOptionsInput = {
+  mode: 'fast',
+  concurrency: 2 * PLAN_LIMIT,
+  asyncFlow: 'on_timeout',
+  tags: ['chaos'],
+  retry: {
+    rateLimitBaseMs: 200,
+    rateLimitCapMs: 2000,
+    upstreamDelayMs: 100,
+    timeoutDelayMs: 100,
+  },
+  polling: { initialMs: 300, factor: 1.5, maxMs: 1000, budgetMs: 60_000 },
+  timeouts: { scrapeMs: 4000, heartbeatMs: 2000 },
+};
+
+/** Temporal's persistent database: the restart must find every workflow again. */
+const DB_FILE = join(tmpdir(), `scrapeflow-chaos-${process.pid}.db`);
+let stack: Stack;
+const kills: string[] = [];
+before(async () => {
+  stack = await startStack({
+    concurrency: PLAN_LIMIT,
+    devServer: {
+      port: await freePort(),
+      dbFile: DB_FILE,
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 3000 },
+    },
+  });
+  await stack.startWorker();
+});
+after(async () => {
+  // CHAOS_LOG_DIR=dir keeps every worker's log lines for a post-mortem.
+  const dir = process.env.CHAOS_LOG_DIR;
+  if (dir && stack)
+    await Promise.all(
+      stack.workers.map((w, i) => writeFile(join(dir, `chaos-worker-${i}.log`), w.lines.join('\n') + '\n')),
+    );
+  await stack?.stop();
+  await rm(DB_FILE, { force: true });
+});
+
+const doneOf = (p: BatchProgress) => p.counts.succeeded + p.counts.failed + p.counts.dead_lettered;
+
+/** Kills the newest live worker with SIGKILL, then starts its replacement. */
+async function killWorker(at: string): Promise<void> {
+  const live = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+  const victim = live[live.length - 1];
+  assert.ok(victim, 'a live worker to kill');
+  await victim.kill('SIGKILL');
+  kills.push(at);
+  await stack.startWorker();
+}
+
+async function allRecords(batchId: string): Promise<ResultRecord[]> {
+  const out: ResultRecord[] = [];
+  for await (const r of stack.store.listResults(batchId)) out.push(r);
+  return out;
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: limit }, lane));
+}
+
+describe(
+  'chaos: a 2,000-URL batch under faults, kills, a server restart and a 402',
+  { timeout: SUITE_TIMEOUT_MS },
+  () => {
+    const batchId = 'chaos-2000';
+    const url = (i: number) => `${stack.demoOrigin}/p/${i + 1}?g=${groupOf(i)}`;
+    const indexesOf = (group: ReturnType<typeof groupOf>) =>
+      Array.from({ length: TOTAL }, (_, i) => i).filter((i) => groupOf(i) === group);
+    let final: BatchProgress;
+    let counters: CountersSnapshot;
+    let records: ResultRecord[];
+    let wallSeconds = 0;
+    const deadFiredFor = new Set<string>();
+    let recoveredAfterRestart = 0;
+    let pausedAt: BatchProgress | undefined;
+
+    it('runs to completion through every fault', async () => {
+      const origin = stack.demoOrigin;
+      await stack.admin('PUT', '/admin/faults', {
+        rules: [
+          // First match wins: the group rules come before the scattered ones.
+          { id: 'dead', match: `${origin}/p/*?g=dead`, action: 'success_false', endpoints: ['scrape'] },
+          { id: 'hang', match: `${origin}/p/*?g=hang`, action: 'hang', endpoints: ['scrape'] },
+          {
+            id: 'slow-job',
+            match: `${origin}/p/*?g=hang`,
+            action: 'latency',
+            latencyMs: 2500,
+            endpoints: ['async_submit'],
+          },
+          {
+            id: 'slow',
+            match: `${origin}/p/*?g=slow`,
+            action: 'latency',
+            latencyMs: 600,
+            endpoints: ['scrape'],
+          },
+          {
+            id: '429',
+            match: `${origin}/p/*`,
+            action: 'status',
+            status: 429,
+            retryAfterSec: 1,
+            fraction: 0.04,
+            seed: 11,
+            endpoints: ['scrape'],
+          },
+          {
+            id: '5xx',
+            match: `${origin}/p/*`,
+            action: 'status',
+            status: 503,
+            fraction: 0.03,
+            seed: 12,
+            endpoints: ['scrape'],
+          },
+        ],
+      });
+      stack.api.state.faults.events.on('fired', (rule, _endpoint, target) => {
+        if (rule.id === 'dead') deadFiredFor.add(target);
+      });
+
+      const started = performance.now();
+      const { handle } = await startBatch(stack.client, stack.store, {
+        batchId,
+        urls: Array.from({ length: TOTAL }, (_, i) => ({ url: url(i) })),
+        options: OPTIONS,
+      });
+
+      /** Waits (bounded) until `done` URLs have ended, returning the progress seen. */
+      let last: BatchProgress | undefined;
+      const reach = async (fraction: number) => {
+        const target = Math.floor(TOTAL * fraction);
+        return eventually(
+          async () => {
+            const p = await getProgress(stack.client, batchId).catch(() => undefined);
+            if (p) last = p;
+            return p && doneOf(p) >= target ? p : undefined;
+          },
+          { timeoutMs: 5 * 60_000, intervalMs: 300, what: `${target} URLs done` },
+        ).catch((err: Error) => {
+          const tail = stack.workers.at(-1)?.lines.slice(-5).join('\n');
+          throw new Error(`${err.message}; last progress ${JSON.stringify(last)}; worker log tail:\n${tail}`);
+        });
+      };
+
+      await reach(0.1);
+      await killWorker('10%');
+      await reach(0.25);
+      await killWorker('25%');
+
+      await reach(0.3);
+      // A burst of 5xx: the next 15 scrapes answer 503.
+      await stack.admin('POST', '/admin/faults', {
+        rules: [
+          {
+            id: '5xx-burst',
+            match: `${origin}/p/*`,
+            action: 'status',
+            status: 502,
+            first: 15,
+            endpoints: ['scrape'],
+          },
+        ],
+      });
+
+      const beforeRestart = doneOf(await reach(0.45));
+      await stack.restartTemporal();
+      // The worker and the client find the server again: progress moves on without a new worker.
+      const afterRestart = await eventually(
+        async () => {
+          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          return p && doneOf(p) >= beforeRestart + 50 ? p : undefined;
+        },
+        { timeoutMs: 3 * 60_000, intervalMs: 300, what: 'progress after the Temporal restart' },
+      );
+      recoveredAfterRestart = doneOf(afterRestart) - beforeRestart;
+
+      await reach(0.6);
+      await killWorker('60%');
+
+      await reach(0.7);
+      // Async jobs still running while the balance is drained would end `failed: insufficient_balance`
+      // (the local API's job semantics): every hang URL ended long before 70 %, this makes it certain.
+      await eventually(
+        async () => {
+          for (const i of indexesOf('hang')) if (!(await stack.store.getResult(batchId, i))) return false;
+          return true;
+        },
+        { timeoutMs: 2 * 60_000, intervalMs: 300, what: 'every async job to end before the drain' },
+      );
+      await stack.admin('POST', '/admin/balance', { account: 'test', balance: 3 });
+      pausedAt = await eventually(
+        async () => {
+          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          return p?.state === 'paused' && p.counts.in_flight === p.waiting ? p : undefined;
+        },
+        {
+          timeoutMs: 2 * 60_000,
+          intervalMs: 300,
+          what: 'the batch to pause on the 402 with every URL waiting',
+        },
+      );
+      assert.equal(pausedAt.pauseReason, 'balance');
+      await stack.admin('POST', '/admin/balance', { account: 'test', add: 1_000_000 });
+      await resumeBatch(stack.client, batchId);
+
+      await reach(0.85);
+      await killWorker('85%');
+
+      final = await eventually(
+        async () => {
+          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          return p?.state === 'completed' ? p : undefined;
+        },
+        { timeoutMs: 5 * 60_000, intervalMs: 500, what: 'the batch to complete' },
+      );
+      final = (await handle.result()) as BatchProgress;
+      wallSeconds = (performance.now() - started) / 1000;
+      counters = stack.api.state.counters.snapshot();
+      records = await allRecords(batchId);
+      assert.equal(final.state, 'completed');
+    });
+
+    it('every URL ends with exactly one terminal record', () => {
+      const seen = new Set<number>();
+      for (const r of records) {
+        assert.ok(!seen.has(r.index), `index ${r.index} has one record`);
+        seen.add(r.index);
+        assert.ok(['succeeded', 'failed', 'dead_lettered'].includes(r.status), `terminal status ${r.status}`);
+      }
+      assert.equal(seen.size, TOTAL, 'a record for every URL');
+      assert.equal(final.counts.succeeded + final.counts.failed + final.counts.dead_lettered, TOTAL);
+      assert.equal(final.counts.in_flight + final.counts.pending + final.waiting, 0);
+      const byStatus = (s: string) => records.filter((r) => r.status === s).length;
+      const reasons: Record<string, number> = {};
+      for (const r of records)
+        if (r.status === 'failed') reasons[r.reason ?? '?'] = (reasons[r.reason ?? '?'] ?? 0) + 1;
+      say(
+        `records ${records.length}/${TOTAL}: succeeded ${byStatus('succeeded')}, dead-lettered ${byStatus('dead_lettered')}, ` +
+          `failed ${byStatus('failed')} ${JSON.stringify(reasons)}; wall ${wallSeconds.toFixed(1)} s`,
+      );
+      say(
+        `faults: kills at ${kills.join(', ')}; Temporal restarted at 45 % (${recoveredAfterRestart} URLs ended after it ` +
+          `with the same worker); 402 pause with ${pausedAt?.waiting} URLs waiting; continued-as-new ${final.continuedAsNew}; ` +
+          `fired ${JSON.stringify(counters.faults_fired)}`,
+      );
+    });
+
+    it('dead letters equal the injected success:false', () => {
+      const dead = records.filter((r) => r.status === 'dead_lettered');
+      const expected = indexesOf('dead');
+      assert.deepEqual(
+        dead.map((r) => r.index).sort((a, b) => a - b),
+        expected,
+        'exactly the success:false URLs are dead letters',
+      );
+      assert.equal(deadFiredFor.size, expected.length, 'success:false was injected for each of them');
+      assert.equal(dead.length, deadFiredFor.size);
+      for (const r of dead) assert.equal(r.reason, 'scrape_failed');
+      say(
+        `dead letters ${dead.length} = injected success:false URLs ${deadFiredFor.size} ` +
+          `(rule fired ${counters.faults_fired.dead} times: a URL whose answer a killed worker never stored is asked again)`,
+      );
+    });
+
+    it('concurrent calls never exceed the plan', () => {
+      const peak = counters.concurrency.peak_by_account.test ?? 0;
+      assert.ok(peak <= PLAN_LIMIT, `peak ${peak} within the plan ${PLAN_LIMIT}`);
+      // A 429 the fault rules did not inject is the local API refusing a call over the plan's limit.
+      const scrape429 = counters.endpoints.scrape['429'] ?? 0;
+      const refused = scrape429 - (counters.faults_fired['429'] ?? 0);
+      say(
+        `peak concurrency ${peak} (plan ${PLAN_LIMIT}); 429s ${scrape429}, of them refused over the plan: ${refused}`,
+      );
+      assert.ok(refused >= 0);
+    });
+
+    it('each async job is submitted once per URL', () => {
+      const submitted = counters.async.submitted_by_url;
+      const hang = indexesOf('hang').map(url);
+      assert.deepEqual(Object.keys(submitted).sort(), [...hang].sort(), 'the hanging URLs went async');
+      for (const [u, n] of Object.entries(submitted)) assert.equal(n, 1, `${u} submitted once`);
+      for (const i of indexesOf('hang')) {
+        const r = records.find((x) => x.index === i);
+        assert.equal(r?.status, 'succeeded', `hang URL ${i} succeeded through the async flow`);
+        assert.ok(r?.jobId, `hang URL ${i} has its job id`);
+      }
+      say(
+        `async jobs ${counters.async.submitted} for ${Object.keys(submitted).length} URLs (max ${Math.max(...Object.values(submitted))} per URL), ` +
+          `idempotent replays ${counters.async.idempotent_replays}, polls ${counters.async.polls}`,
+      );
+    });
+
+    it('credits charged equal the sum of per-URL charges', () => {
+      const sum = records.reduce((s, r) => s + r.charged, 0);
+      say(
+        `credits: local API charged ${counters.credits.charged_total}, sum of records ${sum}, batch total ${final.credits}; ` +
+          `402s ${counters.outcomes['402'] ?? 0}; answers never delivered ${counters.outcomes.client_closed ?? 0}`,
+      );
+      assert.equal(final.credits, sum, 'the batch total is the sum of the records');
+      assert.equal(counters.credits.charged_total, sum, 'nothing charged twice, nothing charged unrecorded');
+    });
+
+    it('the API key appears in no workflow history and no worker log line', async () => {
+      const executions: WorkflowExecutionInfo[] = [];
+      for await (const wf of stack.client.workflow.list()) executions.push(wf);
+      let withKey = 0;
+      let withUrls = 0;
+      let longest = { id: '', events: 0 };
+      await eachLimited(executions, 8, async (wf) => {
+        const history = await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+        if (containsText(history, stack.apiKey)) withKey += 1;
+        // Positive control: the same search finds what histories do carry (URLs inside payload bytes).
+        if (containsText(history, stack.demoOrigin)) withUrls += 1;
+        const events = history.events?.length ?? 0;
+        if (events > longest.events) longest = { id: wf.workflowId, events };
+      });
+      const lines = stack.workers.flatMap((w) => w.lines);
+      const linesWithKey = lines.filter((l) => l.includes(stack.apiKey)).length;
+      say(
+        `key: in ${withKey} of ${executions.length} histories (positive control: URLs found in ${withUrls}), ` +
+          `in ${linesWithKey} of ${lines.length} worker log lines from ${stack.workers.length} worker processes; ` +
+          `longest history ${longest.events} events (${longest.id})`,
+      );
+      assert.ok(executions.length > TOTAL, `checked ${executions.length} histories`);
+      assert.ok(withUrls > TOTAL, 'the search sees inside payloads');
+      assert.equal(withKey, 0);
+      assert.ok(lines.length > TOTAL, 'the worker logs were captured');
+      assert.equal(linesWithKey, 0);
+    });
+  },
+);
+
+function say(line: string): void {
+  process.stdout.write(`# chaos: ${line}\n`);
+}
