@@ -29,7 +29,6 @@
 import { Context } from '@temporalio/activity';
 import { chromium, type Browser } from 'playwright';
 import { screenshotBatchId } from '../batch/steps.js';
-import { checkFields } from '../batch/field-schema.js';
 import type { Logger } from '../logging/logger.js';
 import {
   AuthError,
@@ -48,6 +47,7 @@ import type { ResultRecord, ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { classifyActivityError } from './failures.js';
+import { applySchema, provenanceOf, summaryOf } from './records.js';
 import type { BatchNotifier } from './scrape.js';
 
 /** Credits one BaaS session costs (the local API's `COST_TABLE.baas_session`). */
@@ -122,10 +122,6 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     url.searchParams.set('render_media', deps.blockMedia === false ? 'true' : 'false');
     return url.toString();
   };
-  const tagsOf = (input: UrlWorkflowInput) => [
-    ...new Set([...input.options.tags, ...(input.item.tags ?? [])]),
-  ];
-
   /** Writes the terminal record (succeeded or dead-lettered) and returns the summary. */
   async function finish(
     input: UrlWorkflowInput,
@@ -133,23 +129,16 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
   ): Promise<UrlSummary> {
     const { batchId, item } = input;
     const attempts = Context.current().info.attempt;
-    let status: ResultRecord['status'] = result.deadLetter ? 'dead_lettered' : 'succeeded';
-    let reason: string | undefined = result.deadLetter?.code;
-    let detail = result.deadLetter?.message;
-    const { schema } = input.options;
-    if (status === 'succeeded' && schema && result.fields) {
-      const problems = checkFields(result.fields, schema);
-      if (problems.length) {
-        status = 'dead_lettered';
-        reason = 'schema_violation';
-        detail = problems.join('; ');
-      }
-    }
+    const { status, reason, detail } = applySchema(
+      result.deadLetter
+        ? { status: 'dead_lettered', reason: result.deadLetter.code, detail: result.deadLetter.message }
+        : { status: 'succeeded' },
+      result.fields,
+      input,
+    );
     const contentRef = result.html ? await store.putContent(batchId, item.index, result.html) : undefined;
     // A dead letter comes from a session that was opened (and billed): steps fail only inside one.
-    const charged = sessionPrice;
-    const tags = tagsOf(input);
-    await store.putResult({
+    const record: ResultRecord = {
       batchId,
       index: item.index,
       url: item.url,
@@ -157,22 +146,15 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       ...(reason ? { reason } : {}),
       ...(detail ? { detail } : {}),
       methodUsed: 'browser',
-      charged,
+      charged: sessionPrice,
       attempts,
       ...(result.fields ? { fields: result.fields } : {}),
       ...(contentRef ? { contentRef } : {}),
-      tags,
+      ...provenanceOf(input),
       finishedAt: new Date().toISOString(),
-    });
-    return {
-      index: item.index,
-      status,
-      ...(reason ? { reason } : {}),
-      charged,
-      methodUsed: 'browser',
-      attempts,
-      tags,
     };
+    await store.putResult(record);
+    return summaryOf(record);
   }
 
   return {

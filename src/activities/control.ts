@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
+import { provenanceOf } from './records.js';
 import type { PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
@@ -81,7 +82,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
 
     async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
       checkSameStore(store, input.options.storeId, true);
-      const tags = [...new Set([...input.options.tags, ...(input.item.tags ?? [])])];
+      const { tags, redrivenFrom } = provenanceOf(input);
       await store.putResult({
         batchId: input.batchId,
         index: input.item.index,
@@ -93,7 +94,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
         attempts,
         ...(jobId ? { jobId } : {}),
         tags,
-        ...(input.item.redrivenFrom ? { redrivenFrom: input.item.redrivenFrom } : {}),
+        ...(redrivenFrom ? { redrivenFrom } : {}),
         finishedAt: new Date().toISOString(),
       });
       logger.info(

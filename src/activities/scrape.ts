@@ -13,8 +13,8 @@ import type {
 import { AsyncJobFailedError, type OmniScrapeError } from '../omniscrape/errors.js';
 import type { ResultRecord, ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
-import { checkFields } from '../batch/field-schema.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
+import { applySchema, provenanceOf, summaryOf, tagsOf } from './records.js';
 
 /** The calls the activities make; `OmniScrapeClient` implements it. */
 export interface OmniScrapeApi {
@@ -97,20 +97,6 @@ export const clientTimeoutMs = (activityTimeoutMs: number) =>
 /** One key per URL of a batch: a re-driven URL (a new batch) is a new call. */
 const idempotencyKeyOf = (input: UrlWorkflowInput) => `${input.batchId}/${input.item.index}`;
 
-/** What the batch sees of a terminal record. */
-export function summaryOf(record: ResultRecord): UrlSummary {
-  return {
-    index: record.index,
-    status: record.status,
-    ...(record.reason ? { reason: record.reason } : {}),
-    charged: record.charged,
-    ...(record.methodUsed ? { methodUsed: record.methodUsed } : {}),
-    ...(record.balanceAfter !== undefined ? { balanceAfter: record.balanceAfter } : {}),
-    attempts: record.attempts,
-    tags: record.tags ?? [],
-  };
-}
-
 export function requestFor(input: UrlWorkflowInput, mode = input.options.mode): ScrapeRequestInput {
   const o = input.options;
   return {
@@ -132,10 +118,6 @@ export function createScrapeActivities({
   metrics,
   balanceWatcher,
 }: ScrapeActivityDeps) {
-  const tagsOf = (input: UrlWorkflowInput) => [
-    ...new Set([...input.options.tags, ...(input.item.tags ?? [])]),
-  ];
-
   /** Heartbeats while `work` runs, so a dead worker is noticed and cancellation reaches us. */
   async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ctx = Context.current();
@@ -234,17 +216,17 @@ export function createScrapeActivities({
   ): Promise<UrlSummary> {
     const { batchId, item } = input;
     const fields = body.data?.css_extracted ?? undefined;
-    let status: ResultRecord['status'] = extra.deadLetter ? 'dead_lettered' : 'succeeded';
-    let reason: string | undefined = extra.deadLetter?.code;
-    let detail: string | undefined = extra.deadLetter ? (body.error ?? extra.deadLetter.message) : undefined;
-    if (status === 'succeeded' && input.options.schema && fields) {
-      const problems = checkFields(fields, input.options.schema);
-      if (problems.length) {
-        status = 'dead_lettered';
-        reason = 'schema_violation';
-        detail = problems.join('; ');
-      }
-    }
+    const { status, reason, detail } = applySchema(
+      extra.deadLetter
+        ? {
+            status: 'dead_lettered',
+            reason: extra.deadLetter.code,
+            detail: body.error ?? extra.deadLetter.message,
+          }
+        : { status: 'succeeded' },
+      fields,
+      input,
+    );
     const content = body.data?.content;
     const contentRef = content ? await store.putContent(batchId, item.index, content) : undefined;
     const record: ResultRecord = {
@@ -265,11 +247,10 @@ export function createScrapeActivities({
       ...(fields ? { fields } : {}),
       ...(contentRef ? { contentRef } : {}),
       ...(extra.jobId ? { jobId: extra.jobId } : {}),
-      tags: tagsOf(input),
+      ...provenanceOf(input),
       ...(status === 'dead_lettered'
         ? { response: { ...body, data: body.data ? { ...body.data, content: undefined } : body.data } }
         : {}),
-      ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
       finishedAt: new Date().toISOString(),
     };
     await store.putResult(record);
