@@ -17,6 +17,8 @@ import type { ResultStore } from '../store/types.js';
 import { createBrowserActivities } from '../activities/browser.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { TASK_QUEUES } from '../workflows/types.js';
+import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
+import { redactSecrets } from '../omniscrape/errors.js';
 import { installRuntime } from './runtime.js';
 import { temporalNotifier, type RunningWorker } from './scrape.js';
 
@@ -41,7 +43,8 @@ export async function startBrowserWorker(deps: BrowserWorkerDeps): Promise<Omit<
   if (!config.OMNISCRAPE_KEY)
     throw new Error('OMNISCRAPE_KEY is required: the browser worker opens BaaS sessions with it');
   const dataConverter = dataConverterFromConfig(config);
-  installRuntime(logger);
+  const prepared = await prepareWorkerMetrics(config);
+  installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
   const browserUrl = browserUrlFrom(config);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
@@ -59,16 +62,24 @@ export async function startBrowserWorker(deps: BrowserWorkerDeps): Promise<Omit<
     maxConcurrentActivityTaskExecutions: config.BAAS_CONCURRENCY,
     shutdownGraceTime: '2 minutes',
   });
+  const metricsServer = await prepared?.serve(logger);
   logger.info(
-    { queues: [TASK_QUEUES.browser], concurrency: config.BAAS_CONCURRENCY, browserUrl },
+    {
+      queues: [TASK_QUEUES.browser],
+      concurrency: config.BAAS_CONCURRENCY,
+      browserUrl: redactSecrets(browserUrl),
+      ...(metricsServer ? { metrics: metricsServer.url } : {}),
+    },
     'browser worker started',
   );
   const done = worker.run().then(async () => {
     await connection.close();
+    await metricsServer?.close();
     logger.info('browser worker stopped');
   });
   return {
     done,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async shutdown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done;

@@ -21,9 +21,8 @@ import { rateLimitedSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { createAlerts, type Alerts } from '../alerts/index.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
-import { createRegistry, httpSource } from '../metrics/registry.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
-import { freePort, startMetricsServer, type RunningMetricsServer } from '../metrics/server.js';
+import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
 import { installRuntime } from './runtime.js';
 
 const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
@@ -66,25 +65,11 @@ export interface RunningWorker {
   alerts: Alerts;
 }
 
-/**
- * The worker's metrics, when SCRAPEFLOW_METRICS_PORT is set: our counters, plus the Temporal runtime's
- * exporter on a private loopback port, read through by our endpoint on each scrape (one page).
- */
-async function prepareMetrics(config: Config) {
-  if (config.SCRAPEFLOW_METRICS_PORT === undefined) return undefined;
-  const registry = createRegistry();
-  return {
-    registry,
-    metrics: createScrapeMetrics(registry),
-    runtimeAddress: `127.0.0.1:${await freePort()}`,
-  };
-}
-
 export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<RunningWorker> {
   const { config, logger, store, client } = deps;
   const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
-  const prepared = await prepareMetrics(config);
-  const metrics: ScrapeMetrics | undefined = prepared?.metrics;
+  const prepared = await prepareWorkerMetrics(config);
+  const metrics: ScrapeMetrics | undefined = prepared ? createScrapeMetrics(prepared.registry) : undefined;
   installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
   const alerts = createAlerts(config, logger, metrics ? { onResult: (k, r) => metrics.alert(k, r) } : {});
   let api = deps.api;
@@ -123,15 +108,7 @@ export async function startScrapeWorker(deps: ScrapeWorkerDeps): Promise<Running
     }),
     maxConcurrentActivityTaskExecutions: config.OMNISCRAPE_CONCURRENCY,
   });
-  const metricsServer: RunningMetricsServer | undefined = prepared
-    ? await startMetricsServer({
-        registry: prepared.registry,
-        sources: [httpSource(`http://${prepared.runtimeAddress}/metrics`)],
-        host: config.SCRAPEFLOW_METRICS_HOST,
-        port: config.SCRAPEFLOW_METRICS_PORT ?? 0,
-        logger,
-      })
-    : undefined;
+  const metricsServer = await prepared?.serve(logger);
   logger.info(
     {
       queues: [TASK_QUEUES.control, TASK_QUEUES.scrape],
