@@ -43,11 +43,11 @@ import {
   redactSecrets,
   registerSecret,
 } from '../omniscrape/errors.js';
-import type { ResultRecord, ResultStore } from '../store/types.js';
+import type { ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { classifyActivityError } from './failures.js';
-import { applySchema, provenanceOf, summaryOf } from './records.js';
+import { applySchema, writeRecord } from './records.js';
 import type { BatchNotifier } from './scrape.js';
 
 /** Credits one BaaS session costs (the local API's `COST_TABLE.baas_session`). */
@@ -129,7 +129,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
   ): Promise<UrlSummary> {
     const { batchId, item } = input;
     const attempts = Context.current().info.attempt;
-    const { status, reason, detail } = applySchema(
+    const verdict = applySchema(
       result.deadLetter
         ? { status: 'dead_lettered', reason: result.deadLetter.code, detail: result.deadLetter.message }
         : { status: 'succeeded' },
@@ -138,23 +138,13 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     );
     const contentRef = result.html ? await store.putContent(batchId, item.index, result.html) : undefined;
     // A dead letter comes from a session that was opened (and billed): steps fail only inside one.
-    const record: ResultRecord = {
-      batchId,
-      index: item.index,
-      url: item.url,
-      status,
-      ...(reason ? { reason } : {}),
-      ...(detail ? { detail } : {}),
+    return writeRecord(store, input, verdict, {
       methodUsed: 'browser',
       charged: sessionPrice,
       attempts,
       ...(result.fields ? { fields: result.fields } : {}),
       ...(contentRef ? { contentRef } : {}),
-      ...provenanceOf(input),
-      finishedAt: new Date().toISOString(),
-    };
-    await store.putResult(record);
-    return summaryOf(record);
+    });
   }
 
   return {

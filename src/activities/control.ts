@@ -8,7 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
-import { provenanceOf } from './records.js';
+import { writeRecord } from './records.js';
 import type { PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
@@ -82,26 +82,21 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
 
     async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
       checkSameStore(store, input.options.storeId, true);
-      const { tags, redrivenFrom } = provenanceOf(input);
-      await store.putResult({
-        batchId: input.batchId,
-        index: input.item.index,
-        url: input.item.url,
-        status: 'failed',
-        reason,
-        ...(detail ? { detail } : {}),
-        charged: 0,
-        attempts,
-        ...(jobId ? { jobId } : {}),
-        tags,
-        ...(redrivenFrom ? { redrivenFrom } : {}),
-        finishedAt: new Date().toISOString(),
-      });
+      const summary = await writeRecord(
+        store,
+        input,
+        { status: 'failed', reason, ...(detail ? { detail } : {}) },
+        {
+          charged: 0,
+          attempts,
+          ...(jobId ? { jobId } : {}),
+        },
+      );
       logger.info(
         { event: 'url_failed', batchId: input.batchId, index: input.item.index, url: input.item.url, reason },
         'url failed',
       );
-      return { index: input.item.index, status: 'failed', reason, charged: 0, attempts, tags };
+      return summary;
     },
   };
 }

@@ -3,7 +3,7 @@
  * batch's field schema, and the small summary the workflow sees of a record.
  */
 import { checkFields } from '../batch/field-schema.js';
-import type { ResultRecord } from '../store/types.js';
+import type { ResultRecord, ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 /** The batch's tags and the URL's own, once each. */
@@ -51,4 +51,32 @@ export function summaryOf(record: ResultRecord): UrlSummary {
     attempts: record.attempts,
     tags: record.tags ?? [],
   };
+}
+
+/** What only the activity that ends the URL knows; the rest of the record comes from its input. */
+export type RecordDetails = Omit<
+  ResultRecord,
+  'batchId' | 'index' | 'url' | 'status' | 'reason' | 'detail' | 'tags' | 'redrivenFrom' | 'finishedAt'
+>;
+
+/** Writes the URL's terminal record (idempotent by batch and index) and returns its summary. */
+export async function writeRecord(
+  store: ResultStore,
+  input: UrlWorkflowInput,
+  { status, reason, detail }: Verdict,
+  details: RecordDetails,
+): Promise<UrlSummary> {
+  const record: ResultRecord = {
+    batchId: input.batchId,
+    index: input.item.index,
+    url: input.item.url,
+    status,
+    ...(reason ? { reason } : {}),
+    ...(detail ? { detail } : {}),
+    ...details,
+    ...provenanceOf(input),
+    finishedAt: new Date().toISOString(),
+  };
+  await store.putResult(record);
+  return summaryOf(record);
 }

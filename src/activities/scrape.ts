@@ -11,10 +11,10 @@ import type {
   ScrapeResponse,
 } from '../omniscrape/types.js';
 import { AsyncJobFailedError, type OmniScrapeError } from '../omniscrape/errors.js';
-import type { ResultRecord, ResultStore } from '../store/types.js';
+import type { ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
-import { applySchema, provenanceOf, summaryOf, tagsOf } from './records.js';
+import { applySchema, summaryOf, tagsOf, writeRecord } from './records.js';
 
 /** The calls the activities make; `OmniScrapeClient` implements it. */
 export interface OmniScrapeApi {
@@ -216,7 +216,7 @@ export function createScrapeActivities({
   ): Promise<UrlSummary> {
     const { batchId, item } = input;
     const fields = body.data?.css_extracted ?? undefined;
-    const { status, reason, detail } = applySchema(
+    const verdict = applySchema(
       extra.deadLetter
         ? {
             status: 'dead_lettered',
@@ -229,13 +229,7 @@ export function createScrapeActivities({
     );
     const content = body.data?.content;
     const contentRef = content ? await store.putContent(batchId, item.index, content) : undefined;
-    const record: ResultRecord = {
-      batchId,
-      index: item.index,
-      url: item.url,
-      status,
-      ...(reason ? { reason } : {}),
-      ...(detail ? { detail } : {}),
+    return writeRecord(store, input, verdict, {
       ...(body.metadata?.method_used ? { methodUsed: body.metadata.method_used } : {}),
       ...(body.metadata?.solver_used !== undefined ? { solverUsed: body.metadata.solver_used } : {}),
       ...(body.metadata?.challenge_solved !== undefined
@@ -247,14 +241,10 @@ export function createScrapeActivities({
       ...(fields ? { fields } : {}),
       ...(contentRef ? { contentRef } : {}),
       ...(extra.jobId ? { jobId: extra.jobId } : {}),
-      ...provenanceOf(input),
-      ...(status === 'dead_lettered'
+      ...(verdict.status === 'dead_lettered'
         ? { response: { ...body, data: body.data ? { ...body.data, content: undefined } : body.data } }
         : {}),
-      finishedAt: new Date().toISOString(),
-    };
-    await store.putResult(record);
-    return summaryOf(record);
+    });
   }
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
