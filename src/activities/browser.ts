@@ -9,11 +9,14 @@
  *   registered secret).
  * - The session heartbeats while it runs; cancellation (and Temporal's timeouts, which cancel too)
  *   close the CDP connection at once. The browser is always closed, on success, error or timeout.
- * - Charge: BaaS bills per session and the CDP stream says nothing about billing, so the record's
- *   `charged` is the documented session price (`sessionPrice`, default 10 credits = the local API's
- *   `COST_TABLE.baas_session`), also for a dead letter (a step failed inside an opened session). A try
- *   that died mid-session (worker killed, CDP lost) was billed by BaaS too but is not in the record:
- *   `charged` is what the session that ended the URL cost.
+ * - Charge: BaaS bills a session when it opens (the documented price, `sessionPrice`, default 10 credits =
+ *   the local API's `COST_TABLE.baas_session`), and the CDP stream says nothing about billing. So each
+ *   try notes its session in the store (`noteCharge`) as soon as it is connected, and the record charges
+ *   every session noted for the URL: a try that died mid-session (worker killed, CDP lost, timeout) is
+ *   paid for, and the record says so. The one gap: a worker killed between BaaS handing the session over
+ *   and the note being written (a few milliseconds) leaves that session out of the record.
+ * - A retry first looks for the URL's record: an earlier try that wrote it and lost only its completion
+ *   (worker killed, server restart) is the answer, and a new session would be billed again.
  *
  * ## Errors into the taxonomy (retries per src/omniscrape/errors.ts `retryDecision`)
  * | what happened | error | behaviour |
@@ -44,10 +47,10 @@ import {
   registerSecret,
 } from '../omniscrape/errors.js';
 import type { ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import { stepsOf, type UrlSummary, type UrlWorkflowInput } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
-import { classifyActivityError } from './failures.js';
-import { applySchema, writeRecord } from './records.js';
+import { checkSameStore, classifyActivityError } from './failures.js';
+import { applySchema, summaryOf, writeRecord } from './records.js';
 import type { BatchNotifier } from './scrape.js';
 
 /** Credits one BaaS session costs (the local API's `COST_TABLE.baas_session`). */
@@ -122,7 +125,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     url.searchParams.set('render_media', deps.blockMedia === false ? 'true' : 'false');
     return url.toString();
   };
-  /** Writes the terminal record (succeeded or dead-lettered) and returns the summary. */
+  /** Writes the terminal record (succeeded or dead-lettered), charging every session noted for the URL. */
   async function finish(
     input: UrlWorkflowInput,
     result: { html?: string; fields?: Record<string, string | null>; deadLetter?: OmniScrapeError },
@@ -140,7 +143,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     // A dead letter comes from a session that was opened (and billed): steps fail only inside one.
     return writeRecord(store, input, verdict, {
       methodUsed: 'browser',
-      charged: sessionPrice,
+      charged: await store.notedCharges(batchId, item.index),
       attempts,
       ...(result.fields ? { fields: result.fields } : {}),
       ...(contentRef ? { contentRef } : {}),
@@ -151,6 +154,11 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     /** One BaaS session: connect, run the steps, store, write the record. */
     async browseUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
       const ctx = Context.current();
+      checkSameStore(store, input.options.storeId, true);
+      if (ctx.info.attempt > 1) {
+        const earlier = await store.getResult(input.batchId, input.item.index);
+        if (earlier) return summaryOf(earlier);
+      }
       const signal = ctx.cancellationSignal;
       const started = Date.now();
       const log = logger.child({ batchId: input.batchId, index: input.item.index, url: input.item.url });
@@ -167,11 +175,19 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       let outcome = 'success';
       try {
         browser = await chromium.connectOverCDP(endpoint(), { timeout: deps.connectTimeoutMs ?? 30_000 });
-        if (signal?.aborted) throw signal.reason;
         connecting = false;
+        // Billed from here on, whatever happens to this try.
+        const { workflowExecution, activityId, attempt } = ctx.info;
+        await store.noteCharge(
+          input.batchId,
+          input.item.index,
+          `${workflowExecution?.runId ?? '-'}.${activityId}.${attempt}`,
+          sessionPrice,
+        );
+        if (signal?.aborted) throw signal.reason;
         const context = await browser.newContext();
         const page = await context.newPage();
-        const steps = input.options.steps ?? [];
+        const steps = stepsOf(input) ?? [];
         if (steps[0]?.action !== 'goto')
           await page.goto(input.item.url, { waitUntil: 'domcontentloaded', timeout: 30_000 });
         let fields = await runSteps(page, input.item.url, steps, {

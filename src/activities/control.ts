@@ -20,6 +20,23 @@ export interface ControlActivityDeps {
   sendAlert?: SendAlert;
 }
 
+/**
+ * Most bytes (as JSON) one input page may hold. A page is an activity result, so it lands in the batch's
+ * history, where Temporal refuses payloads over 2 MB: 200 ordinary URLs take ~20 KB, but items near the
+ * 64 KiB line limit (long URLs, per-item steps) would not fit, and the batch would retry the page forever.
+ */
+export const INPUT_PAGE_BYTES = 512 * 1024;
+
+/** The longest prefix of `items` within `maxBytes` as JSON; never empty when `items` is not. */
+export function withinBytes<T>(items: T[], maxBytes: number): T[] {
+  let bytes = 0;
+  for (let n = 0; n < items.length; n++) {
+    bytes += Buffer.byteLength(JSON.stringify(items[n])) + 1;
+    if (bytes > maxBytes) return items.slice(0, Math.max(1, n));
+  }
+  return items;
+}
+
 export interface RecordFailureInput {
   input: UrlWorkflowInput;
   reason: string;
@@ -77,7 +94,8 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       storeId?: string;
     }): Promise<UrlItem[]> {
       checkSameStore(store, args.storeId, false);
-      return store.readInput(args.batchId, args.offset, args.limit);
+      // A shorter page is fine: the batch moves its cursor past the last item it got.
+      return withinBytes(await store.readInput(args.batchId, args.offset, args.limit), INPUT_PAGE_BYTES);
     },
 
     async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
@@ -87,7 +105,8 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
         input,
         { status: 'failed', reason, ...(detail ? { detail } : {}) },
         {
-          charged: 0,
+          // Sessions billed to tries that then failed (BaaS); 0 for the HTTP paths, which pay for answers.
+          charged: await store.notedCharges(input.batchId, input.item.index),
           attempts,
           ...(jobId ? { jobId } : {}),
         },

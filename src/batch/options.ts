@@ -126,9 +126,26 @@ export function formatPath(path: readonly PropertyKey[], prefix = ''): string {
   );
 }
 
+/**
+ * Issues with each failed union (`string | {url, steps?}`) replaced by the issues of the one option the
+ * input's type matched, so a message names the field inside it (`urls[1].steps[0].selector`) instead
+ * of the union's "Invalid input". Unions that no option, or several, matched stay as they are.
+ */
+export function unionIssues(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union') return [issue];
+    const typeMismatch = (i: z.core.$ZodIssue) => i.code === 'invalid_type' && i.path.length === 0;
+    const matched = issue.errors.filter((option) => !option.every(typeMismatch));
+    if (matched.length !== 1 || !matched[0]) return [issue];
+    return unionIssues(matched[0].map((i) => ({ ...i, path: [...issue.path, ...i.path] })));
+  });
+}
+
 /** Formats zod issues as `field: message; ...`, prefixed by where the input came from. */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
-  return issues.map((i) => `${formatPath(i.path, prefix) || '(root)'}: ${i.message}`).join('; ');
+  return unionIssues(issues)
+    .map((i) => `${formatPath(i.path, prefix) || '(root)'}: ${i.message}`)
+    .join('; ');
 }
 
 export function parseBatchOptions(input: unknown): BatchOptions {

@@ -1,7 +1,9 @@
 /**
  * Page interactions as data: the `steps` of a batch's options, run in a browser (BaaS) session on the
- * `browser` task queue for every URL of the batch. Validated with the other batch options when the batch
- * starts; errors name the step and the field (`steps[2].selector: is required`).
+ * `browser` task queue for every URL of the batch, or the `steps` of one input item (`UrlItem.steps`,
+ * which replace the batch's for that URL: `stepsOf` in src/workflows/types.ts). Validated with the other
+ * batch options when the batch starts, or as the input is read; errors name the step and the field
+ * (`steps[2].selector: is required`, `line 3: steps[2].selector: is required`).
  *
  * Each step is an object with an `action`:
  * | action | fields | what it does |

@@ -4,16 +4,27 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { httpUrl } from '../omniscrape/types.js';
-import { parseBatchOptions, ValidationError, type BatchOptionsInput } from '../batch/options.js';
+import {
+  describeIssues,
+  formatPath,
+  parseBatchOptions,
+  ValidationError,
+  type BatchOptionsInput,
+} from '../batch/options.js';
+import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
 
+/** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
+export type UrlItemInput = Omit<UrlItem, 'index' | 'steps'> & { steps?: StepInput[] };
+
 export interface StartBatchRequest {
   /** @default a generated `batch-<time>-<random>` */
   batchId?: string;
-  urls: Iterable<Omit<UrlItem, 'index'>> | AsyncIterable<Omit<UrlItem, 'index'>>;
+  /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
+  urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
   options?: BatchOptionsInput;
 }
 
@@ -21,7 +32,10 @@ export function newBatchId(): string {
   return `batch-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Checks every URL as it streams into the store; the first bad one names its position. */
+/**
+ * Checks every URL (and its steps) as it streams into the store; the first bad one names its position
+ * (`urls[3]`, `urls[3].steps[1].selector`).
+ */
 async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<UrlItem, 'index'>> {
   let position = 0;
   for await (const item of urls) {
@@ -32,8 +46,21 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
         `urls[${position}]`,
       );
     }
+    const { steps, ...rest } = item;
+    if (steps === undefined) {
+      yield rest;
+    } else {
+      const parsed = stepsSchema.safeParse(steps);
+      if (!parsed.success) {
+        const prefix = `urls[${position}].steps`;
+        throw new ValidationError(
+          describeIssues(parsed.error.issues, prefix),
+          formatPath(parsed.error.issues[0]?.path ?? [], prefix),
+        );
+      }
+      yield { ...rest, steps: parsed.data };
+    }
     position += 1;
-    yield item;
   }
 }
 

@@ -8,9 +8,15 @@
  * - `csv`: a header row naming a `url` column (any position, case-insensitive) and optionally a `tags`
  *   column whose value lists tags separated by `;` or `|`. Quoted fields (`"a,b"`, `""` for a quote)
  *   are understood; a quoted field spanning lines is not.
- * - `jsonl` (also `.ndjson`): one JSON object per line, `{"url": "...", "tags": ["a", "b"]}`.
+ * - `jsonl` (also `.ndjson`): one JSON object per line, `{"url": "...", "tags": ["a", "b"]}`, optionally
+ *   with `"steps": [...]`: browser steps for that URL alone (src/batch/steps.ts, validated like the
+ *   batch's; a bad one names the line and the field, `line 3: steps[1].selector: is required`). A URL
+ *   with steps runs in a browser session, the others of the batch on the HTTP path (unless the batch has
+ *   steps). Text and CSV lines carry no steps: use JSONL (or the batch's `steps`) for interactive pages.
  */
 import { extname } from 'node:path';
+import { describeIssues } from '../batch/options.js';
+import { stepsSchema, type Step } from '../batch/steps.js';
 import { httpUrl } from '../omniscrape/types.js';
 import type { UrlItem } from '../store/types.js';
 
@@ -157,6 +163,13 @@ function checkTags(value: unknown, line: number): string[] | undefined {
   return tags.length ? tags : undefined;
 }
 
+function checkSteps(value: unknown, line: number): Step[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parsed = stepsSchema.safeParse(value);
+  if (!parsed.success) throw new InputError(describeIssues(parsed.error.issues, 'steps'), line);
+  return parsed.data;
+}
+
 type Item = Omit<UrlItem, 'index'>;
 
 /**
@@ -209,7 +222,9 @@ function parseLine(
     const record = value as Record<string, unknown>;
     if (typeof record.url !== 'string') throw new InputError('has no "url" string field', line);
     const tags = checkTags(record.tags, line);
-    return { url: checkUrl(record.url, line), ...(tags ? { tags } : {}) };
+    const url = checkUrl(record.url, line);
+    const steps = checkSteps(record.steps, line);
+    return { url, ...(tags ? { tags } : {}), ...(steps ? { steps } : {}) };
   }
   let fields: string[];
   try {

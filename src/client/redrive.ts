@@ -1,12 +1,12 @@
 /**
  * Re-drive: after a fix, the dead letters of a batch run again as a new batch whose input is their URLs
- * (with their tags). Lineage is recorded both ways:
+ * (with their tags, and the browser steps their input items had). Lineage is recorded both ways:
  * - each re-driven dead letter gets `redrivenTo: { batchId, index }` (written here, once the new batch
  *   has started), so a second re-drive skips it;
  * - each input item of the new batch carries `redrivenFrom: { batchId, index }`, which the URL's
  *   terminal record repeats (when the store and activities carry it through).
  * The new batch takes the original batch's options (read from its workflow history), overridden by
- * `options`.
+ * `options`. An item's own `steps` still win over the new batch's `steps`.
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
@@ -59,6 +59,25 @@ function redrivable(record: ResultRecord): boolean {
   return record.status === 'dead_lettered' && !record.redrivenTo;
 }
 
+/** Input items read per query while looking up the dead letters' items. */
+const INPUT_PAGE = 500;
+
+/**
+ * Looks up a batch's input items by index, for indexes asked in increasing order (records stream in
+ * index order): one page is held at a time, read forward as the indexes pass it.
+ */
+function inputItems(store: ResultStore, batchId: string): (index: number) => Promise<UrlItem | undefined> {
+  let page: UrlItem[] = [];
+  const held = (index: number): UrlItem | undefined => {
+    const item = page[index - (page[0]?.index ?? 0)];
+    return item?.index === index ? item : undefined;
+  };
+  return async (index) => {
+    if (!held(index)) page = await store.readInput(batchId, index, INPUT_PAGE);
+    return held(index);
+  };
+}
+
 export async function redriveBatch(client: Client, store: ResultStore, request: RedriveRequest) {
   const source = request.batchId;
   const base = await originalOptions(client, source);
@@ -67,12 +86,16 @@ export async function redriveBatch(client: Client, store: ResultStore, request: 
   const newBatchId =
     request.newBatchId ?? `${source.slice(0, 100)}-redrive-${randomBytes(3).toString('hex')}`;
 
+  const inputItem = inputItems(store, source);
   async function* items(): AsyncIterable<Omit<UrlItem, 'index'>> {
     for await (const record of records) {
       if (!redrivable(record)) continue;
+      // The record does not hold the item's own steps: its input item does.
+      const steps = (await inputItem(record.index))?.steps;
       const item = {
         url: record.url,
         ...(record.tags?.length ? { tags: record.tags } : {}),
+        ...(steps ? { steps } : {}),
         redrivenFrom: { batchId: source, index: record.index },
       };
       yield item;

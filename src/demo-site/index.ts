@@ -7,6 +7,7 @@ export {
   MAX_SLOW_MS,
   type DemoSite,
   type DemoSiteOptions,
+  type InteractiveHold,
 } from './server.js';
 export { ASSET_KINDS, PAGE_KINDS, type AssetKind, type DemoCounters, type PageKind } from './counters.js';
 export {

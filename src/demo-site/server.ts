@@ -52,6 +52,17 @@ export interface DemoSite {
   resetCounters(): void;
   /** Resolves with a snapshot once `predicate` holds for the counters (at once if it already does). */
   waitForCounters(predicate: (c: DemoCounters) => boolean, signal?: AbortSignal): Promise<DemoCounters>;
+  /**
+   * Holds every `/interactive/items` answer until `release()` (or `close()`): a test's way to catch the
+   * browser sessions on the interactive page at a known point, say to kill their worker mid-page.
+   * `held()` counts the requests waiting. One hold at a time.
+   */
+  holdInteractiveItems(): InteractiveHold;
+}
+
+export interface InteractiveHold {
+  held(): number;
+  release(): void;
 }
 
 /** Longest `/slow` delay, in ms. */
@@ -235,9 +246,15 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     return reply.type(HTML).send(interactivePage());
   });
 
-  app.get('/interactive/items', (request, reply) => {
+  let hold: { waiting: number; released: Promise<void>; release: () => void } | undefined;
+  app.get('/interactive/items', async (request, reply) => {
     const query = parseOr400(itemsQuery, request.query, reply);
     if (query === undefined) return reply;
+    const current = hold;
+    if (current) {
+      current.waiting++;
+      await current.released;
+    }
     counters.page('interactiveItems');
     return reply.send(interactiveBatch(query.category === '' ? undefined : query.category, query.page));
   });
@@ -301,6 +318,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     close: () => {
       closing ??= (async () => {
         shutdown.abort();
+        hold?.release();
         await app.close();
         logger?.info({ origin }, 'demo-site stopped');
       })();
@@ -309,5 +327,19 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     counters: () => counters.snapshot(),
     resetCounters: () => counters.reset(),
     waitForCounters: (predicate, signal) => counters.waitFor(predicate, signal),
+    holdInteractiveItems: () => {
+      if (hold) throw new Error('the interactive items are already held');
+      let open!: () => void;
+      const current = {
+        waiting: 0,
+        released: new Promise<void>((resolve) => (open = resolve)),
+        release: () => {
+          if (hold === current) hold = undefined;
+          open();
+        },
+      };
+      hold = current;
+      return { held: () => current.waiting, release: current.release };
+    },
   };
 }

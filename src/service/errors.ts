@@ -1,7 +1,7 @@
 /** The service's error answers: `{ error, message, field?, line? }` with the status each case maps to. */
 import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { describeIssues, ValidationError } from '../batch/options.js';
+import { describeIssues, unionIssues, ValidationError } from '../batch/options.js';
 import { BatchNotFoundError } from '../client/batches.js';
 import { InputError } from '../client/input.js';
 import { NothingToRedriveError } from '../client/redrive.js';
@@ -23,7 +23,7 @@ export class HttpError extends Error {
 export function validate<S extends z.ZodType>(schema: S, input: unknown, prefix: string): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const first = parsed.error.issues[0];
+  const first = unionIssues(parsed.error.issues)[0];
   const field = [prefix, ...(first?.path.map(String) ?? [])].filter(Boolean).join('.') || prefix;
   throw new HttpError(400, 'invalid_request', describeIssues(parsed.error.issues, prefix), { field });
 }

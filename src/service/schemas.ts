@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { batchOptionsSchema } from '../batch/options.js';
+import { stepsSchema } from '../batch/steps.js';
 import { INPUT_FORMATS } from '../client/input.js';
 import { BATCH_STATES } from '../client/list.js';
 import { RESULT_FORMATS } from '../client/results.js';
@@ -19,7 +20,13 @@ const batchId = z
 
 export const urlEntrySchema = z.union([
   httpUrl,
-  z.object({ url: httpUrl, tags: z.array(z.string().min(1).max(100)).max(50).optional() }).strict(),
+  z
+    .object({
+      url: httpUrl,
+      tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+      steps: stepsSchema.optional().describe("browser steps for this URL alone, over the batch's steps"),
+    })
+    .strict(),
 ]);
 
 export const startBatchBodySchema = z
@@ -28,7 +35,7 @@ export const startBatchBodySchema = z
     urls: z
       .array(urlEntrySchema)
       .min(1, 'must hold at least one URL')
-      .describe('URLs, as strings or {url, tags}; for large inputs upload a file instead'),
+      .describe('URLs, as strings or {url, tags, steps}; for large inputs upload a file instead'),
     options: batchOptionsSchema.optional(),
   })
   .strict();

@@ -79,7 +79,7 @@ export class FsStore implements ResultStore {
     return new FsStore(dataDir);
   }
 
-  private dir(kind: 'inputs' | 'results' | 'content', batchId: string): string {
+  private dir(kind: 'inputs' | 'results' | 'content' | 'charges', batchId: string): string {
     return join(this.dataDir, kind, checkBatchId(batchId));
   }
 
@@ -101,6 +101,7 @@ export class FsStore implements ResultStore {
         url: item.url,
         ...(item.tags?.length ? { tags: item.tags } : {}),
         ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
+        ...(item.steps ? { steps: item.steps } : {}),
       });
       count += 1;
       if (page.length === PAGE_SIZE) await flush();
@@ -149,6 +150,31 @@ export class FsStore implements ResultStore {
     const [batchId = '', index = ''] = ref.slice(CONTENT_PREFIX.length).split('/');
     if (!/^\d+$/.test(index)) throw new Error(`bad content reference: ${ref}`);
     return readIfExists(join(this.dir('content', batchId), `${index}.html`));
+  }
+
+  async noteCharge(batchId: string, index: number, tryId: string, credits: number): Promise<void> {
+    // One file per try (named by its id) makes a repeated note a rewrite, never a second charge.
+    const dir = join(this.dir('charges', batchId), String(index));
+    await mkdir(dir, { recursive: true });
+    await atomicWrite(join(dir, encodeURIComponent(tryId)), String(credits));
+  }
+
+  async notedCharges(batchId: string, index: number): Promise<number> {
+    const dir = join(this.dir('charges', batchId), String(index));
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    let total = 0;
+    for (const name of names) {
+      // Skip an atomic write's temporary file (a writer killed mid-write leaves one).
+      if (name.endsWith('.tmp')) continue;
+      total += Number((await readIfExists(join(dir, name))) ?? 0);
+    }
+    return total;
   }
 
   async putResult(record: ResultRecord): Promise<void> {

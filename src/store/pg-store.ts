@@ -59,7 +59,7 @@ const MAX_INDEX = 2 ** 31 - 1;
 /** First key of every advisory lock scrapeflow takes (the second is a hash of schema or batch id). */
 const LOCK_MIGRATE = 0x5346_0001;
 const LOCK_INPUT = 0x5346_0002;
-/** Input items per INSERT (3 parameters each; PostgreSQL allows 65535 per statement). */
+/** Input items per INSERT (5 parameters each; PostgreSQL allows 65535 per statement). */
 const INPUT_CHUNK = 500;
 /** Bodies deleted per statement by `pruneContent`, to keep each transaction short. */
 const PRUNE_CHUNK = 1000;
@@ -184,6 +184,7 @@ export class PgStore implements ResultStore {
   private readonly inputBatches: string;
   private readonly results: string;
   private readonly content: string;
+  private readonly charges: string;
 
   private constructor(
     readonly id: string,
@@ -196,6 +197,7 @@ export class PgStore implements ResultStore {
     this.inputBatches = `${prefix}scrapeflow_input_batches`;
     this.results = `${prefix}scrapeflow_results`;
     this.content = `${prefix}scrapeflow_content`;
+    this.charges = `${prefix}scrapeflow_charges`;
   }
 
   /** Connects, applies pending migrations, and returns the store. Throws `StoreUnavailableError`. */
@@ -251,12 +253,13 @@ export class PgStore implements ResultStore {
             pgText(item.url),
             item.tags?.length ? item.tags.map(pgText) : null,
             item.redrivenFrom ? JSON.stringify(item.redrivenFrom) : null,
+            item.steps ? toJsonb(item.steps) : null,
           );
           const n = values.length;
-          return `($1, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+          return `($1, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
         });
         await client.query(
-          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags, redriven_from) VALUES ${rows.join(', ')}`,
+          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags, redriven_from, steps) VALUES ${rows.join(', ')}`,
           values,
         );
         chunk = [];
@@ -291,8 +294,9 @@ export class PgStore implements ResultStore {
       url: string;
       tags: string[] | null;
       redriven_from: UrlItem['redrivenFrom'] | null;
+      steps: UrlItem['steps'] | null;
     }>(
-      `SELECT idx, url, tags, redriven_from FROM ${this.inputs}
+      `SELECT idx, url, tags, redriven_from, steps FROM ${this.inputs}
        WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`,
       [batchId, offset, limit],
     );
@@ -301,6 +305,7 @@ export class PgStore implements ResultStore {
       url: r.url,
       ...(r.tags?.length ? { tags: r.tags } : {}),
       ...(r.redriven_from ? { redrivenFrom: r.redriven_from } : {}),
+      ...(r.steps ? { steps: r.steps } : {}),
     }));
   }
 
@@ -335,6 +340,22 @@ export class PgStore implements ResultStore {
       [checkBatchId(path.slice(0, slash)), checkIndex('index', Number(index))],
     );
     return rows[0]?.body.toString('utf8');
+  }
+
+  async noteCharge(batchId: string, index: number, tryId: string, credits: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.charges} (batch_id, idx, try_id, credits) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (batch_id, idx, try_id) DO NOTHING`,
+      [checkBatchId(batchId), checkIndex('index', index), tryId, credits],
+    );
+  }
+
+  async notedCharges(batchId: string, index: number): Promise<number> {
+    const { rows } = await this.pool.query<{ total: string | null }>(
+      `SELECT sum(credits) AS total FROM ${this.charges} WHERE batch_id = $1 AND idx = $2`,
+      [checkBatchId(batchId), checkIndex('index', index)],
+    );
+    return Number(rows[0]?.total ?? 0);
   }
 
   async putResult(record: ResultRecord): Promise<void> {

@@ -3,6 +3,7 @@
  * the small summaries activities return. One interface, two implementations (filesystem default,
  * PostgreSQL), both held to the same contract tests.
  */
+import type { Step } from '../batch/steps.js';
 
 /** One input URL of a batch, with its position. */
 export interface UrlItem {
@@ -13,6 +14,11 @@ export interface UrlItem {
   tags?: string[];
   /** When the URL is a re-driven dead letter: the record it replaces. */
   redrivenFrom?: { batchId: string; index: number };
+  /**
+   * Page interactions for this URL alone (src/batch/steps.ts), over the batch's `steps`: the URL runs in
+   * a browser (BaaS) session on the `browser` task queue. @default unset (the batch's steps, if any)
+   */
+  steps?: Step[];
 }
 
 export const TERMINAL_STATUSES = ['succeeded', 'dead_lettered', 'failed'] as const;
@@ -78,6 +84,14 @@ export interface ResultStore {
   putContent(batchId: string, index: number, content: string): Promise<string>;
   /** The body behind a reference, or undefined when it was pruned or never stored. */
   getContent(ref: string): Promise<string | undefined>;
+  /**
+   * Notes that one try of a URL was billed before the URL's record exists: a BaaS session is billed
+   * when it opens, and the try may still die (worker killed, session lost). The record then charges the
+   * sum (`notedCharges`). Idempotent per `tryId`.
+   */
+  noteCharge(batchId: string, index: number, tryId: string, credits: number): Promise<void>;
+  /** Credits noted for a URL by `noteCharge`, summed over its tries; 0 when none. */
+  notedCharges(batchId: string, index: number): Promise<number>;
   /** Writes the terminal record of a URL. Idempotent by (batch, index): the last write wins. */
   putResult(record: ResultRecord): Promise<void>;
   getResult(batchId: string, index: number): Promise<ResultRecord | undefined>;

@@ -68,7 +68,8 @@ export interface BatchOptions {
   timeouts: { scrapeMs: number; heartbeatMs: number };
   /**
    * Page interactions (src/batch/steps.ts). When set, every URL of the batch runs in a browser (BaaS)
-   * session on the `browser` task queue instead of the scrape API. @default unset (HTTP path)
+   * session on the `browser` task queue instead of the scrape API; an input item's own `steps` replace
+   * them for that URL (`stepsOf`). @default unset (HTTP path, except for items with steps)
    */
   steps?: Step[];
 }
@@ -141,3 +142,11 @@ export interface CarriedBatchState {
 }
 
 export const childWorkflowId = (batchId: string, index: number): string => `${batchId}/${index}`;
+
+/**
+ * The steps a URL runs in a browser session: its input item's own (`UrlItem.steps`), else the batch's
+ * (`BatchOptions.steps`). Undefined (or empty) means the HTTP scrape path. Pure, so the per-URL workflow
+ * routes with it and the browser activity runs what it returns.
+ */
+export const stepsOf = (input: Pick<UrlWorkflowInput, 'item' | 'options'>): Step[] | undefined =>
+  input.item.steps ?? input.options.steps;

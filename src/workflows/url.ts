@@ -1,6 +1,6 @@
 /**
- * The per-URL workflow (id `<batchId>/<index>`): routes the URL to a browser session (batches with
- * `steps`, task queue `browser`), the synchronous scrape or the async job flow, acts on the error matrix's outcome, and reports one summary to its batch.
+ * The per-URL workflow (id `<batchId>/<index>`): routes the URL to a browser session (an item or batch
+ * with `steps`, task queue `browser`), the synchronous scrape or the async job flow, acts on the error matrix's outcome, and reports one summary to its batch.
  * After a 401/402 it does not fail: it tells the batch, waits for `resume`, and tries again.
  */
 import {
@@ -23,7 +23,7 @@ import type { FailureDetails } from '../activities/failures.js';
 import type { PollResult, ScrapeActivities } from '../activities/scrape.js';
 import { BatchIdAttr, OutcomeAttr, UrlAttr } from '../temporal/search-attributes.js';
 import { resumeSignal, urlDoneSignal, urlPausedSignal } from './definitions.js';
-import { TASK_QUEUES, type PauseReason, type UrlSummary, type UrlWorkflowInput } from './types.js';
+import { TASK_QUEUES, stepsOf, type PauseReason, type UrlSummary, type UrlWorkflowInput } from './types.js';
 import { pollDelayMs } from './window.js';
 
 /** Safety net for errors outside the taxonomy; the matrix's own budgets are smaller. */
@@ -105,8 +105,9 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
 /** One pass over the URL; `Paused` when the account needs a human first. */
 async function attempt(input: UrlWorkflowInput): Promise<UrlSummary | Paused> {
   const { options } = input;
-  // Only batches with `steps` take this path (new option): histories without it replay unchanged.
-  if (options.steps?.length) {
+  // Only items or batches with `steps` take this path (both added after the first histories, which
+  // have neither): those histories replay unchanged.
+  if (stepsOf(input)?.length) {
     try {
       return await browserActivities(input).browseUrl(input);
     } catch (err) {

@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBatchOptions, ValidationError } from '../../src/batch/options.js';
+import { z } from 'zod';
+import { describeIssues, parseBatchOptions, ValidationError } from '../../src/batch/options.js';
 import { checkFields } from '../../src/batch/field-schema.js';
+import { stepsSchema } from '../../src/batch/steps.js';
 
 const fails = (input: unknown, field: string) =>
   assert.throws(
@@ -37,6 +39,23 @@ describe('parseBatchOptions', () => {
     const o = parseBatchOptions({ retry: { upstreamDelayMs: 10 } });
     assert.equal(o.retry.upstreamDelayMs, 10);
     assert.equal(o.retry.upstreamRetries, 3);
+  });
+});
+
+describe('describeIssues', () => {
+  it('names the field inside the union option the input matched, and leaves other unions alone', () => {
+    const entry = z.union([z.string().min(3), z.object({ url: z.string(), steps: stepsSchema.optional() })]);
+    const message = (input: unknown) => {
+      const parsed = z.array(entry).safeParse(input);
+      assert.ok(!parsed.success);
+      return describeIssues(parsed.error.issues, 'urls');
+    };
+    assert.equal(
+      message(['abc', { url: 'u', steps: [{ action: 'click' }] }]),
+      'urls[1].steps[0].selector: is required',
+    );
+    assert.match(message(['ab']), /^urls\[0\]: Too small/);
+    assert.equal(message([5]), 'urls[0]: Invalid input');
   });
 });
 

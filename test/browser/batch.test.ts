@@ -159,6 +159,10 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
       };
       stack.api.state.baas.events.on('ended', onEnded);
     });
+    // Mid-session: the try has noted its (billed) session and is running its steps.
+    await eventually(async () => ((await stack.store.notedCharges(batchId, 0)) > 0 ? true : undefined), {
+      what: 'the session noted as billed',
+    });
     const browserWorker = stack.workers.find((w) =>
       w.lines.some((l) => l.includes('"browser worker started"')),
     );
@@ -172,6 +176,11 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
     assert.equal(rs.length, 1, 'one terminal record');
     assert.equal(rs[0]?.fields?.title, 'Product 77');
     assert.equal(rs[0]?.attempts, 2);
+    assert.equal(
+      rs[0]?.charged,
+      20,
+      'the lost session and the one that finished, both billed, both recorded',
+    );
   });
 
   it('402 from BaaS pauses the batch; top-up and resume complete it', async () => {

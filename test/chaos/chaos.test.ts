@@ -1,15 +1,19 @@
 /**
  * The chaos suite (`npm run test:chaos`): a 2,000-URL batch against the local API with mixed faults —
  * 429 with Retry-After, 5xx (scattered and one burst), `success: false`, hangs (client timeouts that move
- * URLs to the async job flow), slow pages and slow async jobs — while the suite kills the scrape worker
- * with SIGKILL several times (a replacement is started each time, so one is always coming), restarts the
- * Temporal dev server once (same port, persistent database file), drains the balance to trigger a 402,
- * tops up and resumes. Every fault is triggered on a progress milestone, never on a timer.
+ * URLs to the async job flow), slow pages, slow async renders, and interactive pages that run in a
+ * browser (BaaS sessions on the browser queue, per-URL `steps`) — while the suite kills the scrape
+ * worker and the browser worker with SIGKILL several times (a replacement is started each time, so one is
+ * always coming), restarts the Temporal dev server once (same port, persistent database file), drains the
+ * balance to trigger a 402, tops up and resumes. Every fault is triggered on a progress milestone, never
+ * on a timer.
+ *
+ * A browser worker is killed while its sessions are mid-page: the demo site holds the interactive
+ * page's item requests, and the kill comes once every open session is waiting on one. That is the moment
+ * the invariants are hardest on (sessions billed, no record yet) and it is reached by an event, not a
+ * sleep.
  *
  * Then it checks the invariants of ../shared/DESIGN.md and prints each figure as a `# chaos:` line.
- *
- * Not covered yet (follow-up): interactive pages on the browser (BaaS) path and killing browser workers;
- * that path (issue 4) had not landed when this suite was written.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +23,7 @@ import { join } from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
+import type { StepInput } from '../../src/batch/steps.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import type { CountersSnapshot } from '../../src/local-api/index.js';
 import type { ResultRecord } from '../../src/store/types.js';
@@ -32,12 +37,23 @@ const TOTAL = Number(process.env.CHAOS_URLS ?? 2000);
 const SUITE_TIMEOUT_MS = 12 * 60_000;
 
 /** Which fault group a URL index belongs to (deterministic, so the expected outcome is known). */
-function groupOf(i: number): 'dead' | 'hang' | 'slow' | 'plain' {
+function groupOf(i: number): 'dead' | 'hang' | 'slow' | 'interactive' | 'plain' {
   if (i % 50 === 7) return 'dead'; // success:false on every try: 40 URLs
   if (i % 100 === 13 && i < 1000) return 'hang'; // client timeouts -> async job (slow render): 10 URLs
   if (i % 40 === 21) return 'slow'; // 600 ms pages: 50 URLs
+  if (i % 40 === 35) return 'interactive'; // a browser session with steps: 50 URLs
   return 'plain';
 }
+
+/** The interactive page's work: dismiss the banner, load every lazy item, count them. */
+const INTERACTIVE_STEPS: StepInput[] = [
+  { action: 'click', selector: '#cookie-accept' },
+  { action: 'waitFor', selector: '#cookie-banner', state: 'detached' },
+  { action: 'scroll', until: { selector: '#end:not([hidden])' }, maxScrolls: 20 },
+  { action: 'extract', fields: { loaded: '#items@data-loaded', total: '#items@data-total' } },
+];
+/** Browser sessions the worker runs at once, and the BaaS plan's session limit. */
+const BROWSER_SESSIONS = 2;
 
 const OPTIONS: BatchOptionsInput = {
   mode: 'fast',
@@ -61,6 +77,7 @@ const kills: string[] = [];
 before(async () => {
   stack = await startStack({
     concurrency: PLAN_LIMIT,
+    browserSessions: BROWSER_SESSIONS,
     devServer: {
       port: await freePort(),
       dbFile: DB_FILE,
@@ -68,6 +85,7 @@ before(async () => {
     },
   });
   await stack.startWorker();
+  await stack.startWorker({ BAAS_CONCURRENCY: String(BROWSER_SESSIONS) }, 'browser');
 });
 after(async () => {
   // CHAOS_LOG_DIR=dir keeps every worker's log lines for a post-mortem.
@@ -82,14 +100,38 @@ after(async () => {
 
 const doneOf = (p: BatchProgress) => p.counts.succeeded + p.counts.failed + p.counts.dead_lettered;
 
-/** Kills the newest live worker with SIGKILL, then starts its replacement. */
-async function killWorker(at: string): Promise<void> {
-  const live = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+/** Kills the newest live worker of `queue` with SIGKILL, then starts its replacement. */
+async function killWorker(at: string, queue: 'scrape' | 'browser' = 'scrape'): Promise<void> {
+  const live = stack.workers.filter(
+    (w) => w.queue === queue && w.child.exitCode === null && w.child.signalCode === null,
+  );
   const victim = live[live.length - 1];
-  assert.ok(victim, 'a live worker to kill');
+  assert.ok(victim, `a live ${queue} worker to kill`);
   await victim.kill('SIGKILL');
-  kills.push(at);
-  await stack.startWorker();
+  kills.push(`${at} (${queue})`);
+  await stack.startWorker(queue === 'browser' ? { BAAS_CONCURRENCY: String(BROWSER_SESSIONS) } : {}, queue);
+}
+
+/**
+ * Kills the browser worker while every open BaaS session is mid-page: the demo site holds the
+ * interactive page's item requests until each open session waits on one, then the worker dies, then the
+ * hold ends. Returns how many sessions were caught.
+ */
+async function killBrowserWorkerMidPage(at: string): Promise<number> {
+  const hold = stack.demo.holdInteractiveItems();
+  try {
+    const caught = await eventually(
+      () => {
+        const open = stack.api.state.baas.activeFor('test');
+        return Promise.resolve(open > 0 && hold.held() >= open ? open : undefined);
+      },
+      { timeoutMs: 2 * 60_000, intervalMs: 50, what: 'every open browser session held mid-page' },
+    );
+    await killWorker(at, 'browser');
+    return caught;
+  } finally {
+    hold.release();
+  }
 }
 
 async function allRecords(batchId: string): Promise<ResultRecord[]> {
@@ -112,7 +154,10 @@ describe(
   { timeout: SUITE_TIMEOUT_MS },
   () => {
     const batchId = 'chaos-2000';
-    const url = (i: number) => `${stack.demoOrigin}/p/${i + 1}?g=${groupOf(i)}`;
+    const url = (i: number) =>
+      groupOf(i) === 'interactive'
+        ? `${stack.demoOrigin}/interactive?i=${i}`
+        : `${stack.demoOrigin}/p/${i + 1}?g=${groupOf(i)}`;
     const indexesOf = (group: ReturnType<typeof groupOf>) =>
       Array.from({ length: TOTAL }, (_, i) => i).filter((i) => groupOf(i) === group);
     let final: BatchProgress;
@@ -122,6 +167,7 @@ describe(
     const deadFiredFor = new Set<string>();
     let recoveredAfterRestart = 0;
     let pausedAt: BatchProgress | undefined;
+    const caughtMidPage: number[] = [];
 
     it('runs to completion through every fault', async () => {
       const origin = stack.demoOrigin;
@@ -172,7 +218,9 @@ describe(
       const started = performance.now();
       const { handle } = await startBatch(stack.client, stack.store, {
         batchId,
-        urls: Array.from({ length: TOTAL }, (_, i) => ({ url: url(i) })),
+        urls: Array.from({ length: TOTAL }, (_, i) =>
+          groupOf(i) === 'interactive' ? { url: url(i), steps: INTERACTIVE_STEPS } : { url: url(i) },
+        ),
         options: OPTIONS,
       });
 
@@ -195,6 +243,8 @@ describe(
 
       await reach(0.1);
       await killWorker('10%');
+      await reach(0.15);
+      caughtMidPage.push(await killBrowserWorkerMidPage('15%'));
       await reach(0.25);
       await killWorker('25%');
 
@@ -225,6 +275,8 @@ describe(
       );
       recoveredAfterRestart = doneOf(afterRestart) - beforeRestart;
 
+      await reach(0.55);
+      caughtMidPage.push(await killBrowserWorkerMidPage('55%'));
       await reach(0.6);
       await killWorker('60%');
 
@@ -339,6 +391,34 @@ describe(
         `async jobs ${counters.async.submitted} for ${Object.keys(submitted).length} URLs (max ${Math.max(...Object.values(submitted))} per URL), ` +
           `idempotent replays ${counters.async.idempotent_replays}, polls ${counters.async.polls}`,
       );
+    });
+
+    it('interactive pages ran in a browser; sessions of killed tries are paid and on the record', () => {
+      const interactive = indexesOf('interactive').map((i) => records.find((r) => r.index === i));
+      for (const r of interactive) {
+        assert.equal(r?.status, 'succeeded', `interactive URL ${r?.index} succeeded`);
+        assert.equal(r.methodUsed, 'browser');
+        assert.ok(Number(r.fields?.loaded) > 0, `items loaded on ${r.url}`);
+        assert.equal(r.fields?.loaded, r.fields?.total, `every lazy item of ${r.url} loaded`);
+      }
+      const browser = counters.browser;
+      const sessionsOnRecord = interactive.reduce((n, r) => n + (r?.charged ?? 0), 0) / 10;
+      const paidTwice = interactive.filter((r) => (r?.charged ?? 0) > 10).length;
+      const caught = caughtMidPage.reduce((a, b) => a + b, 0);
+      say(
+        `browser: ${interactive.length} interactive URLs succeeded; BaaS sessions opened ${browser.sessions_started}, ` +
+          `on the records ${sessionsOnRecord}; sessions caught mid-page by the kills ${caughtMidPage.join(' + ')}, ` +
+          `URLs that paid for more than one session ${paidTwice}; peak sessions ` +
+          `${browser.peak_by_account.test ?? 0} (limit ${BROWSER_SESSIONS}); refusals ${JSON.stringify(browser.outcomes)}`,
+      );
+      assert.equal(
+        sessionsOnRecord,
+        browser.sessions_started,
+        'every session the BaaS opened is on a record',
+      );
+      assert.ok(caught >= 2, `the kills caught sessions mid-page (${caught})`);
+      assert.ok(paidTwice >= caught, 'each URL caught mid-page paid for its lost session and a new one');
+      assert.ok((browser.peak_by_account.test ?? 0) <= BROWSER_SESSIONS);
     });
 
     it('credits charged equal the sum of per-URL charges', () => {

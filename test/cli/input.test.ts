@@ -96,6 +96,72 @@ describe('batch input files', () => {
     await assert.rejects(collect(['{nope\n'], opts), /line 1: is not JSON/);
   });
 
+  it('reads per-URL browser steps from JSONL, validated and defaulted like batch steps', async () => {
+    const opts = { format: 'jsonl' as const };
+    const steps = [
+      { action: 'click', selector: '#cookie-accept' },
+      { action: 'waitFor', selector: '#items' },
+      { action: 'extract', fields: { total: '#items@data-total' } },
+    ];
+    const items = await collect(
+      [
+        '{"url":"https://a.example/p/1"}\n',
+        `${JSON.stringify({ url: 'https://a.example/interactive', tags: ['i'], steps })}\n`,
+        '{"url":"https://a.example/p/2","steps":null}\n',
+      ],
+      opts,
+    );
+    assert.deepEqual(items, [
+      { url: 'https://a.example/p/1' },
+      {
+        url: 'https://a.example/interactive',
+        tags: ['i'],
+        steps: [
+          { action: 'click', selector: '#cookie-accept' },
+          { action: 'waitFor', selector: '#items', state: 'visible' },
+          { action: 'extract', fields: { total: '#items@data-total' }, all: false },
+        ],
+      },
+      { url: 'https://a.example/p/2' },
+    ]);
+  });
+
+  it('names the line and the step field of bad per-URL steps; text and CSV carry none', async () => {
+    const opts = { format: 'jsonl' as const };
+    const bad = (steps: unknown) =>
+      collect(
+        ['{"url":"https://a.example/1"}\n\n', `${JSON.stringify({ url: 'https://a.example/2', steps })}\n`],
+        opts,
+      );
+    await assert.rejects(bad([{ action: 'wait', ms: 10 }, { action: 'click' }]), (err: InputError) => {
+      assert.ok(err instanceof InputError);
+      assert.equal(err.line, 3);
+      assert.equal(err.message, 'line 3: steps[1].selector: is required');
+      return true;
+    });
+    await assert.rejects(
+      bad([{ action: 'hover', selector: 'a' }]),
+      /^InputError: line 3: steps\[0\]\.action: /,
+    );
+    await assert.rejects(bad([]), /line 3: steps: needs at least one step/);
+    await assert.rejects(bad('click #x'), /line 3: steps: /);
+    // --skip-invalid skips such a line like any other bad line.
+    const skipped: number[] = [];
+    const kept = await collect(
+      ['{"url":"https://a.example/1","steps":[{"action":"wait"}]}\n{"url":"https://a.example/2"}\n'],
+      { ...opts, skipInvalid: true, onSkip: (err) => skipped.push(err.line) },
+    );
+    assert.deepEqual(kept, [{ url: 'https://a.example/2' }]);
+    assert.deepEqual(skipped, [1]);
+    // A CSV "steps" column is not read: CSV (like text) has no per-URL steps.
+    assert.deepEqual(
+      await collect(['url,steps\nhttps://a.example/,"[{""action"":""wait"",""ms"":1}]"\n'], {
+        format: 'csv',
+      }),
+      [{ url: 'https://a.example/' }],
+    );
+  });
+
   it('streams: the first item arrives before the source has ended', async () => {
     let produced = 0;
     async function* endless() {

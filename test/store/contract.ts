@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Step } from '../../src/batch/steps.js';
 import type { ResultRecord, ResultStore, TerminalStatus, UrlItem } from '../../src/store/types.js';
 
 export type OpenStore = () => Promise<ResultStore>;
@@ -104,6 +105,41 @@ export function runStoreContract(name: string, open: OpenStore): void {
       assert.equal(await store.putInput('in-2', []), 0);
       assert.equal(await store.inputCount('in-2'), 0);
       assert.deepEqual(await store.readInput('in-2', 0, 10), []);
+    });
+
+    it("keeps an input item's own browser steps, and items without steps have none", async () => {
+      const steps: Step[] = [
+        { action: 'click', selector: '#cookie-accept' },
+        { action: 'select', selector: 'select#category', value: 'books \u{1F4DA}' },
+        { action: 'scroll', until: { selector: '#end:not([hidden])' }, maxScrolls: 20, settleMs: 2000 },
+        { action: 'extract', fields: { total: '#items@data-total', first: '.item .item-name' }, all: false },
+      ];
+      const lineage = { batchId: 'old', index: 3 };
+      const count = await store.putInput(
+        'in-steps',
+        generate(1203, (i) =>
+          i % 400 === 1
+            ? { url: `http://x/${i}/interactive`, steps, ...(i === 801 ? { redrivenFrom: lineage } : {}) }
+            : { url: `http://x/${i}` },
+        ),
+      );
+      assert.equal(count, 1203);
+      const items = await store.readInput('in-steps', 0, 1203);
+      assert.deepEqual(
+        items.filter((item) => item.steps).map((item) => item.index),
+        [1, 401, 801, 1201],
+      );
+      assert.deepEqual(items[1], { index: 1, url: 'http://x/1/interactive', steps });
+      assert.deepEqual(items[801], {
+        index: 801,
+        url: 'http://x/801/interactive',
+        steps,
+        redrivenFrom: lineage,
+      });
+      assert.deepEqual(items[2], { index: 2, url: 'http://x/2' });
+      assert.deepEqual(await store.readInput('in-steps', 1201, 1), [
+        { index: 1201, url: 'http://x/1201/interactive', steps },
+      ]);
     });
 
     it('keeps exactly one record per (batch, index): the last write wins, whole', async () => {
@@ -208,6 +244,19 @@ export function runStoreContract(name: string, open: OpenStore): void {
       // A body written again after pruning is stored afresh.
       assert.equal(await own.putContent('pr-1', 0, 'again'), oldRef);
       assert.equal(await own.getContent(oldRef), 'again');
+    });
+
+    it('sums the charges noted per URL, once per try id', async () => {
+      assert.equal(await store.notedCharges('ch-1', 3), 0, 'nothing noted yet');
+      await store.noteCharge('ch-1', 3, 'run-a.1.1', 10);
+      await store.noteCharge('ch-1', 3, 'run-a.1.1', 10); // the same try noting again
+      await store.noteCharge('ch-1', 3, 'run-a.1.2', 10);
+      await store.noteCharge('ch-1', 4, 'run-b.1.1', 2.5);
+      await store.noteCharge('ch-2', 3, 'run-c.1.1', 7);
+      assert.equal(await store.notedCharges('ch-1', 3), 20);
+      assert.equal(await store.notedCharges('ch-1', 4), 2.5);
+      assert.equal(await store.notedCharges('ch-2', 3), 7);
+      await assert.rejects(store.noteCharge('../x', 0, 't', 1), /batch id/);
     });
 
     it('refuses unsafe batch ids everywhere', async () => {

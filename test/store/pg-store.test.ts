@@ -121,6 +121,47 @@ if (problem) {
       }
     });
 
+    it('upgrades a schema from before per-item steps (v2): its inputs read back unchanged', async () => {
+      const schema = newSchema();
+      const prefix = `"${schema}".`;
+      await sql(`CREATE SCHEMA ${schema}`);
+      await sql(
+        `CREATE TABLE ${prefix}scrapeflow_migrations (
+           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      for (const migration of MIGRATIONS.filter((m) => m.version <= 2)) {
+        await sql(migration.sql(prefix));
+        await sql(`INSERT INTO ${prefix}scrapeflow_migrations (version, name) VALUES ($1, $2)`, [
+          migration.version,
+          migration.name,
+        ]);
+      }
+      await sql(
+        `INSERT INTO ${prefix}scrapeflow_inputs (batch_id, idx, url, tags, redriven_from)
+         VALUES ('old', 0, 'http://x/0', '{t}', NULL), ('old', 1, 'http://x/1', NULL, '{"batchId":"b","index":4}')`,
+      );
+      await sql(`INSERT INTO ${prefix}scrapeflow_input_batches (batch_id, item_count) VALUES ('old', 2)`);
+      const store = await PgStore.open(URL, { schema, maxConnections: 2 });
+      try {
+        const applied = await sql<{ version: number }>(
+          `SELECT version FROM ${prefix}scrapeflow_migrations ORDER BY version`,
+        );
+        assert.deepEqual(
+          applied.map((r) => r.version),
+          MIGRATIONS.map((m) => m.version),
+        );
+        assert.deepEqual(await store.readInput('old', 0, 10), [
+          { index: 0, url: 'http://x/0', tags: ['t'] },
+          { index: 1, url: 'http://x/1', redrivenFrom: { batchId: 'b', index: 4 } },
+        ]);
+        const steps = [{ action: 'wait' as const, ms: 5 }];
+        await store.putInput('new', [{ url: 'http://y/0', steps }]);
+        assert.deepEqual(await store.readInput('new', 0, 1), [{ index: 0, url: 'http://y/0', steps }]);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('streams a 10,000-row export a page at a time', async () => {
       const { schema, store } = await open();
       try {

@@ -14,7 +14,7 @@ import type { DataConverter } from '@temporalio/common';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
 import { connectClient } from '../../src/client/temporal.js';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
-import { startDemoSite } from '../../src/demo-site/index.js';
+import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultStore } from '../../src/store/types.js';
@@ -40,6 +40,7 @@ export interface StackOptions {
 
 export interface WorkerProcess {
   child: ChildProcess;
+  queue: 'scrape' | 'browser';
   /** Every JSON log line the worker printed. */
   lines: string[];
   exited: Promise<void>;
@@ -52,6 +53,7 @@ export interface Stack {
   client: Client;
   api: LocalApiHandle;
   demoOrigin: string;
+  demo: DemoSite;
   apiKey: string;
   dataDir: string;
   store: ResultStore;
@@ -139,6 +141,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await started;
     const worker: WorkerProcess = {
       child,
+      queue,
       lines,
       exited,
       async kill(signal = 'SIGKILL') {
@@ -178,6 +181,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     client,
     api,
     demoOrigin: demo.origin,
+    demo,
     apiKey,
     dataDir,
     store,

@@ -47,7 +47,8 @@ export function registerStart(program: Command): void {
 Input formats:
   text   one URL per line; blank lines and lines starting with # are skipped
   csv    a header row with a "url" column and optionally "tags" (separated by ; or |)
-  jsonl  one object per line: {"url": "https://...", "tags": ["a"]}
+  jsonl  one object per line: {"url": "https://...", "tags": ["a"], "steps": [...]}
+         ("steps": browser steps for that URL alone; text and CSV lines carry none)
 The first invalid line rejects the whole file (exit 2, naming the line) unless --skip-invalid.
 
 Examples:

@@ -12,6 +12,8 @@
  *   record     jsonb         the whole ResultRecord as written; the columns beside it are for SQL filters
  *   body       bytea         the page as UTF-8: text cannot hold NUL characters, which real pages contain
  *   stored_at  timestamptz   when the body was written (server clock); retention deletes by it
+ *   steps      jsonb         an input item's own browser steps (UrlItem.steps), NULL when it has none
+ *   try_id     text          names one try of a URL (run, activity, attempt): a repeated note is one charge
  */
 
 export interface Migration {
@@ -67,5 +69,24 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: 'input lineage for re-drive',
     sql: (p) => `ALTER TABLE ${p}scrapeflow_inputs ADD COLUMN redriven_from jsonb;`,
+  },
+  {
+    version: 3,
+    name: 'per-item browser steps',
+    sql: (p) => `ALTER TABLE ${p}scrapeflow_inputs ADD COLUMN steps jsonb;`,
+  },
+  {
+    version: 4,
+    name: 'charges noted by tries before the record',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_charges (
+        batch_id text        NOT NULL,
+        idx      integer     NOT NULL,
+        try_id   text        NOT NULL,
+        credits  numeric     NOT NULL,
+        noted_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (batch_id, idx, try_id)
+      );
+    `,
   },
 ];
