@@ -25,6 +25,7 @@ import {
   BatchStatusAttr,
   PauseReasonAttr,
   UrlAttr,
+  searchableUrl,
 } from '../temporal/search-attributes.js';
 import {
   cancelSignal,
@@ -257,7 +258,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           parentClosePolicy: ParentClosePolicy.ABANDON,
           typedSearchAttributes: [
             { key: BatchIdAttr, value: batchId },
-            ...(options.searchableUrls === false ? [] : [{ key: UrlAttr, value: item.url }]),
+            ...(options.searchableUrls === false ? [] : [{ key: UrlAttr, value: searchableUrl(item.url) }]),
           ],
         }),
       ),

@@ -21,7 +21,7 @@ import type { BrowserActivities } from '../activities/browser.js';
 import type { ControlActivities } from '../activities/control.js';
 import type { FailureDetails } from '../activities/failures.js';
 import type { PollResult, ScrapeActivities } from '../activities/scrape.js';
-import { BatchIdAttr, OutcomeAttr, UrlAttr } from '../temporal/search-attributes.js';
+import { BatchIdAttr, OutcomeAttr, UrlAttr, searchableUrl } from '../temporal/search-attributes.js';
 import { resumeSignal, urlDoneSignal, urlPausedSignal } from './definitions.js';
 import { TASK_QUEUES, stepsOf, type PauseReason, type UrlSummary, type UrlWorkflowInput } from './types.js';
 import { pollDelayMs } from './window.js';
@@ -66,7 +66,7 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
   if (!patched('search-attributes-at-start')) {
     upsertSearchAttributes([
       { key: BatchIdAttr, value: batchId },
-      { key: UrlAttr, value: item.url },
+      { key: UrlAttr, value: searchableUrl(item.url) },
     ]);
   }
   let resumed = false;

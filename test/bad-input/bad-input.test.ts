@@ -27,6 +27,8 @@ const TOKEN = 'bad-input-test-token-0123456789';
  */
 /** V8 heap cap for the million-line run, in MiB: enough to stream, too little to hold the input. */
 const HEAP_CAP_MB = 96;
+/** URLs of the long-URL case. */
+const LONG_URLS = 150;
 
 let stack: Stack;
 let worker: WorkerProcess;
@@ -182,6 +184,26 @@ const CASES: Case[] = [
     },
     code: 2,
     says: [`line 2: is longer than ${MAX_LINE_BYTES} bytes`],
+  },
+  {
+    name: 'URLs at the 8,192-character limit run: the input is paged by bytes, not only by count',
+    args: async () => {
+      // 150 URLs of ~8 KB (the URL limit is 8,192 characters): 1.2 MB, loaded as three pages.
+      const path = join(stack.dataDir, 'long-urls.txt');
+      const pad = 'a'.repeat(8_000);
+      const lines = Array.from({ length: LONG_URLS }, (_, i) => `${stack.demoOrigin}/p/${i + 1}?pad=${pad}`);
+      await writeFile(path, lines.join('\n') + '\n');
+      return [path, '--batch-id', 'long-urls', '--concurrency', '10', '--wait'];
+    },
+    code: 0,
+    says: [`with ${LONG_URLS} URLs`],
+    urls: Array.from({ length: LONG_URLS }, (_, i) => `/p/${i + 1}`),
+  },
+  {
+    name: 'a JSONL line whose own browser steps are invalid names the line and the field',
+    args: async () => [await fixture('bad-steps.jsonl'), '--batch-id', 'bad-steps'],
+    code: 2,
+    says: ['line 2: steps[0].selector: is required'],
   },
   {
     name: 'a CSV file without a url column',
