@@ -18,6 +18,8 @@ export interface FailureDetails {
   /** The attempt that gave up. */
   attempt: number;
   status?: number;
+  /** When the activity gave up (ms since the epoch): tells a 402 from before a resume from a new one. */
+  at?: number;
 }
 
 export type Classified =
@@ -37,7 +39,7 @@ export function classifyActivityError(
   // Retryable: Temporal waits the matrix's delay. Final: the details tell the workflow what to do.
   const details: FailureDetails | Record<string, unknown> = decision.retry
     ? err.toJSON()
-    : { outcome: decision.outcome, code: err.code, attempt, status: err.status };
+    : { outcome: decision.outcome, code: err.code, attempt, status: err.status, at: Date.now() };
   return {
     kind: 'throw',
     decision,

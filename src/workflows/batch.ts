@@ -1,8 +1,10 @@
 /**
  * The batch workflow (id = batch id): pages through the stored input and runs each URL as a child
- * workflow `<batchId>/<index>` inside an adaptive sliding window. Children report back by signal, so
- * they survive this workflow's continue-as-new (they are started with ParentClosePolicy ABANDON and the
- * in-flight set is carried into the next run).
+ * workflow `<batchId>/<index>` inside an adaptive sliding window. Children are started with
+ * ParentClosePolicy ABANDON and report back by completing: the batch awaits their results. Before it
+ * continues as new, the batch asks the children still in flight to report by `urlDone` signal instead,
+ * and carries them into the next run, which has no handle on them. (Children of the first version
+ * always report by signal.)
  */
 import {
   ParentClosePolicy,
@@ -32,6 +34,7 @@ import {
   pauseSignal,
   progressQuery,
   rateLimitedSignal,
+  reportBySignalSignal,
   resumeSignal,
   urlDoneSignal,
   urlPausedSignal,
@@ -93,6 +96,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   let cancelled = carried?.cancelled ?? false;
   /** Children of this run that ended without reporting (terminated by an operator, failed). */
   const silent: { item: UrlItem; detail: string }[] = [];
+  /** Children of this run, in flight, that report by completing and have not been asked to signal. */
+  const reportingByResult = new Set<number>();
+  /** When the last resume was handled (workflow time, ms): 401/402s from before it are stale. */
+  let lastResumeAt = carried?.lastResumeAt;
   /** Set when this batch met a 401/402 and the account's other batches must pause too. */
   let accountPause: PauseReason | undefined;
 
@@ -139,8 +146,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     progress.rateLimited += 1;
     window.onRateLimited();
   });
-  setHandler(urlPausedSignal, ({ index, reason }) => {
+  setHandler(urlPausedSignal, async ({ index, reason, at }) => {
     if (!inFlight.has(index)) return;
+    if (!paused && at !== undefined && lastResumeAt !== undefined && at < lastResumeAt) {
+      // The 401/402 came before the last resume (its report overtook by it): the operator has acted
+      // since, so the URL tries again at once instead of pausing the batch a second time.
+      await getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal);
+      return;
+    }
     waiting.add(index);
     pause(reason, true);
   });
@@ -170,6 +183,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   setHandler(resumeSignal, async () => {
     if (cancelled || !paused) return;
     paused = false;
+    lastResumeAt = Date.now();
     setState('running');
     const toWake = [...waiting];
     waiting.clear();
@@ -177,6 +191,25 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       toWake.map((index) => getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal)),
     );
   });
+
+  /**
+   * Before continue-as-new: children of this run that would report by completing are asked to signal
+   * instead. A child that had already ended cannot take the signal; its result is then awaited here, so
+   * it is counted in this run.
+   */
+  const askToReportBySignal = async () => {
+    const asked = [...reportingByResult];
+    reportingByResult.clear();
+    await Promise.all(
+      asked.map(async (index) => {
+        try {
+          await getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(reportBySignalSignal);
+        } catch {
+          await condition(() => !inFlight.has(index) || silent.some((s) => s.item.index === index));
+        }
+      }),
+    );
+  };
 
   const hasMoreInput = () => cursor < total;
   const canStart = () => !paused && hasMoreInput() && inFlight.size < window.slots;
@@ -210,6 +243,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     }
     if (cancelled || finished()) break;
     if (workflowInfo().continueAsNewSuggested) {
+      if (reportingByResult.size > 0) {
+        await askToReportBySignal();
+        continue; // results that came in meanwhile (and silent endings) are handled first
+      }
       await condition(allHandlersFinished);
       progress.continuedAsNew += 1;
       return continueAsNew<typeof batchWorkflow>({
@@ -225,6 +262,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           cancelled,
           windowSize: window.size,
           completionsSinceDecrease: window.sinceDecrease,
+          ...(lastResumeAt !== undefined ? { lastResumeAt } : {}),
         },
       });
     }
@@ -249,12 +287,21 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       cursor = item.index + 1;
       inFlight.set(item.index, item);
     }
+    const byResult = patched('report-by-result');
     const children = await Promise.all(
       items.map((item) =>
         startChild(urlWorkflow, {
           workflowId: childWorkflowId(batchId, item.index),
           taskQueue: TASK_QUEUES.control,
-          args: [{ batchId, item, options, parentWorkflowId: workflowInfo().workflowId }],
+          args: [
+            {
+              batchId,
+              item,
+              options,
+              parentWorkflowId: workflowInfo().workflowId,
+              ...(byResult ? { reportBy: 'result' as const } : {}),
+            },
+          ],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           typedSearchAttributes: [
             { key: BatchIdAttr, value: batchId },
@@ -263,13 +310,22 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         }),
       ),
     );
-    // A child reports by signal before it completes; one that ends without reporting (terminated by an
-    // operator, or failed) would otherwise hold the batch open forever.
+    // A child's result is its report (a duplicate of a signal report is ignored by `settle`); one that
+    // ends without a summary (terminated by an operator, or failed) would otherwise hold the batch open
+    // forever.
     children.forEach((child, i) => {
       const item = items[i]!;
-      child.result().catch((err: unknown) => {
-        silent.push({ item, detail: err instanceof Error ? err.message : String(err) });
-      });
+      if (byResult) reportingByResult.add(item.index);
+      child.result().then(
+        (summary) => {
+          reportingByResult.delete(item.index);
+          if (byResult) settle(summary);
+        },
+        (err: unknown) => {
+          reportingByResult.delete(item.index);
+          silent.push({ item, detail: err instanceof Error ? err.message : String(err) });
+        },
+      );
     });
   }
 

@@ -12,8 +12,16 @@ export const resumeSignal = defineSignal('resume');
 export const cancelSignal = defineSignal('cancel');
 /** A per-URL workflow reports its terminal summary. */
 export const urlDoneSignal = defineSignal<[UrlSummary]>('urlDone');
+/**
+ * To a per-URL workflow that reports by completing (`reportBy: 'result'`): its batch is about to continue
+ * as new, so report by `urlDone` signal instead (the next run holds no handle on it).
+ */
+export const reportBySignalSignal = defineSignal('reportBySignal');
 /** A per-URL workflow hit 401/402 and now waits for `resume`. */
-export const urlPausedSignal = defineSignal<[{ index: number; reason: PauseReason }]>('urlPaused');
+export const urlPausedSignal =
+  defineSignal<[{ index: number; reason: PauseReason; /** when the 401/402 came (ms) */ at?: number }]>(
+    'urlPaused',
+  );
 /** An activity of this batch got a 429: shrink the adaptive window. */
 export const rateLimitedSignal = defineSignal('rateLimited');
 

@@ -81,6 +81,12 @@ export interface UrlWorkflowInput {
   options: BatchOptions;
   /** The batch workflow to report back to. */
   parentWorkflowId: string;
+  /**
+   * How the summary reaches the batch. Unset: by `urlDone` signal, then complete (the first version).
+   * `'result'`: by completing (the batch awaits the child's result: one workflow task and one signal
+   * fewer per URL), unless the batch sends `reportBySignal` before it continues as new.
+   */
+  reportBy?: 'result';
 }
 
 /** What a per-URL workflow reports to its batch: small, never a page body. */
@@ -139,6 +145,8 @@ export interface CarriedBatchState {
   cancelled: boolean;
   windowSize: number;
   completionsSinceDecrease: number;
+  /** Workflow time of the last resume handled (ms). */
+  lastResumeAt?: number;
 }
 
 export const childWorkflowId = (batchId: string, index: number): string => `${batchId}/${index}`;

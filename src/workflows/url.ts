@@ -22,7 +22,7 @@ import type { ControlActivities } from '../activities/control.js';
 import type { FailureDetails } from '../activities/failures.js';
 import type { PollResult, ScrapeActivities } from '../activities/scrape.js';
 import { BatchIdAttr, OutcomeAttr, UrlAttr, searchableUrl } from '../temporal/search-attributes.js';
-import { resumeSignal, urlDoneSignal, urlPausedSignal } from './definitions.js';
+import { reportBySignalSignal, resumeSignal, urlDoneSignal, urlPausedSignal } from './definitions.js';
 import { TASK_QUEUES, stepsOf, type PauseReason, type UrlSummary, type UrlWorkflowInput } from './types.js';
 import { pollDelayMs } from './window.js';
 
@@ -57,7 +57,10 @@ function failureDetails(err: unknown): (FailureDetails & { message: string }) | 
 }
 
 class Paused {
-  constructor(readonly reason: PauseReason) {}
+  constructor(
+    readonly reason: PauseReason,
+    readonly at?: number,
+  ) {}
 }
 
 export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> {
@@ -73,6 +76,10 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
   setHandler(resumeSignal, () => {
     resumed = true;
   });
+  let reportBySignal = input.reportBy !== 'result';
+  setHandler(reportBySignalSignal, () => {
+    reportBySignal = true;
+  });
   const parent = getExternalWorkflowHandle(input.parentWorkflowId);
 
   let summary: UrlSummary;
@@ -85,7 +92,11 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
       }
       // 401/402: back in the batch's queue. Wait durably for the operator's resume, then try again.
       resumed = false;
-      await parent.signal(urlPausedSignal, { index: item.index, reason: outcome.reason });
+      await parent.signal(urlPausedSignal, {
+        index: item.index,
+        reason: outcome.reason,
+        ...(outcome.at !== undefined ? { at: outcome.at } : {}),
+      });
       await condition(() => resumed);
     }
   } catch (err) {
@@ -97,7 +108,9 @@ export async function urlWorkflow(input: UrlWorkflowInput): Promise<UrlSummary> 
   }
   await CancellationScope.nonCancellable(async () => {
     upsertSearchAttributes([{ key: OutcomeAttr, value: summary.status }]);
-    await parent.signal(urlDoneSignal, summary);
+    // A `reportBySignal` arriving while this task completes makes the server refuse the completion; the
+    // retried task runs the signal's handler (signals come first in a task) and reports by signal.
+    if (reportBySignal) await parent.signal(urlDoneSignal, summary);
   });
   return summary;
 }
@@ -172,8 +185,8 @@ async function settle(
   jobId?: string,
 ): Promise<UrlSummary | Paused> {
   if (isCancellation(err)) throw err;
-  if (details?.outcome === 'pause_auth') return new Paused('auth');
-  if (details?.outcome === 'pause_balance') return new Paused('balance');
+  if (details?.outcome === 'pause_auth') return new Paused('auth', details.at);
+  if (details?.outcome === 'pause_balance') return new Paused('balance', details.at);
   const reason = details?.code ?? 'internal';
   const detail = details?.message ?? (err instanceof Error ? err.message : String(err));
   return control.recordFailure({

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBatch, getProgress, resumeBatch } from '../../src/client/batches.js';
 import { parseBatchOptions } from '../../src/batch/options.js';
-import { pauseSignal } from '../../src/workflows/definitions.js';
+import { pauseSignal, urlPausedSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import type { ResultRecord } from '../../src/store/types.js';
@@ -77,6 +77,49 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     await resumeBatch(stack.client, batchId);
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.counts.succeeded, 1);
+  });
+
+  it('a 402 reported after a resume but from before it does not pause the batch again', async () => {
+    await stack.admin('PUT', '/admin/faults', {
+      rules: [{ match: `${stack.demoOrigin}/p/88`, action: 'latency', latencyMs: 4000 }],
+    });
+    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+      batchId: 'stale-402',
+      urls: [{ url: `${stack.demoOrigin}/p/88` }],
+      options: { mode: 'fast', concurrency: 1 },
+    });
+    await eventually(async () => (await getProgress(stack.client, batchId)).counts.in_flight === 1, {
+      what: 'the URL in flight',
+    });
+    await handle.signal(pauseSignal, { reason: 'manual' });
+    await resumeBatch(stack.client, batchId);
+    // A child's 402 report that the resume overtook: the 402 came a minute before it.
+    await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() - 60_000 });
+    const child = stack.client.workflow.getHandle(`${batchId}/0`);
+    const resumeSignals = async () =>
+      ((await child.fetchHistory().catch(() => undefined))?.events ?? []).filter(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'resume',
+      ).length;
+    await eventually(async () => (await resumeSignals()) === 1, {
+      what: 'the URL told to try again at once',
+      timeoutMs: 15_000,
+    });
+    let progress = await getProgress(stack.client, batchId);
+    assert.deepEqual([progress.state, progress.waiting], ['running', 0], 'the batch did not pause again');
+    // A 402 from after the resume pauses it, as any 402 does.
+    await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() + 60_000 });
+    progress = await eventually(
+      async () => {
+        const p = await getProgress(stack.client, batchId);
+        return p.state === 'paused' ? p : undefined;
+      },
+      { what: 'the batch paused by a new 402' },
+    );
+    assert.deepEqual([progress.pauseReason, progress.waiting], ['balance', 1]);
+    await resumeBatch(stack.client, batchId);
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.counts.succeeded, 1);
+    await stack.admin('PUT', '/admin/faults', { rules: [] });
   });
 
   it('a URL workflow terminated by an operator does not hold its batch: the URL is recorded failed', async () => {
