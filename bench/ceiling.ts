@@ -20,6 +20,17 @@ const WINDOW = Number(process.env.BENCH_CEILING_WINDOW ?? 2 * LIMIT);
 const URLS = Number(process.env.BENCH_CEILING_URLS ?? 600);
 const NOOP_QUEUE = 'noop-bench';
 
+/** CPU seconds (user + system) a process has used so far, from /proc; 0 when unknown. */
+export async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces): state is the 3rd, utime the 14th, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS;
+}
+/** Linux's USER_HZ, the unit of /proc's CPU times. */
+const CLOCK_TICKS = 100;
+
 /** Peak resident set of a process, MiB (VmHWM from /proc). */
 export async function peakRssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -45,7 +56,22 @@ export async function run(): Promise<Record<string, unknown>> {
       return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000 };
     };
     await batch('ceiling-warm', urls(90_000, LIMIT));
+    // Where the CPU goes: the Temporal server, the worker process, this process (local API, demo site,
+    // client). On 2 cores the three share, so their sum over the wall time says how busy the machine was.
+    const cpu = async () => ({
+      temporal: await cpuSeconds(stack.temporal.pid),
+      worker: await cpuSeconds(worker.child.pid),
+      harness: await cpuSeconds(process.pid),
+    });
+    const cpuBefore = await cpu();
     const flow = await batch('ceiling', urls(0, URLS));
+    const cpuAfter = await cpu();
+    const cpuMsPerUrl = Object.fromEntries(
+      (['temporal', 'worker', 'harness'] as const).map((k) => [
+        k,
+        +(((cpuAfter[k] - cpuBefore[k]) * 1000) / URLS).toFixed(2),
+      ]),
+    );
     const workerRssMb = await peakRssMb(worker.child.pid!);
 
     const noopWorker = await Worker.create({
@@ -77,6 +103,7 @@ export async function run(): Promise<Record<string, unknown>> {
       noopFloorUrlsPerSec: +floorRate.toFixed(2),
       ratioToNoopFloor: +(rate / floorRate).toFixed(3),
       workerPeakRssMb: workerRssMb,
+      cpuMsPerUrl,
       completed: { scrapeflow: flow.ok, noop: floor.ok },
     };
     process.stdout.write(`ceiling: ${JSON.stringify(result)}\n`);

@@ -77,11 +77,23 @@ export const faultRuleSchema = z
     seed: z.number().int().default(0),
     /** @default ['scrape', 'async_submit'] */
     endpoints: z.array(z.enum(ENDPOINTS)).min(1).default(['scrape', 'async_submit']),
+    /**
+     * A 429 rule's Retry-After is enforced: once the rule answered a URL 429, every request for that URL
+     * until `retryAfterSec` has passed is answered 429 too (an API whose rate limiter holds a client to
+     * its Retry-After), so a client that retries at once gains nothing. Off: each request is a fresh draw.
+     */
+    holdRetryAfter: z.boolean().optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.action === 'status' && rule.status === undefined)
       ctx.addIssue({ code: 'custom', path: ['status'], message: 'is required when action is status' });
+    if (rule.holdRetryAfter && (rule.status !== 429 || rule.retryAfterSec === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['holdRetryAfter'],
+        message: 'needs action status with status 429 and retryAfterSec',
+      });
     if (rule.action === 'latency' && rule.latencyMs === undefined)
       ctx.addIssue({ code: 'custom', path: ['latencyMs'], message: 'is required when action is latency' });
     if (rule.action === 'success_false' && rule.endpoints.includes('async_poll'))
@@ -97,7 +109,8 @@ export type FaultRuleSpec = z.output<typeof faultRuleSchema>;
 export type FaultRule = FaultRuleSpec & { id: string };
 
 /** A rule as the admin endpoint lists it, with its counts. */
-export type FaultRuleView = FaultRule & { matched: number; fired: number };
+/** `held`: requests answered 429 again because they came within a `holdRetryAfter` rule's Retry-After. */
+export type FaultRuleView = FaultRule & { matched: number; fired: number; held: number };
 
 /** A number in [0, 1) from (seed, url, n), the same on every run. */
 export function fractionHash(seed: number, url: string, n: number): number {
@@ -110,7 +123,10 @@ interface RuleState {
   test: (url: string) => boolean;
   matched: number;
   fired: number;
+  held: number;
   seen: Map<string, number>;
+  /** `holdRetryAfter`: URL → when its Retry-After ends (ms since the epoch). */
+  heldUntil: Map<string, number>;
 }
 
 export class FaultInjector {
@@ -119,7 +135,10 @@ export class FaultInjector {
   #rules: RuleState[] = [];
   #nextId = 1;
 
-  constructor(rules: readonly FaultRuleSpec[] = []) {
+  readonly #now: () => number;
+
+  constructor(rules: readonly FaultRuleSpec[] = [], now: () => number = Date.now) {
+    this.#now = now;
     this.add(rules);
   }
 
@@ -133,7 +152,15 @@ export class FaultInjector {
       return { ...spec, id };
     });
     for (const rule of added)
-      this.#rules.push({ rule, test: compileMatcher(rule.match), matched: 0, fired: 0, seen: new Map() });
+      this.#rules.push({
+        rule,
+        test: compileMatcher(rule.match),
+        matched: 0,
+        fired: 0,
+        held: 0,
+        seen: new Map(),
+        heldUntil: new Map(),
+      });
     return added;
   }
 
@@ -156,13 +183,20 @@ export class FaultInjector {
   }
 
   list(): FaultRuleView[] {
-    return this.#rules.map((s) => ({ ...s.rule, matched: s.matched, fired: s.fired }));
+    return this.#rules.map((s) => ({ ...s.rule, matched: s.matched, fired: s.fired, held: s.held }));
   }
 
   /** The rule that fires for this request, if any, advancing the counts of the rules consulted. */
   decide(endpoint: Endpoint, url: string): FaultRule | undefined {
     for (const state of this.#rules) {
       if (!state.rule.endpoints.includes(endpoint) || !state.test(url)) continue;
+      const now = this.#now();
+      if ((state.heldUntil.get(url) ?? 0) > now) {
+        // Within the Retry-After this rule gave the URL: refused again, not a new draw.
+        state.held += 1;
+        this.events.emit('fired', state.rule, endpoint, url);
+        return state.rule;
+      }
       state.matched += 1;
       const seenBefore = state.seen.get(url) ?? 0;
       state.seen.set(url, seenBefore + 1);
@@ -170,6 +204,7 @@ export class FaultInjector {
       if (first !== undefined && state.matched > first) continue;
       if (fraction !== undefined && fractionHash(seed, url, seenBefore) >= fraction) continue;
       state.fired += 1;
+      if (state.rule.holdRetryAfter) state.heldUntil.set(url, now + (state.rule.retryAfterSec ?? 0) * 1000);
       this.events.emit('fired', state.rule, endpoint, url);
       return state.rule;
     }

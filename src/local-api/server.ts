@@ -101,7 +101,10 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     settings,
     logger,
     closing: closing.signal,
-    faults: new FaultInjector((options.faults ?? []).map((rule) => faultRuleSchema.parse(rule))),
+    faults: new FaultInjector(
+      (options.faults ?? []).map((rule) => faultRuleSchema.parse(rule)),
+      options.now ?? Date.now,
+    ),
     replays: new ScrapeReplays(settings.jobTtlMs, options.now ?? Date.now),
     jobs: new JobStore({
       accounts,

@@ -33,6 +33,8 @@ export interface DevServer {
   address: string;
   /** Web UI base URL, when served. */
   uiUrl: string | undefined;
+  /** The server's process id, when this module started the binary itself (for CPU and memory figures). */
+  pid?: number;
   /** Stops the server and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -114,6 +116,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     throw err;
   }
   return {
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
     address,
     uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
     stop: () => stopChild(child),

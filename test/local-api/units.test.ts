@@ -65,6 +65,51 @@ describe('local API building blocks', () => {
     );
   });
 
+  it('holds a URL to the Retry-After of a 429 rule with holdRetryAfter, then draws afresh', () => {
+    let now = 1_000_000;
+    const rule = (holdRetryAfter: boolean) =>
+      faultRuleSchema.parse({
+        id: holdRetryAfter ? 'held' : 'free',
+        match: holdRetryAfter ? '*/held' : '*/free',
+        action: 'status',
+        status: 429,
+        retryAfterSec: 2,
+        first: 1,
+        holdRetryAfter,
+      });
+    const faults = new FaultInjector([rule(true), rule(false)], () => now);
+    assert.equal(faults.decide('scrape', 'http://h/held')?.id, 'held', 'the first request draws the 429');
+    now += 1999;
+    assert.equal(
+      faults.decide('scrape', 'http://h/held')?.id,
+      'held',
+      'a retry within Retry-After: 429 again',
+    );
+    now += 1;
+    assert.equal(
+      faults.decide('scrape', 'http://h/held'),
+      undefined,
+      'after it: a fresh draw (first: 1 spent)',
+    );
+    assert.equal(faults.decide('scrape', 'http://h/free')?.id, 'free');
+    assert.equal(
+      faults.decide('scrape', 'http://h/free'),
+      undefined,
+      'without the flag an immediate retry passes',
+    );
+    assert.deepEqual(
+      faults.list().map((r) => [r.id, r.fired, r.held]),
+      [
+        ['held', 1, 1],
+        ['free', 1, 0],
+      ],
+    );
+    assert.throws(
+      () => faultRuleSchema.parse({ match: '*', action: 'status', status: 503, holdRetryAfter: true }),
+      /holdRetryAfter/,
+    );
+  });
+
   it('extracts trimmed, collapsed text of the first match, or an attribute with @', () => {
     const html = `<ul><li> one\n  <b>1</b> </li><li>two</li></ul><a class="next" href="/p/2">next</a>
       <a href="mailto:x@y.z">mail</a><p></p>`;
