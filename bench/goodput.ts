@@ -32,7 +32,11 @@ async function scrapeflow(stack: Stack, urls: string[], id: string, options: Bat
     options,
   });
   const final = (await handle.result()) as BatchProgress;
-  return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000, final };
+  const seconds = (performance.now() - started) / 1000;
+  const failedBy: Record<string, number> = {};
+  for await (const r of stack.store.listResults(id, { status: 'failed' }))
+    failedBy[r.reason ?? '?'] = (failedBy[r.reason ?? '?'] ?? 0) + 1;
+  return { ok: final.counts.succeeded, seconds, final, failedBy };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -125,6 +129,7 @@ async function compare(
         okUrlsPerSec: +rate.toFixed(2),
         completionPct: +((100 * flow.ok) / URLS).toFixed(1),
         failed: flow.final.counts.failed,
+        failedBy: flow.failedBy,
         rateLimited: flow.final.rateLimited,
         peakConcurrency: counters.concurrency.peak_by_account.test,
       },

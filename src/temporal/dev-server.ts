@@ -75,10 +75,21 @@ export async function waitForTemporal(address: string, timeoutMs: number, exited
   );
 }
 
+/**
+ * Dynamic config every dev server gets (the caller's `dynamicConfig` overrides it). One partition per
+ * task queue: partitions spread a queue over matching hosts, and a single-node dev server has one; with
+ * the default four, a task lands in a partition no poller is waiting on and is forwarded. Measured by the
+ * ceiling benchmark on 2 cores: 48 → 60 URLs/s through the whole pipeline.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const binary = findTemporalCli();
   const port = options.port || (await freePort());
-  const dynamicConfig = Object.entries(options.dynamicConfig ?? {}).map(
+  const dynamicConfig = Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }).map(
     ([k, v]) => `${k}=${JSON.stringify(v)}`,
   );
   if (!binary) return startWithSdkDownload(port, options, dynamicConfig);

@@ -88,6 +88,9 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     options.adaptive,
     carried?.windowSize,
     carried?.completionsSinceDecrease,
+    // Batches started before this version halve on any 429 (their histories replay that way).
+    patched('window-by-429-pressure') ? 'pressure' : 'any',
+    carried?.ratePressure,
   );
   /** Index of the next input item not yet started. */
   let cursor = carried?.cursor ?? 0;
@@ -262,6 +265,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           cancelled,
           windowSize: window.size,
           completionsSinceDecrease: window.sinceDecrease,
+          ratePressure: window.pressure,
           ...(lastResumeAt !== undefined ? { lastResumeAt } : {}),
         },
       });

@@ -145,6 +145,8 @@ export interface CarriedBatchState {
   cancelled: boolean;
   windowSize: number;
   completionsSinceDecrease: number;
+  /** The adaptive window's 429 pressure (window.ts). */
+  ratePressure?: number;
   /** Workflow time of the last resume handled (ms). */
   lastResumeAt?: number;
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdaptiveWindow, pollDelayMs } from '../../src/workflows/window.js';
+import { AdaptiveWindow, PRESSURE_TO_SHRINK, pollDelayMs } from '../../src/workflows/window.js';
 
 describe('AdaptiveWindow', () => {
   it('halves on a 429 and grows back by about one slot per window of completions', () => {
@@ -35,6 +35,39 @@ describe('AdaptiveWindow', () => {
     const fixed = new AdaptiveWindow(5, false);
     fixed.onRateLimited();
     assert.equal(fixed.slots, 5);
+  });
+});
+
+const slotsOf = (w: AdaptiveWindow): number => w.slots;
+
+describe('AdaptiveWindow by 429 pressure', () => {
+  it('ignores scattered 429s: one in ten completions leaves the window whole', () => {
+    const w = new AdaptiveWindow(10, true, undefined, undefined, 'pressure');
+    for (let i = 0; i < 500; i++) {
+      if (i % 10 === 3) w.onRateLimited();
+      w.onCompleted();
+    }
+    assert.equal(w.slots, 10);
+    assert.ok(w.pressure < PRESSURE_TO_SHRINK);
+  });
+
+  it('halves within a round when 429s keep coming, and only once per round', () => {
+    const w = new AdaptiveWindow(10, true, undefined, undefined, 'pressure');
+    w.onRateLimited();
+    w.onRateLimited();
+    assert.equal(w.slots, 10, 'two 429s are not yet pressure');
+    w.onRateLimited();
+    assert.equal(w.slots, 5, 'a third within the round is');
+    for (let i = 0; i < 6; i++) w.onRateLimited();
+    assert.equal(w.slots, 5, 'the rest of the burst counts once');
+    // An account over its plan: every completion meets two 429s.
+    for (let i = 0; i < 20; i++) {
+      w.onRateLimited();
+      w.onRateLimited();
+      w.onCompleted();
+    }
+    const backedOff = slotsOf(w); // read through a function: the asserts above narrowed `w.slots` to 5
+    assert.ok(backedOff <= 2, `backed off to ${backedOff} (AIMD settles between one and two here)`);
   });
 });
 
