@@ -33,6 +33,16 @@ async function atomicWrite(path: string, data: string): Promise<void> {
   await rename(tmp, path);
 }
 
+/** The names in a directory; none when it does not exist. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
@@ -161,15 +171,8 @@ export class FsStore implements ResultStore {
 
   async notedCharges(batchId: string, index: number): Promise<number> {
     const dir = join(this.dir('charges', batchId), String(index));
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
     let total = 0;
-    for (const name of names) {
+    for (const name of await namesIn(dir)) {
       // Skip an atomic write's temporary file (a writer killed mid-write leaves one).
       if (name.endsWith('.tmp')) continue;
       total += Number((await readIfExists(join(dir, name))) ?? 0);
@@ -190,15 +193,8 @@ export class FsStore implements ResultStore {
 
   async *listResults(batchId: string, filter?: ResultFilter): AsyncIterable<ResultRecord> {
     const dir = this.dir('results', batchId);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
     // Only the index numbers are held in memory; records are read one at a time.
-    const indexes = names
+    const indexes = (await namesIn(dir))
       .filter((n) => /^\d+\.json$/.test(n))
       .map((n) => Number(n.slice(0, -5)))
       .sort((a, b) => a - b);
@@ -211,14 +207,7 @@ export class FsStore implements ResultStore {
   async pruneContent(olderThan: Date): Promise<number> {
     const root = join(this.dataDir, 'content');
     let removed = 0;
-    let batches: string[];
-    try {
-      batches = await readdir(root);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw err;
-    }
-    for (const batch of batches) {
+    for (const batch of await namesIn(root)) {
       if (!BATCH_ID_PATTERN.test(batch)) continue;
       // opendir streams the entries: a batch with 100,000 bodies is not listed into memory at once.
       for await (const entry of await opendir(join(root, batch))) {
