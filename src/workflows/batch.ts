@@ -81,7 +81,10 @@ function initialProgress(input: BatchWorkflowInput): BatchProgress {
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
   const { batchId, options, total, carried } = input;
   const progress = carried?.progress ?? initialProgress(input);
-  const inFlight = new Map<number, UrlItem>((carried?.inFlight ?? []).map((item) => [item.index, item]));
+  /** Indexes of the URLs in flight (started, not yet reported). */
+  const inFlight = new Set<number>(
+    carried?.inFlightIndexes ?? (carried?.inFlight ?? []).map((item) => item.index),
+  );
   const waiting = new Set<number>(carried?.waiting ?? []);
   const window = new AdaptiveWindow(
     options.concurrency,
@@ -152,8 +155,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   setHandler(urlPausedSignal, async ({ index, reason, at }) => {
     if (!inFlight.has(index)) return;
     if (!paused && at !== undefined && lastResumeAt !== undefined && at < lastResumeAt) {
-      // The 401/402 came before the last resume (its report overtook by it): the operator has acted
-      // since, so the URL tries again at once instead of pausing the batch a second time.
+      // The 401/402 came before the last resume (the resume overtook its report): the operator has
+      // acted since, so the URL tries again at once instead of pausing the batch.
       await getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal);
       return;
     }
@@ -184,9 +187,12 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   };
   setHandler(urlDoneSignal, settle);
   setHandler(resumeSignal, async () => {
-    if (cancelled || !paused) return;
-    paused = false;
+    if (cancelled) return;
+    // Remembered even when not paused: the 401/402 that would have paused the batch may still be on
+    // its way (reported after this resume), and the operator has already acted on it.
     lastResumeAt = Date.now();
+    if (!paused) return;
+    paused = false;
     setState('running');
     const toWake = [...waiting];
     waiting.clear();
@@ -258,7 +264,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         total,
         carried: {
           cursor,
-          inFlight: [...inFlight.values()],
+          // Indexes only: whole items (a URL of up to 8 KB, per-item steps) times a window of up to
+          // 1,000 could pass the 2 MB payload limit, and nothing in the next run needs more.
+          inFlight: [],
+          inFlightIndexes: [...inFlight],
           waiting: [...waiting],
           progress,
           paused,
@@ -289,7 +298,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     const items = buffer.splice(0, count);
     for (const item of items) {
       cursor = item.index + 1;
-      inFlight.set(item.index, item);
+      inFlight.add(item.index);
     }
     const byResult = patched('report-by-result');
     const children = await Promise.all(
@@ -335,7 +344,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
 
   if (cancelled) {
     await Promise.all(
-      [...inFlight.keys()].map((index) =>
+      [...inFlight].map((index) =>
         getExternalWorkflowHandle(childWorkflowId(batchId, index))
           .cancel()
           .catch(() => undefined),

@@ -137,7 +137,10 @@ export interface BatchWorkflowInput {
 
 export interface CarriedBatchState {
   cursor: number;
+  /** In-flight items, as the first versions carried them (now always empty: see `inFlightIndexes`). */
   inFlight: UrlItem[];
+  /** Indexes of the URLs in flight. */
+  inFlightIndexes?: number[];
   /** Indexes of in-flight URLs waiting for `resume`. */
   waiting: number[];
   progress: BatchProgress;

@@ -91,9 +91,9 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     await eventually(async () => (await getProgress(stack.client, batchId)).counts.in_flight === 1, {
       what: 'the URL in flight',
     });
-    await handle.signal(pauseSignal, { reason: 'manual' });
+    // The operator resumes (after a top-up) while a child's 402 report is still on its way: the batch is
+    // not paused yet when the resume arrives, and the report that follows is from a minute before it.
     await resumeBatch(stack.client, batchId);
-    // A child's 402 report that the resume overtook: the 402 came a minute before it.
     await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() - 60_000 });
     const child = stack.client.workflow.getHandle(`${batchId}/0`);
     const resumeSignals = async () =>
