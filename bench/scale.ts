@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { startBatch } from '../src/client/batches.js';
 import type { BatchProgress } from '../src/workflows/types.js';
 import { startStack } from '../test/support/stack.js';
-import { peakRssMb } from './ceiling.js';
+import { peakRssMb } from '../test/support/cli.js';
 
 export const name = 'scale';
 

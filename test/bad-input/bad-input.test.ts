@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -16,9 +15,9 @@ import { pino } from 'pino';
 import { buildService } from '../../src/service/app.js';
 import { MAX_LINE_BYTES } from '../../src/client/input.js';
 import type { ResultRecord } from '../../src/store/types.js';
+import { runCli, type CliRun } from '../support/cli.js';
 import { eventually, startStack, type Stack, type WorkerProcess } from '../support/stack.js';
 
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
 const CORPUS = new URL('../../../test/fixtures/bad-input/', import.meta.url);
 const TOKEN = 'bad-input-test-token-0123456789';
 /**
@@ -52,51 +51,9 @@ after(async () => {
   await stack?.stop();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The process's peak resident set (VmHWM), MiB, sampled from /proc while it ran. */
-  peakRssMb: number;
-}
-
-async function peakRss(pid: number): Promise<number> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0; // already gone
-  }
-}
-
-/** Runs `scrapeflow <args>` as a process (bounded by the test's timeout). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TEMPORAL_ADDRESS: stack.temporal.address,
-        SCRAPEFLOW_DATA_DIR: stack.dataDir,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let peakRssMb = 0;
-    const sampler = setInterval(() => {
-      if (child.pid) void peakRss(child.pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb)));
-    }, 100);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(sampler);
-      resolve({ code, stdout, stderr, peakRssMb });
-    });
-  });
-}
+/** Runs `scrapeflow <args>` against this suite's stack. */
+const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runCli(stack, args, { env });
 
 /** A corpus file with `{{origin}}` replaced, byte for byte (latin1 keeps every byte as it is). */
 async function fixture(name: string): Promise<string> {

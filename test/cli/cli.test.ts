@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { getProgress } from '../../src/client/batches.js';
+import { runCli, type CliRun } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
 let stack: Stack;
 
 before(async () => {
@@ -16,34 +15,11 @@ before(async () => {
 });
 after(() => stack?.stop());
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** Runs `scrapeflow <args>` against this suite's stack. */
+const cli = (args: string[], env: Record<string, string> = {}, stdin?: string): Promise<CliRun> =>
+  runCli(stack, args, { env, ...(stdin !== undefined ? { stdin } : {}) });
 
-function cli(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TEMPORAL_ADDRESS: stack.temporal.address,
-        SCRAPEFLOW_DATA_DIR: stack.dataDir,
-        ...env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
-
-function ok(run: Run): void {
+function ok(run: CliRun): void {
   assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr}`);
 }
 

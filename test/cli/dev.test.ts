@@ -7,8 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
+import { BIN } from '../support/cli.js';
 
 /** Every process whose parent chain leads to `root` (from /proc). */
 function descendants(root: number): number[] {

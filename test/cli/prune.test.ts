@@ -5,8 +5,8 @@ import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsStore } from '../../src/store/fs-store.js';
+import { BIN } from '../support/cli.js';
 
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 

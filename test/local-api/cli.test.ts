@@ -4,8 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
-
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
+import { BIN } from '../support/cli.js';
 
 describe('scrapeflow local-api (CLI)', () => {
   it('prints the listening URL, serves, and stops gracefully on SIGTERM', { timeout: 60_000 }, async () => {

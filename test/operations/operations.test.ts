@@ -19,11 +19,11 @@ import type { ResultRecord } from '../../src/store/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { containsText, eventually, startStack, type Stack, type WorkerProcess } from '../support/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { BIN } from '../support/cli.js';
 
 const KEY = { id: 'ops-2025', key: randomBytes(32) };
 const KEYS_ENV = `${KEY.id}:${KEY.key.toString('base64')}`;
 const THRESHOLD = 25;
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
 
 const OPTIONS: BatchOptionsInput = {
   mode: 'fast',

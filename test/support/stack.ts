@@ -18,9 +18,9 @@ import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultStore } from '../../src/store/types.js';
+import { BIN } from './cli.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
-const BIN = new URL('../../../bin/scrapeflow', import.meta.url).pathname;
 
 export interface StackOptions {
   balance?: number;
