@@ -8,10 +8,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { startBatch } from '../src/client/batches.js';
-import type { BatchProgress } from '../src/workflows/types.js';
+import { peakRssMb } from '../test/support/cli.js';
 import { startStack } from '../test/support/stack.js';
 import { createNoopActivities } from './noop/activities.js';
+import { timedBatch } from './timed-batch.js';
 
 export const name = 'ceiling';
 
@@ -31,30 +31,15 @@ export async function cpuSeconds(pid: number | undefined): Promise<number> {
 /** Linux's USER_HZ, the unit of /proc's CPU times. */
 const CLOCK_TICKS = 100;
 
-/** Peak resident set of a process, MiB (VmHWM from /proc). */
-export async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return +(kb / 1024).toFixed(1);
-}
-
 export async function run(): Promise<Record<string, unknown>> {
   const stack = await startStack({ concurrency: LIMIT });
   const connection = await NativeConnection.connect({ address: stack.temporal.address });
   try {
     const worker = await stack.startWorker();
     const urls = (offset: number, n: number) =>
-      Array.from({ length: n }, (_, i) => ({ url: `${stack.demoOrigin}/p/${offset + i + 1}` }));
-    const batch = async (id: string, items: { url: string }[]) => {
-      const started = performance.now();
-      const { handle } = await startBatch(stack.client, stack.store, {
-        batchId: id,
-        urls: items,
-        options: { mode: 'fast', concurrency: WINDOW, adaptive: false },
-      });
-      const final = (await handle.result()) as BatchProgress;
-      return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000 };
-    };
+      Array.from({ length: n }, (_, i) => `${stack.demoOrigin}/p/${offset + i + 1}`);
+    const batch = (id: string, urls: string[]) =>
+      timedBatch(stack, id, urls, { mode: 'fast', concurrency: WINDOW, adaptive: false });
     await batch('ceiling-warm', urls(90_000, LIMIT));
     // Where the CPU goes: the Temporal server, the worker process, this process (local API, demo site,
     // client). On 2 cores the three share, so their sum over the wall time says how busy the machine was.

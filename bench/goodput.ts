@@ -10,11 +10,10 @@
  * cure); `independent` — every try is a fresh draw, so an instant retry is free (the most favourable case
  * for the naive script).
  */
-import { startBatch } from '../src/client/batches.js';
 import type { BatchOptionsInput } from '../src/batch/options.js';
-import type { BatchProgress } from '../src/workflows/types.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 import { bareScript } from './bare-script.js';
+import { timedBatch } from './timed-batch.js';
 
 export const name = 'goodput';
 
@@ -24,19 +23,13 @@ const URLS = Number(process.env.BENCH_GOODPUT_URLS ?? 200);
 /** The naive script's immediate retries per URL. */
 const NAIVE_RETRIES = Number(process.env.BENCH_NAIVE_RETRIES ?? 2);
 
+/** A timed batch, and why its failed URLs failed. */
 async function scrapeflow(stack: Stack, urls: string[], id: string, options: BatchOptionsInput) {
-  const started = performance.now();
-  const { handle } = await startBatch(stack.client, stack.store, {
-    batchId: id,
-    urls: urls.map((url) => ({ url })),
-    options,
-  });
-  const final = (await handle.result()) as BatchProgress;
-  const seconds = (performance.now() - started) / 1000;
+  const run = await timedBatch(stack, id, urls, options);
   const failedBy: Record<string, number> = {};
   for await (const r of stack.store.listResults(id, { status: 'failed' }))
     failedBy[r.reason ?? '?'] = (failedBy[r.reason ?? '?'] ?? 0) + 1;
-  return { ok: final.counts.succeeded, seconds, final, failedBy };
+  return { ...run, failedBy };
 }
 
 export async function run(): Promise<Record<string, unknown>> {

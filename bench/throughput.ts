@@ -8,10 +8,9 @@
  * by the worker's C activity slots (the peak concurrency the local API saw is reported to show it); the
  * larger window keeps the next URLs' workflows started and waiting for a slot.
  */
-import { startBatch } from '../src/client/batches.js';
-import type { BatchProgress } from '../src/workflows/types.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 import { bareScript } from './bare-script.js';
+import { timedBatch } from './timed-batch.js';
 
 export const name = 'throughput';
 
@@ -20,16 +19,8 @@ const LIMITS = (process.env.BENCH_LIMITS ?? '5,20,50').split(',').map(Number);
 /** Rounds of C URLs per measurement: enough for a steady state, bounded for a 2-core machine. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 
-async function scrapeflowBatch(stack: Stack, urls: string[], window: number, id: string) {
-  const started = performance.now();
-  const { handle } = await startBatch(stack.client, stack.store, {
-    batchId: id,
-    urls: urls.map((url) => ({ url })),
-    options: { mode: 'fast', concurrency: window, adaptive: false },
-  });
-  const final = (await handle.result()) as BatchProgress;
-  return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000 };
-}
+const scrapeflowBatch = (stack: Stack, urls: string[], window: number, id: string) =>
+  timedBatch(stack, id, urls, { mode: 'fast', concurrency: window, adaptive: false });
 
 export async function run(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown>[] = [];
