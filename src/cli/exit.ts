@@ -13,6 +13,10 @@ export const ExitCode = {
   batchNotCompleted: 5,
   /** The batch has already ended, so it cannot be paused, resumed or cancelled. */
   batchEnded: 6,
+  /** The batch id is already taken (a batch runs or ran under it, or the store holds input for it). */
+  batchIdTaken: 7,
+  /** `--wait` / `--watch`: the batch's workflow failed, was terminated or timed out (message printed). */
+  batchFailed: 8,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
