@@ -94,8 +94,16 @@ export type PollResult = { done: false; status: 'queued' | 'running' } | { done:
 export const clientTimeoutMs = (activityTimeoutMs: number) =>
   activityTimeoutMs - Math.min(5000, Math.floor(activityTimeoutMs / 4));
 
-/** One key per URL of a batch: a re-driven URL (a new batch) is a new call. */
-const idempotencyKeyOf = (input: UrlWorkflowInput) => `${input.batchId}/${input.item.index}`;
+/**
+ * One key per URL of one start: a re-driven URL (a new batch) is a new call, and two batches under the
+ * same id (other namespaces or deployments spending from one account) never share a key. At most
+ * 100 (batch id) + 32 (scope) + 10 (index) + 2 characters, within the client's 255. A batch started
+ * before scopes existed keeps its old keys, so a retry of its call in flight still finds its answer.
+ */
+export const idempotencyKeyOf = (input: Pick<UrlWorkflowInput, 'batchId' | 'item' | 'options'>) =>
+  input.options.idempotencyScope === undefined
+    ? `${input.batchId}/${input.item.index}`
+    : `${input.batchId}/${input.options.idempotencyScope}/${input.item.index}`;
 
 export function requestFor(input: UrlWorkflowInput, mode = input.options.mode): ScrapeRequestInput {
   const o = input.options;

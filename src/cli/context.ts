@@ -4,10 +4,10 @@
  */
 import type { Client } from '@temporalio/client';
 import { ValidationError } from '../batch/options.js';
-import { BatchNotFoundError } from '../client/batches.js';
+import { BatchIdTakenError, BatchNotFoundError } from '../client/batches.js';
 import { InputError } from '../client/input.js';
 import { NothingToRedriveError } from '../client/redrive.js';
-import { connectClient, TemporalUnavailableError } from '../client/temporal.js';
+import { connectClient, TemporalNotSetUpError, TemporalUnavailableError } from '../client/temporal.js';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
 import {
   openStore,
@@ -27,6 +27,8 @@ export interface CliContext {
 export function toCliError(err: unknown): unknown {
   if (err instanceof CliError) return err;
   if (err instanceof TemporalUnavailableError) return new CliError(err.message, ExitCode.unavailable);
+  if (err instanceof TemporalNotSetUpError) return new CliError(err.message, ExitCode.unavailable);
+  if (err instanceof BatchIdTakenError) return new CliError(err.message, ExitCode.batchIdTaken);
   if (err instanceof BatchNotFoundError)
     return new CliError(`${err.message}: check the id with \`scrapeflow list\``, ExitCode.notFound);
   if (err instanceof InputError) return new CliError(`input ${err.message}`, ExitCode.usage);

@@ -5,7 +5,10 @@ export const ExitCode = {
   failure: 1,
   /** Bad command-line usage or bad input (named in the message). */
   usage: 2,
-  /** The Temporal server (or another required service) is not reachable. */
+  /**
+   * The Temporal server (or another required service) is not reachable, or Temporal is not set up for
+   * scrapeflow (namespace or search attributes missing: `scrapeflow cluster setup` fixes it).
+   */
   unavailable: 3,
   /** The batch or workflow named does not exist. */
   notFound: 4,

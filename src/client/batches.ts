@@ -2,7 +2,7 @@
  * Starting and steering batches: shared by the CLI, the HTTP service and scripts.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
 import { httpUrl } from '../omniscrape/types.js';
 import {
   describeIssues,
@@ -12,8 +12,9 @@ import {
   type BatchOptionsInput,
 } from '../batch/options.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
-import { BATCH_ID_PATTERN, type ResultStore, type UrlItem } from '../store/types.js';
+import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
+import { notSetUpCause, requireSetup } from '../temporal/setup.js';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
 
@@ -64,31 +65,97 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
   }
 }
 
+/**
+ * Starts a batch. Its id names one batch forever: an id that is taken (a workflow ran or runs under it
+ * within the namespace's retention, or the store holds input for it) is refused with
+ * `BatchIdTakenError` before anything is written. The namespace's setup is checked first too
+ * (`TemporalNotSetUpError`). The input is stored create-only; when the workflow start then fails, the
+ * stored input is removed again, so a refused start leaves nothing behind.
+ */
 export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
   const options = parseBatchOptions(request.options);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
   options.storeId = store.id;
+  // Scopes the URLs' OmniScrape idempotency keys to this one start (see src/activities/scrape.ts).
+  options.idempotencyScope = randomBytes(16).toString('hex');
   const batchId = request.batchId ?? newBatchId();
   if (!BATCH_ID_PATTERN.test(batchId)) {
     throw new ValidationError(
-      `batchId: ${JSON.stringify(batchId)} must match ${BATCH_ID_PATTERN}`,
+      `batchId: ${JSON.stringify(batchId.slice(0, 200))} must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, ` +
+        '".", "_" or "-", starting with a letter or digit',
       'batchId',
     );
   }
-  const total = await store.putInput(batchId, validated(request.urls));
+  const { namespace } = client.options;
+  const address =
+    'options' in client.connection ? (client.connection as Connection).options.address : 'TEMPORAL_ADDRESS';
+  await requireSetup(client.connection, namespace, address);
+  await requireFreeId(client, store, batchId);
+  let total: number;
+  try {
+    total = await store.putInput(batchId, validated(request.urls));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'input_exists')
+      throw new BatchIdTakenError(batchId, 'stored input');
+    throw err;
+  }
   if (total === 0) throw new ValidationError('urls: the batch has no URLs', 'urls');
-  const handle = await client.workflow.start('batchWorkflow', {
-    workflowId: batchId,
-    taskQueue: TASK_QUEUES.control,
-    args: [{ batchId, options, total }],
-    typedSearchAttributes: [
-      { key: BatchIdAttr, value: batchId },
-      { key: BatchStatusAttr, value: 'running' },
-      { key: AccountAttr, value: options.account },
-    ],
-  });
-  return { batchId, total, handle };
+  try {
+    const handle = await client.workflow.start('batchWorkflow', {
+      workflowId: batchId,
+      taskQueue: TASK_QUEUES.control,
+      args: [{ batchId, options, total }],
+      // Temporal refuses the id too, for a start that raced past `requireFreeId`.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: BatchIdAttr, value: batchId },
+        { key: BatchStatusAttr, value: 'running' },
+        { key: AccountAttr, value: options.account },
+      ],
+    });
+    return { batchId, total, handle };
+  } catch (err) {
+    // The input stored above is this start's own (putInput is create-only): nothing may stay behind.
+    await store.deleteInput(batchId);
+    if ((err as Error).name === 'WorkflowExecutionAlreadyStartedError')
+      throw new BatchIdTakenError(batchId, (await workflowState(client, batchId)) ?? 'running');
+    throw notSetUpCause(err, namespace, address) ?? err;
+  }
+}
+
+/** A start under an id that names a batch already (`state`: running, completed, failed, terminated, …, or `stored input`). */
+export class BatchIdTakenError extends Error {
+  override readonly name = 'BatchIdTakenError';
+  readonly code = 'batch_id_taken';
+  readonly field = 'batchId';
+  constructor(
+    readonly batchId: string,
+    readonly state: string,
+  ) {
+    super(
+      `batch id ${JSON.stringify(batchId)} is taken (${state === 'stored input' ? 'the store holds input for it' : `a batch under it is ${state}`}): ` +
+        'a batch id names one batch forever, so choose another id (or leave it out to get a generated one)',
+    );
+  }
+}
+
+/** The state of the latest workflow run under `workflowId` (`running`, `completed`, …), if there is one. */
+async function workflowState(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    const { status } = await client.workflow.getHandle(workflowId).describe();
+    return status.name.toLowerCase();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+async function requireFreeId(client: Client, store: ResultStore, batchId: string): Promise<void> {
+  const state = await workflowState(client, batchId);
+  if (state !== undefined) throw new BatchIdTakenError(batchId, state);
+  if ((await store.inputCount(batchId)) !== undefined) throw new BatchIdTakenError(batchId, 'stored input');
 }
 
 export class BatchNotFoundError extends Error {

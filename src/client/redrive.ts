@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { BatchOptionsInput } from '../batch/options.js';
-import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
+import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore, type UrlItem } from '../store/types.js';
 import type { BatchWorkflowInput } from '../workflows/types.js';
 import { BatchNotFoundError, startBatch } from './batches.js';
 import { exportResults } from './results.js';
@@ -20,7 +20,10 @@ import { exportResults } from './results.js';
 export interface RedriveRequest {
   /** The batch whose dead letters run again. */
   batchId: string;
-  /** Id of the new batch. @default `<batchId>-redrive-<random>` */
+  /**
+   * Id of the new batch; refused like any start's when it is taken.
+   * @default `<batchId>-redrive-<random>`, the batch id cut so the whole fits MAX_BATCH_ID_LENGTH
+   */
   newBatchId?: string;
   /** Options of the new batch, over the original batch's. */
   options?: Partial<BatchOptionsInput>;
@@ -78,13 +81,23 @@ function inputItems(store: ResultStore, batchId: string): (index: number) => Pro
   };
 }
 
+const REDRIVE_SUFFIX = '-redrive-';
+const REDRIVE_RANDOM_BYTES = 3;
+
+/** The default id of a re-drive of `source`: always within MAX_BATCH_ID_LENGTH. */
+export function redriveBatchId(source: string): string {
+  const keep = MAX_BATCH_ID_LENGTH - REDRIVE_SUFFIX.length - REDRIVE_RANDOM_BYTES * 2;
+  return `${source.slice(0, keep)}${REDRIVE_SUFFIX}${randomBytes(REDRIVE_RANDOM_BYTES).toString('hex')}`;
+}
+
 export async function redriveBatch(client: Client, store: ResultStore, request: RedriveRequest) {
   const source = request.batchId;
-  const base = await originalOptions(client, source);
-  if (!base) throw new BatchNotFoundError(`no batch ${JSON.stringify(source)}`);
+  const original = await originalOptions(client, source);
+  if (!original) throw new BatchNotFoundError(`no batch ${JSON.stringify(source)}`);
+  // The original's idempotency scope is its own: the new batch gets a fresh one from startBatch.
+  const { idempotencyScope: _scope, ...base } = original as BatchOptionsInput & { idempotencyScope?: string };
   const records = await exportResults(store, source, { status: 'dead_lettered' });
-  const newBatchId =
-    request.newBatchId ?? `${source.slice(0, 100)}-redrive-${randomBytes(3).toString('hex')}`;
+  const newBatchId = request.newBatchId ?? redriveBatchId(source);
 
   const inputItem = inputItems(store, source);
   async function* items(): AsyncIterable<Omit<UrlItem, 'index'>> {

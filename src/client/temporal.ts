@@ -13,6 +13,24 @@ export class TemporalUnavailableError extends Error {
 }
 
 /**
+ * The Temporal server answers, but the namespace is not ready for scrapeflow: it does not exist, or
+ * search attributes are missing or have the wrong type. The message names them and the command that
+ * fixes it (`scrapeflow cluster setup`).
+ */
+export class TemporalNotSetUpError extends Error {
+  override readonly name = 'TemporalNotSetUpError';
+  readonly code = 'temporal_not_set_up';
+  constructor(
+    message: string,
+    readonly namespace: string,
+    /** What is missing or wrong: the namespace's name, or search attribute names. */
+    readonly missing: string[],
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Connects a client. Its data converter comes from the encryption settings in `config` (payloads are
  * encrypted when a key is configured), unless `options.dataConverter` is given.
  */

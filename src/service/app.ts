@@ -40,6 +40,9 @@ export interface ServiceDeps {
   bodyLimitBytes?: number;
 }
 
+/** Longest path parameter the router takes; ids longer than MAX_BATCH_ID_LENGTH are refused by validation. */
+const MAX_PARAM_LENGTH = 1000;
+
 /** Content types accepted as an uploaded input file, and the input format each implies. */
 const UPLOAD_TYPES: Record<string, InputFormat> = {
   'text/plain': 'text',
@@ -153,6 +156,9 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     logger: false,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
     return503OnClosing: true,
+    // Above the longest batch id (encoded, it is the same length: its alphabet needs no escapes), so a
+    // longer id reaches validation and gets a 400 naming batchId, not the router's 414.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   });
 
   // Uploaded input files: handed to the handler as the raw stream, parsed line by line.

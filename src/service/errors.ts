@@ -2,10 +2,10 @@
 import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { describeIssues, unionIssues, ValidationError } from '../batch/options.js';
-import { BatchNotFoundError } from '../client/batches.js';
+import { BatchIdTakenError, BatchNotFoundError } from '../client/batches.js';
 import { InputError } from '../client/input.js';
 import { NothingToRedriveError } from '../client/redrive.js';
-import { TemporalUnavailableError } from '../client/temporal.js';
+import { TemporalNotSetUpError, TemporalUnavailableError } from '../client/temporal.js';
 
 export class HttpError extends Error {
   constructor(
@@ -40,6 +40,10 @@ export function toHttpError(err: unknown, prefix = ''): HttpError {
   if (err instanceof BatchNotFoundError) return new HttpError(404, 'batch_not_found', err.message);
   if (err instanceof NothingToRedriveError) return new HttpError(409, err.code, err.message);
   if (err instanceof TemporalUnavailableError) return new HttpError(503, 'temporal_unavailable', err.message);
+  if (err instanceof BatchIdTakenError)
+    return new HttpError(409, err.code, err.message, { field: err.field, state: err.state });
+  if (err instanceof TemporalNotSetUpError)
+    return new HttpError(503, err.code, err.message, { missing: err.missing });
   const fastifyError = err as { statusCode?: number; code?: string; message?: string };
   if (
     typeof fastifyError.statusCode === 'number' &&

@@ -9,14 +9,17 @@ import { INPUT_FORMATS } from '../client/input.js';
 import { BATCH_STATES } from '../client/list.js';
 import { RESULT_FORMATS } from '../client/results.js';
 import { httpUrl } from '../omniscrape/types.js';
-import { BATCH_ID_PATTERN, TERMINAL_STATUSES } from '../store/types.js';
+import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, TERMINAL_STATUSES } from '../store/types.js';
 
 /** Longest wait of a single-URL scrape, ms. */
 export const MAX_SCRAPE_WAIT_MS = 60_000;
 
 const batchId = z
   .string()
-  .regex(BATCH_ID_PATTERN, 'must be letters, digits, . _ - (at most 128, starting with a letter or digit)');
+  .regex(
+    BATCH_ID_PATTERN,
+    `must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, . _ - (starting with a letter or digit)`,
+  );
 
 export const urlEntrySchema = z.union([
   httpUrl,

@@ -2,6 +2,7 @@
  * The filesystem store, the embedded default: one directory per batch under the data directory.
  *   inputs/<batch>/page-<n>.json   input items, PAGE_SIZE per file (read back a page at a time)
  *   inputs/<batch>/count           how many items the input holds
+ *   inputs/.staging-<batch>-<uuid>/ an input being written, renamed to inputs/<batch> once complete
  *   results/<batch>/<index>.json   one terminal record per URL (written atomically: tmp + rename)
  *   content/<batch>/<index>.html   page bodies (retention: `pruneContent` deletes them by mtime)
  * Every write is atomic, so a worker killed mid-write leaves the old file or the new one, never half.
@@ -11,8 +12,9 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  BATCH_ID_PATTERN,
+  InputExistsError,
   matchesFilter,
+  STORED_BATCH_ID_PATTERN,
   type ResultFilter,
   type ResultRecord,
   type ResultStore,
@@ -23,7 +25,7 @@ const PAGE_SIZE = 1000;
 const CONTENT_PREFIX = 'fs:';
 
 function checkBatchId(batchId: string): string {
-  if (!BATCH_ID_PATTERN.test(batchId)) throw new Error(`invalid batch id ${JSON.stringify(batchId)}`);
+  if (!STORED_BATCH_ID_PATTERN.test(batchId)) throw new Error(`invalid batch id ${JSON.stringify(batchId)}`);
   return batchId;
 }
 
@@ -98,33 +100,62 @@ export class FsStore implements ResultStore {
     items: AsyncIterable<Omit<UrlItem, 'index'>> | Iterable<Omit<UrlItem, 'index'>>,
   ): Promise<number> {
     const dir = this.dir('inputs', batchId);
-    await mkdir(dir, { recursive: true });
-    let page: UrlItem[] = [];
-    let count = 0;
-    const flush = async () => {
-      await atomicWrite(join(dir, `page-${Math.floor((count - 1) / PAGE_SIZE)}.json`), JSON.stringify(page));
-      page = [];
-    };
-    for await (const item of items) {
-      page.push({
-        index: count,
-        url: item.url,
-        ...(item.tags?.length ? { tags: item.tags } : {}),
-        ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
-        ...(item.steps ? { steps: item.steps } : {}),
-      });
-      count += 1;
-      if (page.length === PAGE_SIZE) await flush();
+    // Refused early, before the stream is read; the rename below is what holds against a race.
+    if ((await namesIn(dir)).length > 0) throw new InputExistsError(batchId);
+    // Staged beside the batches (same filesystem, so the rename is atomic); the leading dot keeps a
+    // staging directory from ever being taken for a batch.
+    const staging = join(this.dataDir, 'inputs', `.staging-${batchId}-${randomUUID()}`);
+    await mkdir(staging, { recursive: true });
+    try {
+      let page: UrlItem[] = [];
+      let count = 0;
+      const flush = async () => {
+        await writeFile(
+          join(staging, `page-${Math.floor((count - 1) / PAGE_SIZE)}.json`),
+          JSON.stringify(page),
+        );
+        page = [];
+      };
+      for await (const item of items) {
+        page.push({
+          index: count,
+          url: item.url,
+          ...(item.tags?.length ? { tags: item.tags } : {}),
+          ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
+          ...(item.steps ? { steps: item.steps } : {}),
+        });
+        count += 1;
+        if (page.length === PAGE_SIZE) await flush();
+      }
+      if (count === 0) return 0;
+      if (page.length) await flush();
+      await writeFile(join(staging, 'count'), String(count));
+      // The whole input appears at once. rename(2) refuses a non-empty target, so of two writers racing
+      // for one id exactly one publishes (an empty directory left by nobody's input is replaced).
+      try {
+        await rename(staging, dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new InputExistsError(batchId);
+        throw err;
+      }
+      return count;
+    } finally {
+      await rm(staging, { recursive: true, force: true });
     }
-    if (page.length) await flush();
-    // A shorter input replacing a longer one: drop the earlier input's pages past the new end.
-    const pages = Math.ceil(count / PAGE_SIZE);
-    for (const name of await readdir(dir)) {
-      const match = /^page-(\d+)\.json$/.exec(name);
-      if (match && Number(match[1]) >= pages) await rm(join(dir, name), { force: true });
+  }
+
+  async deleteInput(batchId: string): Promise<void> {
+    const dir = this.dir('inputs', batchId);
+    // Moved aside first, so readers see the whole input or none of it.
+    const doomed = join(this.dataDir, 'inputs', `.deleted-${batchId}-${randomUUID()}`);
+    try {
+      await rename(dir, doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
     }
-    await atomicWrite(join(dir, 'count'), String(count));
-    return count;
+    await rm(doomed, { recursive: true, force: true });
   }
 
   async readInput(batchId: string, offset: number, limit: number): Promise<UrlItem[]> {
@@ -208,7 +239,7 @@ export class FsStore implements ResultStore {
     const root = join(this.dataDir, 'content');
     let removed = 0;
     for (const batch of await namesIn(root)) {
-      if (!BATCH_ID_PATTERN.test(batch)) continue;
+      if (!STORED_BATCH_ID_PATTERN.test(batch)) continue;
       // opendir streams the entries: a batch with 100,000 bodies is not listed into memory at once.
       for await (const entry of await opendir(join(root, batch))) {
         const isBody = /^\d+\.html$/.test(entry.name);

@@ -5,6 +5,7 @@ import { PgStore, StoreUnavailableError } from './pg-store.js';
 import type { ResultStore } from './types.js';
 
 export type { ResultStore, ResultRecord, UrlItem, TerminalStatus, ResultFilter } from './types.js';
+export { InputExistsError } from './types.js';
 export { StoreUnavailableError } from './pg-store.js';
 export { StoreHostMismatchError } from './fs-store.js';
 

@@ -3,13 +3,15 @@
  * database. Schema and types are in `migrations/pg.ts`; `PgStore.open` applies pending migrations under
  * an advisory lock, so workers starting together do not race.
  *
- * Every write is an upsert keyed by (batch_id, idx): retries and dead workers leave exactly one row per
- * URL, the last write winning. Reads that can be large page by index (keyset), never one giant result.
+ * Every write of a URL's data is an upsert keyed by (batch_id, idx): retries and dead workers leave
+ * exactly one row per URL, the last write winning. A batch's input is the exception: create-only, in
+ * one transaction. Reads that can be large page by index (keyset), never one giant result.
  */
 import pg from 'pg';
 import { MIGRATIONS } from './migrations/pg.js';
 import {
-  BATCH_ID_PATTERN,
+  InputExistsError,
+  STORED_BATCH_ID_PATTERN,
   type ResultFilter,
   type ResultRecord,
   type ResultStore,
@@ -56,16 +58,15 @@ export class StoreUnavailableError extends Error {
 const CONTENT_PREFIX = 'pg:';
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const MAX_INDEX = 2 ** 31 - 1;
-/** First key of every advisory lock scrapeflow takes (the second is a hash of schema or batch id). */
+/** First key of the advisory lock migrations take (the second is a hash of the schema). */
 const LOCK_MIGRATE = 0x5346_0001;
-const LOCK_INPUT = 0x5346_0002;
 /** Input items per INSERT (5 parameters each; PostgreSQL allows 65535 per statement). */
 const INPUT_CHUNK = 500;
 /** Bodies deleted per statement by `pruneContent`, to keep each transaction short. */
 const PRUNE_CHUNK = 1000;
 
 function checkBatchId(batchId: string): string {
-  if (!BATCH_ID_PATTERN.test(batchId)) throw new Error(`invalid batch id ${JSON.stringify(batchId)}`);
+  if (!STORED_BATCH_ID_PATTERN.test(batchId)) throw new Error(`invalid batch id ${JSON.stringify(batchId)}`);
   return batchId;
 }
 
@@ -240,9 +241,13 @@ export class PgStore implements ResultStore {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      // Two writers of the same batch's input take turns; readers see the old input until COMMIT.
-      await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [LOCK_INPUT, batchId]);
-      await client.query(`DELETE FROM ${this.inputs} WHERE batch_id = $1`, [batchId]);
+      // The claim comes first: a second writer of the id waits on this row until the first commits
+      // (then it is refused) or rolls back (then it goes on). Readers see nothing before COMMIT.
+      const claimed = await client.query(
+        `INSERT INTO ${this.inputBatches} (batch_id, item_count) VALUES ($1, 0) ON CONFLICT (batch_id) DO NOTHING`,
+        [batchId],
+      );
+      if (claimed.rowCount !== 1) throw new InputExistsError(batchId);
       let count = 0;
       let chunk: Omit<UrlItem, 'index'>[] = [];
       const flush = async () => {
@@ -269,14 +274,34 @@ export class PgStore implements ResultStore {
         count += 1;
         if (chunk.length === INPUT_CHUNK) await flush();
       }
+      if (count === 0) {
+        await client.query('ROLLBACK');
+        return 0;
+      }
       if (chunk.length) await flush();
-      await client.query(
-        `INSERT INTO ${this.inputBatches} (batch_id, item_count) VALUES ($1, $2)
-         ON CONFLICT (batch_id) DO UPDATE SET item_count = EXCLUDED.item_count, stored_at = now()`,
-        [batchId, count],
-      );
+      await client.query(`UPDATE ${this.inputBatches} SET item_count = $2 WHERE batch_id = $1`, [
+        batchId,
+        count,
+      ]);
       await client.query('COMMIT');
       return count;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async deleteInput(batchId: string): Promise<void> {
+    checkBatchId(batchId);
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query(`DELETE FROM ${this.inputBatches} WHERE batch_id = $1`, [batchId]);
+      await client.query(`DELETE FROM ${this.inputs} WHERE batch_id = $1`, [batchId]);
+      await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken = rollbackErr));
       throw err;

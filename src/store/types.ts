@@ -71,11 +71,24 @@ export interface ResultStore {
    * the store its input went to, and workers refuse its work when theirs differs.
    */
   readonly id: string;
-  /** Stores a batch's input; returns how many URLs it holds. Replaces any earlier input of that id. */
+  /**
+   * Stores a batch's input; returns how many URLs it holds. Create-only and all-or-nothing:
+   * - an id that already has input is refused with `InputExistsError` (before `items` is read), also
+   *   when two writers race for one id: exactly one of them stores its input;
+   * - when `items` throws (a bad line, a client that disconnected), nothing is stored;
+   * - an empty `items` stores nothing and returns 0 (the id stays free).
+   * Readers see no part of the input until all of it is stored.
+   */
   putInput(
     batchId: string,
     items: AsyncIterable<Omit<UrlItem, 'index'>> | Iterable<Omit<UrlItem, 'index'>>,
   ): Promise<number>;
+  /**
+   * Removes a batch's input, so that its id is free again; nothing happens when there is none. For a
+   * start that stored its input and then failed to start the workflow: it leaves nothing behind.
+   * Results, bodies and noted charges are not touched.
+   */
+  deleteInput(batchId: string): Promise<void>;
   /** Up to `limit` input items from position `offset` on, in order. */
   readInput(batchId: string, offset: number, limit: number): Promise<UrlItem[]>;
   /** How many URLs the batch's input holds, or undefined when there is no such input. */
@@ -105,8 +118,29 @@ export interface ResultStore {
   close(): Promise<void>;
 }
 
-/** Batch ids become file names and workflow ids: keep them to a safe alphabet. */
-export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/**
+ * Longest batch id a start accepts. Every HTTP route takes it (the service's path-parameter limit is
+ * set above it), and a default re-drive id (`<id>-redrive-<hex>`) is cut to fit it.
+ */
+export const MAX_BATCH_ID_LENGTH = 100;
+
+/** Batch ids become file names and workflow ids: a safe alphabet, at most MAX_BATCH_ID_LENGTH long. */
+export const BATCH_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_BATCH_ID_LENGTH - 1}}$`);
+
+/**
+ * The names the stores accept: the same safe alphabet, up to 128 characters, so that a batch stored
+ * before the limit was MAX_BATCH_ID_LENGTH can still be read and exported.
+ */
+export const STORED_BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** `putInput` under an id that already has input: the store keeps the input it has. */
+export class InputExistsError extends Error {
+  override readonly name = 'InputExistsError';
+  readonly code = 'input_exists';
+  constructor(readonly batchId: string) {
+    super(`the store already holds input for batch ${JSON.stringify(batchId)}`);
+  }
+}
 
 export function matchesFilter(record: ResultRecord, filter: ResultFilter | undefined): boolean {
   if (!filter) return true;

@@ -24,6 +24,11 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, string | number | boolean>;
   /** How long to wait for the server to answer, in ms. @default 60000 */
   startTimeoutMs?: number;
+  /**
+   * Register scrapeflow's search attributes (ALL_SEARCH_ATTRIBUTES) at start; false gives a bare server,
+   * as a fresh cluster is (for `scrapeflow cluster setup` and its tests). @default true
+   */
+  searchAttributes?: boolean;
   /** Receives the server's stderr/stdout lines (noisy); dropped by default. */
   onOutput?: (line: string) => void;
 }
@@ -98,8 +103,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
-    args.push('--search-attribute', `${name}=${type}`);
+  if (options.searchAttributes !== false)
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+      args.push('--search-attribute', `${name}=${type}`);
   for (const pair of dynamicConfig) args.push('--dynamic-config-value', pair);
 
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -153,7 +159,7 @@ async function startWithSdkDownload(port: number, options: DevServerOptions, dyn
       ui: options.ui ?? false,
       ...(options.uiPort ? { uiPort: options.uiPort } : {}),
       ...(options.dbFile ? { dbFilename: options.dbFile } : {}),
-      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      searchAttributes: options.searchAttributes === false ? [] : ALL_SEARCH_ATTRIBUTES,
       extraArgs,
     },
   });

@@ -60,6 +60,12 @@ export interface BatchOptions {
   searchableUrls?: boolean;
   /** The store the batch's input went to (set by `startBatch`); workers with another store refuse it. */
   storeId?: string;
+  /**
+   * Random per start (set by `startBatch`, never by the user; not a secret): the URLs' OmniScrape
+   * idempotency keys are built from it, so two batches' keys never collide, whatever their ids and
+   * whichever namespace or deployment started them. Unset in batches started before it existed.
+   */
+  idempotencyScope?: string;
   /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
   pauseBelowBalance?: number;
   retry: RetryMatrixConfig;

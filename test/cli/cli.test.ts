@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import { getProgress } from '../../src/client/batches.js';
+import { getProgress, pauseBatch, startBatch } from '../../src/client/batches.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
@@ -108,6 +108,45 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     assert.equal(late.code, 6);
     assert.match(late.stderr, /already ended/);
     ok(await cli(['resume', '--all']));
+  });
+
+  it('refuses the id of a running batch with exit 7, and that batch ends with its own URLs only', async () => {
+    // Three 2 s pages one at a time, paused at once from this process: the batch cannot end before the
+    // pause lands, and paused it stays running (its workflow open) while the refused starts run.
+    const own = Array.from({ length: 3 }, (_, i) => `${stack.demoOrigin}/slow/${i + 1}?ms=2000`);
+    await startBatch(stack.client, stack.store, {
+      batchId: 'cli-taken',
+      urls: own.map((url) => ({ url })),
+      options: { concurrency: 1, mode: 'fast' },
+    });
+    await pauseBatch(stack.client, 'cli-taken');
+    const other = `${stack.demoOrigin}/p/11\n${stack.demoOrigin}/p/12\n`;
+    const refused = await cli(['start', '-', '--batch-id', 'cli-taken', '--mode', 'fast'], {}, other);
+    assert.equal(refused.code, 7, refused.stderr);
+    assert.equal(
+      refused.stderr.trim(),
+      'scrapeflow: batch id "cli-taken" is taken (a batch under it is running): a batch id names one batch ' +
+        'forever, so choose another id (or leave it out to get a generated one)',
+    );
+    assert.equal(await stack.store.inputCount('cli-taken'), 3, 'its input is untouched');
+    ok(await cli(['resume', 'cli-taken']));
+    const final = await cli(['status', 'cli-taken', '--watch', '--interval', '200', '--json']);
+    assert.equal(final.code, 0, final.stderr);
+    assert.equal((JSON.parse(final.stdout) as BatchProgress).counts.succeeded, 3);
+    const results = await cli(['results', 'cli-taken']);
+    assert.deepEqual(
+      results.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { url: string }).url),
+      own,
+    );
+    // Ended, its id stays taken; a re-drive into it is refused like any start.
+    const late = await cli(['start', '-', '--batch-id', 'cli-taken'], {}, other);
+    assert.equal(late.code, 7);
+    assert.match(late.stderr, /a batch under it is completed/);
+    const redrive = await cli(['redrive', 'cli-1', '--batch-id', 'cli-taken']);
+    assert.equal(redrive.code, 7, redrive.stderr);
   });
 
   it('exit codes: 2 for bad input naming the line, 4 for unknown batches, 3 without Temporal', async () => {

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildService } from '../../src/service/app.js';
-import type { ResultRecord, ResultStore } from '../../src/store/types.js';
-import type { BatchProgress } from '../../src/workflows/types.js';
+import { idempotencyKeyOf } from '../../src/activities/scrape.js';
+import { originalOptions } from '../../src/client/redrive.js';
+import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore } from '../../src/store/types.js';
+import type { BatchOptions, BatchProgress } from '../../src/workflows/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
 const TOKEN = 'service-test-token-0123456789';
@@ -201,6 +203,124 @@ describe('HTTP service', () => {
 
     const list = await call('GET', '/v1/batches?status=completed');
     assert.ok((list.json.batches as Array<{ batchId: string }>).some((b) => b.batchId === 'svc-1'));
+  });
+
+  it('refuses a batch id that is taken: 409 naming the state; a rejected upload writes nothing', async () => {
+    const first = await call('POST', '/v1/batches', {
+      batchId: 'svc-taken',
+      urls: [`${stack.demoOrigin}/p/1`],
+      options: { mode: 'fast', cssSelectors: { title: 'h1' }, outputFormat: 'css_extractor' },
+    });
+    assert.equal(first.status, 201, first.text);
+    await settled('svc-taken');
+    const again = await call('POST', '/v1/batches', {
+      batchId: 'svc-taken',
+      urls: [`${stack.demoOrigin}/p/11`],
+      options: { mode: 'fast', cssSelectors: { title: 'h1' }, outputFormat: 'css_extractor' },
+    });
+    assert.equal(again.status, 409, again.text);
+    assert.equal(again.json.error, 'batch_id_taken');
+    assert.equal(again.json.field, 'batchId');
+    assert.equal(again.json.state, 'completed');
+    assert.match(
+      String(again.json.message),
+      /batch id "svc-taken" is taken \(a batch under it is completed\)/,
+    );
+
+    const upload = (batchId: string) =>
+      fetch(`${base}/v1/batches?batchId=${batchId}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'text/plain' },
+        body: `${Array.from({ length: 1001 }, (_, i) => `${stack.demoOrigin}/p/${i + 100}`).join('\n')}\nnot-a-url\n`,
+      });
+    const onTaken = await upload('svc-taken');
+    assert.equal(onTaken.status, 409);
+    assert.equal(((await onTaken.json()) as { state: string }).state, 'completed');
+    assert.equal(await stack.store.inputCount('svc-taken'), 1);
+    assert.deepEqual(await stack.store.readInput('svc-taken', 0, 10), [
+      { index: 0, url: `${stack.demoOrigin}/p/1` },
+    ]);
+    const records = (await call('GET', '/v1/batches/svc-taken/results')).text.trim().split('\n');
+    assert.equal(records.length, 1);
+    assert.equal((JSON.parse(records[0] ?? '{}') as ResultRecord).fields?.title, 'Product 1');
+
+    const onNew = await upload('svc-fresh');
+    assert.equal(onNew.status, 400);
+    assert.equal(((await onNew.json()) as { line: number }).line, 1002);
+    assert.equal(await stack.store.inputCount('svc-fresh'), undefined, 'nothing stored');
+    const fresh = await call('POST', '/v1/batches', {
+      batchId: 'svc-fresh',
+      urls: [`${stack.demoOrigin}/p/2`],
+    });
+    assert.equal(fresh.status, 201, 'the id stayed free');
+    await settled('svc-fresh');
+
+    const redriveInto = await call('POST', '/v1/batches/svc-taken/redrive', { batchId: 'svc-fresh' });
+    assert.equal(redriveInto.status, 409, redriveInto.text);
+    assert.equal(redriveInto.json.error, 'batch_id_taken');
+    assert.equal(await stack.store.inputCount('svc-fresh'), 1);
+
+    // Each start scopes its URLs' idempotency keys: two batches never share one, whatever their ids.
+    const scopes = await Promise.all(
+      ['svc-taken', 'svc-fresh'].map(async (id) => (await originalOptions(stack.client, id)) as BatchOptions),
+    );
+    const keys = scopes.map((options) =>
+      idempotencyKeyOf({ batchId: 'same-id', item: { index: 0, url: 'x' }, options }),
+    );
+    assert.match(scopes[0]?.idempotencyScope ?? '', /^[0-9a-f]{32}$/);
+    assert.notEqual(keys[0], keys[1]);
+    const longest = idempotencyKeyOf({
+      batchId: 'x'.repeat(MAX_BATCH_ID_LENGTH),
+      item: { index: 2 ** 31 - 1, url: 'x' },
+      options: scopes[0] as BatchOptions,
+    });
+    assert.ok(longest.length <= 255, `${longest.length} characters`);
+  });
+
+  it('takes a batch id of the longest length on every route; a longer one is a 400 naming batchId', async () => {
+    const id = `L${'x'.repeat(MAX_BATCH_ID_LENGTH - 1)}`;
+    const started = await call('POST', '/v1/batches', {
+      batchId: id,
+      urls: [`${stack.demoOrigin}/p/3`, `${stack.demoOrigin}/status/404`],
+      options: { mode: 'fast' },
+    });
+    assert.equal(started.status, 201, started.text);
+    await settled(id);
+    const expected: Record<string, number> = {
+      [`GET /v1/batches/x`]: 200,
+      [`GET /v1/batches/x/costs`]: 200,
+      [`GET /v1/batches/x/results`]: 200,
+      [`GET /v1/batches/x/dead-letters`]: 200,
+      [`POST /v1/batches/x/pause`]: 409,
+      [`POST /v1/batches/x/resume`]: 409,
+      [`POST /v1/batches/x/cancel`]: 409,
+    };
+    for (const [method, path] of ROUTES.filter(([, p]) => p.includes('/x') && !p.endsWith('/redrive'))) {
+      const res = await call(method, path.replace('/x', `/${id}`), method === 'POST' ? {} : undefined);
+      assert.equal(res.status, expected[`${method} ${path}`], `${method} ${path}: ${res.text}`);
+      const tooLong = await call(method, path.replace('/x', `/${id}y`), method === 'POST' ? {} : undefined);
+      assert.equal(
+        tooLong.status,
+        400,
+        `${method} ${path} with ${id.length + 1} characters: ${tooLong.text}`,
+      );
+      assert.equal(tooLong.json.field, 'batchId');
+    }
+    const tooLongStart = await call('POST', '/v1/batches', {
+      batchId: `${id}y`,
+      urls: [`${stack.demoOrigin}/p/3`],
+    });
+    assert.equal(tooLongStart.status, 400);
+    assert.equal(tooLongStart.json.field, 'body.batchId');
+    // The default re-drive id of the longest id fits the limit too, so its routes work.
+    const redriven = await call('POST', `/v1/batches/${id}/redrive`, {});
+    assert.equal(redriven.status, 201, redriven.text);
+    const redriveId = String(redriven.json.batchId);
+    assert.ok(redriveId.length <= MAX_BATCH_ID_LENGTH, `${redriveId.length} characters`);
+    assert.match(redriveId, /-redrive-[0-9a-f]{6}$/);
+    await settled(redriveId);
+    assert.equal((await call('GET', `/v1/batches/${redriveId}/results`)).status, 200);
+    assert.equal((await call('POST', `/v1/batches/${id}y/redrive`, {})).json.field, 'batchId');
   });
 
   it('starts a batch from an uploaded file, pauses, resumes and cancels it', async () => {

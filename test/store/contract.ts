@@ -7,7 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Step } from '../../src/batch/steps.js';
-import type { ResultRecord, ResultStore, TerminalStatus, UrlItem } from '../../src/store/types.js';
+import {
+  InputExistsError,
+  type ResultRecord,
+  type ResultStore,
+  type TerminalStatus,
+  type UrlItem,
+} from '../../src/store/types.js';
 
 export type OpenStore = () => Promise<ResultStore>;
 
@@ -85,26 +91,95 @@ export function runStoreContract(name: string, open: OpenStore): void {
       assert.deepEqual(await store.readInput('in-none', 0, 10), []);
     });
 
-    it('replaces an earlier input of the same batch id', async () => {
+    it('refuses input under an id that has input, and keeps the input it has', async () => {
       await store.putInput(
         'in-2',
         Array.from({ length: 1500 }, (_, i) => ({ url: `http://old/${i}` })),
       );
-      assert.equal(await store.putInput('in-2', [{ url: 'http://new/0' }, { url: 'http://new/1' }]), 2);
-      assert.equal(await store.inputCount('in-2'), 2);
-      assert.deepEqual(await store.readInput('in-2', 0, 10), [
-        { index: 0, url: 'http://new/0' },
-        { index: 1, url: 'http://new/1' },
-      ]);
-      assert.deepEqual(await store.readInput('in-2', 1000, 10), []);
+      let read = 0;
+      async function* counted() {
+        for (const url of ['http://new/0', 'http://new/1']) {
+          read += 1;
+          yield await Promise.resolve({ url });
+        }
+      }
+      await assert.rejects(store.putInput('in-2', counted()), (err: unknown) => {
+        assert.ok(err instanceof InputExistsError);
+        assert.equal(err.code, 'input_exists');
+        assert.equal(err.batchId, 'in-2');
+        return true;
+      });
+      assert.equal(read, 0, 'refused before the stream is read');
+      await assert.rejects(store.putInput('in-2', []), InputExistsError);
+      assert.equal(await store.inputCount('in-2'), 1500);
+      assert.deepEqual(
+        (await store.readInput('in-2', 1499, 10)).map((item) => item.url),
+        ['http://old/1499'],
+      );
       const lineage = { batchId: 'old', index: 7 };
       await store.putInput('in-3', [{ url: 'http://again/7', redrivenFrom: lineage }]);
       assert.deepEqual(await store.readInput('in-3', 0, 1), [
         { index: 0, url: 'http://again/7', redrivenFrom: lineage },
       ]);
-      assert.equal(await store.putInput('in-2', []), 0);
-      assert.equal(await store.inputCount('in-2'), 0);
-      assert.deepEqual(await store.readInput('in-2', 0, 10), []);
+    });
+
+    it('stores nothing for a stream that fails, nor for an empty one: the id stays free', async () => {
+      async function* failing(good: number) {
+        for (let i = 0; i < good; i += 1) yield await Promise.resolve({ url: `http://bad/${i}` });
+        throw new Error('line 1002: not a URL');
+      }
+      await assert.rejects(store.putInput('in-4', failing(1001)), /line 1002/);
+      assert.equal(await store.inputCount('in-4'), undefined);
+      assert.deepEqual(await store.readInput('in-4', 0, 10), []);
+      assert.equal(await store.putInput('in-5', []), 0);
+      assert.equal(await store.inputCount('in-5'), undefined);
+      // Both ids are still free.
+      assert.equal(await store.putInput('in-4', [{ url: 'http://good/0' }]), 1);
+      assert.equal(await store.putInput('in-5', [{ url: 'http://good/0' }]), 1);
+      assert.deepEqual(await store.readInput('in-4', 0, 10), [{ index: 0, url: 'http://good/0' }]);
+      // Under an id that has input, a failing stream changes nothing either.
+      await assert.rejects(store.putInput('in-4', failing(1001)), InputExistsError);
+      assert.equal(await store.inputCount('in-4'), 1);
+      assert.deepEqual(await store.readInput('in-4', 0, 10), [{ index: 0, url: 'http://good/0' }]);
+    });
+
+    it('of two writers racing for one id, exactly one stores its input, whole', async () => {
+      const own = await fresh();
+      // Each stream yields to the event loop between items, so both writers are mid-stream together.
+      async function* slow(tag: string) {
+        for (let i = 0; i < 1200; i += 1) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yield { url: `http://${tag}/${i}` };
+        }
+      }
+      for (const round of [1, 2, 3]) {
+        const id = `race-in-${round}`;
+        const outcomes = await Promise.allSettled([own.putInput(id, slow('a')), own.putInput(id, slow('b'))]);
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        const lost = outcomes.filter((o) => o.status === 'rejected');
+        assert.equal(won.length, 1, `round ${round}: one winner`);
+        assert.ok(lost[0]?.reason instanceof InputExistsError, `round ${round}: ${String(lost[0]?.reason)}`);
+        assert.equal(await own.inputCount(id), 1200);
+        const items = await own.readInput(id, 0, 1200);
+        const tag = new URL(items[0]?.url ?? 'http://none/').host;
+        assert.ok(
+          items.every((item, i) => item.url === `http://${tag}/${i}`),
+          "one writer's input only",
+        );
+      }
+    });
+
+    it('deletes an input, which frees its id; deleting none is a no-op', async () => {
+      await store.putInput('in-6', [{ url: 'http://first/0' }, { url: 'http://first/1' }]);
+      await store.putResult(record('in-6', 0, 'succeeded'));
+      await store.deleteInput('in-6');
+      assert.equal(await store.inputCount('in-6'), undefined);
+      assert.deepEqual(await store.readInput('in-6', 0, 10), []);
+      assert.equal((await store.getResult('in-6', 0))?.status, 'succeeded', 'results stay');
+      await store.deleteInput('in-6');
+      await store.deleteInput('in-none');
+      assert.equal(await store.putInput('in-6', [{ url: 'http://second/0' }]), 1);
+      assert.deepEqual(await store.readInput('in-6', 0, 10), [{ index: 0, url: 'http://second/0' }]);
     });
 
     it("keeps an input item's own browser steps, and items without steps have none", async () => {
@@ -266,6 +341,7 @@ export function runStoreContract(name: string, open: OpenStore): void {
         await assert.rejects(store.putInput(id, [{ url: 'http://x/' }]), invalid, id);
         await assert.rejects(store.readInput(id, 0, 1), invalid, id);
         await assert.rejects(store.inputCount(id), invalid, id);
+        await assert.rejects(store.deleteInput(id), invalid, id);
         await assert.rejects(store.putContent(id, 1, 'x'), invalid, id);
         await assert.rejects(store.getContent(ref.replace('safe', id)), Error, id);
         await assert.rejects(store.putResult(record(id, 0, 'succeeded')), invalid, id);

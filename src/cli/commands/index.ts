@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCluster } from './cluster.js';
 import { registerCodecServer } from './codec-server.js';
 import { registerControl } from './control.js';
 import { registerCosts } from './costs.js';
@@ -30,6 +31,7 @@ export const commands: RegisterCommand[] = [
   registerPrune,
   registerWorker,
   registerServe,
+  registerCluster,
   registerCodecServer,
   registerDev,
   registerLocalApi,

@@ -4,7 +4,7 @@
  * shipped: change the schema by appending a migration.
  *
  * Types, and why:
- *   batch_id   text          validated against BATCH_ID_PATTERN (at most 128 safe characters)
+ *   batch_id   text          validated against STORED_BATCH_ID_PATTERN (at most 128 safe characters)
  *   idx        integer       0-based input position; 2^31 URLs per batch is far beyond any input
  *   tags       text[]        the tag filter is `tags @> ARRAY[$tag]`, served by a GIN index
  *   charged    numeric       credits may be fractional; numeric sums exactly (reporting queries)

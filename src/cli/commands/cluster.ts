@@ -1,0 +1,73 @@
+/**
+ * `scrapeflow cluster setup`: makes the configured Temporal namespace ready for scrapeflow (the
+ * namespace, and every search attribute with its type), against any cluster TEMPORAL_ADDRESS and
+ * TEMPORAL_NAMESPACE name. Idempotent: a second run changes nothing and says so.
+ */
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import type { Command } from 'commander';
+import { connectClient } from '../../client/temporal.js';
+import { loadConfig } from '../../config/env.js';
+import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
+import { DEFAULT_RETENTION_MS, setUpNamespace } from '../../temporal/setup.js';
+import { say, toCliError } from '../context.js';
+import { CliError, ExitCode } from '../exit.js';
+
+/** Parses `--retention` (`72h`, `7d`, `1d`) into milliseconds, or fails naming the flag. */
+function parseRetention(value: string): number {
+  let ms: number;
+  try {
+    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!Number.isFinite(ms) || ms < 3_600_000)
+    throw new CliError(
+      `--retention must be a duration of at least 1h, such as 24h or 7d (got ${JSON.stringify(value)})`,
+      ExitCode.usage,
+    );
+  return ms;
+}
+
+export function registerCluster(program: Command): void {
+  const cluster = program.command('cluster').description('prepare a Temporal cluster for scrapeflow');
+  cluster
+    .command('setup')
+    .description(
+      "create the namespace (TEMPORAL_NAMESPACE) when missing and register scrapeflow's search attributes; " +
+        'exit 3 when an attribute exists with another type',
+    )
+    .option(
+      '--retention <duration>',
+      'how long a namespace created here keeps closed workflows (an existing one is left as it is)',
+      parseRetention,
+      DEFAULT_RETENTION_MS,
+    )
+    .action(async ({ retention }: { retention: number }) => {
+      try {
+        const config = loadConfig();
+        const client = await connectClient(config);
+        try {
+          const namespace = config.TEMPORAL_NAMESPACE;
+          const outcome = await setUpNamespace(client.connection, namespace, config.TEMPORAL_ADDRESS, {
+            retentionMs: retention,
+          });
+          if (outcome.createdNamespace)
+            say(`created namespace ${JSON.stringify(namespace)} (retention ${retention / 3_600_000}h)`);
+          if (outcome.registered.length)
+            say(`registered search attributes: ${outcome.registered.join(', ')}`);
+          if (!outcome.createdNamespace && !outcome.registered.length)
+            say(
+              `nothing to change: namespace ${JSON.stringify(namespace)} exists with all ${ALL_SEARCH_ATTRIBUTES.length} search attributes`,
+            );
+          else
+            say(
+              `namespace ${JSON.stringify(namespace)} at ${config.TEMPORAL_ADDRESS} is set up for scrapeflow`,
+            );
+        } finally {
+          await client.connection.close();
+        }
+      } catch (err) {
+        throw toCliError(err);
+      }
+    });
+}
