@@ -11,6 +11,7 @@ import {
   ValidationError,
   type BatchOptionsInput,
 } from '../batch/options.js';
+import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
@@ -18,7 +19,7 @@ import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workf
 import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
 
 /** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
-export type UrlItemInput = Omit<UrlItem, 'index' | 'steps'> & { steps?: StepInput[] };
+export type UrlItemInput = Omit<UrlItem, 'index' | 'steps' | 'duplicateOf'> & { steps?: StepInput[] };
 
 export interface StartBatchRequest {
   /** @default a generated `batch-<time>-<random>` */
@@ -76,12 +77,14 @@ export async function startBatch(client: Client, store: ResultStore, request: St
       'batchId',
     );
   }
-  const total = await store.putInput(batchId, validated(request.urls));
+  const deduper = options.dedupe === false ? undefined : new Deduper();
+  const items = validated(request.urls);
+  const total = await store.putInput(batchId, deduper ? deduper.mark(items) : items);
   if (total === 0) throw new ValidationError('urls: the batch has no URLs', 'urls');
   const handle = await client.workflow.start('batchWorkflow', {
     workflowId: batchId,
     taskQueue: TASK_QUEUES.control,
-    args: [{ batchId, options, total }],
+    args: [{ batchId, options, total, ...(deduper?.duplicates ? { duplicates: deduper.duplicates } : {}) }],
     typedSearchAttributes: [
       { key: BatchIdAttr, value: batchId },
       { key: BatchStatusAttr, value: 'running' },
