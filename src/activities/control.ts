@@ -2,14 +2,15 @@
  * Bookkeeping activities (task queue `scrapeflow`, beside the workflows): paging through a batch's
  * stored input and writing the terminal record of a URL that failed without an OmniScrape answer.
  */
+import { ApplicationFailure, heartbeat, activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { SendAlert } from '../alerts/index.js';
 import type { Logger } from '../logging/logger.js';
-import type { ResultStore, UrlItem } from '../store/types.js';
+import type { ResultStore, TerminalStatus, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
 import { writeRecord } from './records.js';
-import type { PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import type { BatchOptions, PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;
@@ -43,6 +44,18 @@ export interface RecordFailureInput {
   detail?: string;
   attempts: number;
   jobId?: string;
+}
+
+/** Input items `recordDuplicates` reads per store call (and heartbeats after). */
+const DUPLICATES_PAGE = 500;
+
+/** Duplicate records written, by status. */
+export type DuplicateCounts = Record<TerminalStatus, number>;
+
+/** What `recordDuplicates` heartbeats: where a retry resumes, and what was written before it. */
+interface DuplicatesProgress {
+  offset: number;
+  counts: DuplicateCounts;
 }
 
 /** Visibility query for the running, unpaused batches of an account. */
@@ -96,6 +109,63 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       checkSameStore(store, args.storeId, false);
       // A shorter page is fine: the batch moves its cursor past the last item it got.
       return withinBytes(await store.readInput(args.batchId, args.offset, args.limit), INPUT_PAGE_BYTES);
+    },
+
+    /**
+     * Writes the record of every duplicate line among input items [0, end) (`UrlItem.duplicateOf`) from
+     * its first line's record: the first's outcome (status, reason, detail, method, fields, body
+     * reference, job id) with the line's own index, URL and tags, `duplicateOf`, charged 0 and 0
+     * attempts. Idempotent (records are keyed by index); heartbeats its offset and counts after each
+     * page, so a retry resumes there. Returns the counts written, by status.
+     */
+    async recordDuplicates(args: {
+      batchId: string;
+      options: BatchOptions;
+      end: number;
+    }): Promise<DuplicateCounts> {
+      const { batchId, options, end } = args;
+      checkSameStore(store, options.storeId, true);
+      const resumed = activityInfo().heartbeatDetails as DuplicatesProgress | undefined;
+      let offset = resumed?.offset ?? 0;
+      const counts: DuplicateCounts = resumed?.counts ?? { succeeded: 0, failed: 0, dead_lettered: 0 };
+      while (offset < end) {
+        const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, end - offset));
+        if (items.length === 0)
+          throw ApplicationFailure.nonRetryable(
+            `input of batch ${batchId} ends at ${offset}, expected ${end} URLs`,
+            'InputTooShort',
+          );
+        for (const item of items) {
+          if (item.duplicateOf === undefined) continue;
+          const first = await store.getResult(batchId, item.duplicateOf);
+          if (!first)
+            throw ApplicationFailure.nonRetryable(
+              `line ${item.index} of batch ${batchId} is a duplicate of line ${item.duplicateOf}, which has no record`,
+              'DuplicateWithoutFirst',
+            );
+          const input = { batchId, item, options, parentWorkflowId: batchId };
+          const { status, reason, detail, methodUsed, fields, contentRef, jobId } = first;
+          await writeRecord(
+            store,
+            input,
+            { status, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) },
+            {
+              charged: 0,
+              attempts: 0,
+              duplicateOf: first.index,
+              ...(methodUsed ? { methodUsed } : {}),
+              ...(fields ? { fields } : {}),
+              ...(contentRef ? { contentRef } : {}),
+              ...(jobId ? { jobId } : {}),
+            },
+          );
+          counts[status] += 1;
+        }
+        offset = items[items.length - 1]!.index + 1;
+        heartbeat({ offset, counts } satisfies DuplicatesProgress);
+      }
+      logger.info({ event: 'duplicates_recorded', batchId, counts }, 'duplicate lines recorded');
+      return counts;
     },
 
     async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {

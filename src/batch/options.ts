@@ -68,6 +68,7 @@ export const batchOptionsSchema = z
       .default({})
       .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, ...t })),
     steps: stepsSchema.optional(),
+    dedupe: z.boolean().default(true),
   })
   .strict()
   .superRefine((o, ctx) => {

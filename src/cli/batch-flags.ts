@@ -19,6 +19,8 @@ export interface BatchFlags {
   asyncFlow?: 'on_timeout' | 'js_rendering' | 'always';
   account?: string;
   solver?: boolean;
+  /** False with `--no-dedupe`. */
+  dedupe?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -48,7 +50,8 @@ export function addBatchFlags(command: Command): Command {
       ]),
     )
     .option('--account <label>', 'OmniScrape account label the batch spends from (default "default")')
-    .option('--solver', 'enable the anti-bot challenge solver');
+    .option('--solver', 'enable the anti-bot challenge solver')
+    .option('--no-dedupe', 'scrape (and pay for) every line, also a URL that appears on several lines');
 }
 
 /** Flags → batch options input; only the flags given appear, so they can override other options. */
@@ -98,5 +101,6 @@ export async function batchOptionsFromFlags(flags: BatchFlags): Promise<Partial<
     ...(flags.asyncFlow ? { asyncFlow: flags.asyncFlow } : {}),
     ...(flags.account ? { account: flags.account } : {}),
     ...(flags.solver ? { enableSolver: true } : {}),
+    ...(flags.dedupe === false ? { dedupe: false } : {}),
   };
 }

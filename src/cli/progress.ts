@@ -96,6 +96,8 @@ export function summaryLines(p: BatchProgress): string[] {
   const byTag = Object.entries(p.creditsByTag);
   if (byTag.length) lines.push(`credits by tag: ${byTag.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (p.lastBalance !== undefined) lines.push(`balance after: ${p.lastBalance}`);
+  if (p.duplicates?.lines)
+    lines.push(`duplicate lines: ${p.duplicates.lines} (not scraped: each record points at its first line)`);
   if (p.state === 'paused')
     lines.push(
       p.pauseReason === 'balance'

@@ -11,6 +11,7 @@ import {
   ValidationError,
   type BatchOptionsInput,
 } from '../batch/options.js';
+import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
@@ -19,7 +20,7 @@ import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workf
 import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
 
 /** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
-export type UrlItemInput = Omit<UrlItem, 'index' | 'steps'> & { steps?: StepInput[] };
+export type UrlItemInput = Omit<UrlItem, 'index' | 'steps' | 'duplicateOf'> & { steps?: StepInput[] };
 
 export interface StartBatchRequest {
   /** @default a generated `batch-<time>-<random>` */
@@ -92,9 +93,11 @@ export async function startBatch(client: Client, store: ResultStore, request: St
     'options' in client.connection ? (client.connection as Connection).options.address : 'TEMPORAL_ADDRESS';
   await requireSetup(client.connection, namespace, address);
   await requireFreeId(client, store, batchId);
+  const deduper = options.dedupe === false ? undefined : new Deduper();
+  const items = validated(request.urls);
   let total: number;
   try {
-    total = await store.putInput(batchId, validated(request.urls));
+    total = await store.putInput(batchId, deduper ? deduper.mark(items) : items);
   } catch (err) {
     if ((err as { code?: string }).code === 'input_exists')
       throw new BatchIdTakenError(batchId, 'stored input');
@@ -105,7 +108,7 @@ export async function startBatch(client: Client, store: ResultStore, request: St
     const handle = await client.workflow.start('batchWorkflow', {
       workflowId: batchId,
       taskQueue: TASK_QUEUES.control,
-      args: [{ batchId, options, total }],
+      args: [{ batchId, options, total, ...(deduper?.duplicates ? { duplicates: deduper.duplicates } : {}) }],
       // Temporal refuses the id too, for a start that raced past `requireFreeId`.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',

@@ -33,6 +33,7 @@ export const CSV_COLUMNS = [
   'jobId',
   'redrivenFrom',
   'redrivenTo',
+  'duplicateOf',
   'finishedAt',
 ] as const;
 

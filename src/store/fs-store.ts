@@ -123,6 +123,7 @@ export class FsStore implements ResultStore {
           ...(item.tags?.length ? { tags: item.tags } : {}),
           ...(item.redrivenFrom ? { redrivenFrom: item.redrivenFrom } : {}),
           ...(item.steps ? { steps: item.steps } : {}),
+          ...(item.duplicateOf !== undefined ? { duplicateOf: item.duplicateOf } : {}),
         });
         count += 1;
         if (page.length === PAGE_SIZE) await flush();

@@ -60,7 +60,7 @@ const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 const MAX_INDEX = 2 ** 31 - 1;
 /** First key of the advisory lock migrations take (the second is a hash of the schema). */
 const LOCK_MIGRATE = 0x5346_0001;
-/** Input items per INSERT (5 parameters each; PostgreSQL allows 65535 per statement). */
+/** Input items per INSERT (6 parameters each; PostgreSQL allows 65535 per statement). */
 const INPUT_CHUNK = 500;
 /** Bodies deleted per statement by `pruneContent`, to keep each transaction short. */
 const PRUNE_CHUNK = 1000;
@@ -259,12 +259,13 @@ export class PgStore implements ResultStore {
             item.tags?.length ? item.tags.map(pgText) : null,
             item.redrivenFrom ? JSON.stringify(item.redrivenFrom) : null,
             item.steps ? toJsonb(item.steps) : null,
+            item.duplicateOf ?? null,
           );
           const n = values.length;
-          return `($1, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+          return `($1, $${n - 5}, $${n - 4}, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
         });
         await client.query(
-          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags, redriven_from, steps) VALUES ${rows.join(', ')}`,
+          `INSERT INTO ${this.inputs} (batch_id, idx, url, tags, redriven_from, steps, duplicate_of) VALUES ${rows.join(', ')}`,
           values,
         );
         chunk = [];
@@ -320,8 +321,9 @@ export class PgStore implements ResultStore {
       tags: string[] | null;
       redriven_from: UrlItem['redrivenFrom'] | null;
       steps: UrlItem['steps'] | null;
+      duplicate_of: number | null;
     }>(
-      `SELECT idx, url, tags, redriven_from, steps FROM ${this.inputs}
+      `SELECT idx, url, tags, redriven_from, steps, duplicate_of FROM ${this.inputs}
        WHERE batch_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`,
       [batchId, offset, limit],
     );
@@ -331,6 +333,7 @@ export class PgStore implements ResultStore {
       ...(r.tags?.length ? { tags: r.tags } : {}),
       ...(r.redriven_from ? { redrivenFrom: r.redriven_from } : {}),
       ...(r.steps ? { steps: r.steps } : {}),
+      ...(r.duplicate_of !== null ? { duplicateOf: r.duplicate_of } : {}),
     }));
   }
 

@@ -19,6 +19,11 @@ export interface UrlItem {
    * a browser (BaaS) session on the `browser` task queue. @default unset (the batch's steps, if any)
    */
   steps?: Step[];
+  /**
+   * Set on a line whose URL an earlier line of the same input already has (src/batch/dedupe.ts): the
+   * index of that first line. The line is not scraped; its record copies the first's outcome, charged 0.
+   */
+  duplicateOf?: number;
 }
 
 export const TERMINAL_STATUSES = ['succeeded', 'dead_lettered', 'failed'] as const;
@@ -56,6 +61,8 @@ export interface ResultRecord {
   redrivenTo?: { batchId: string; index: number };
   /** Set on a record written by a re-drive: the record it replaces. */
   redrivenFrom?: { batchId: string; index: number };
+  /** Set on the record of a duplicate line: the index of the first line of its URL, whose outcome it copies. */
+  duplicateOf?: number;
   /** ISO time the record was written. */
   finishedAt: string;
 }

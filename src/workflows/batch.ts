@@ -7,6 +7,7 @@
  * always report by signal.)
  */
 import {
+  ApplicationFailure,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
@@ -60,6 +61,17 @@ const control = proxyActivities<ControlActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+/**
+ * `recordDuplicates` pages through the whole input in one activity (a million lines take minutes), and
+ * heartbeats after each page, so a retry after a worker dies resumes where it stopped.
+ */
+const duplicateRecords = proxyActivities<ControlActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
 function initialProgress(input: BatchWorkflowInput): BatchProgress {
   return {
     batchId: input.batchId,
@@ -75,6 +87,7 @@ function initialProgress(input: BatchWorkflowInput): BatchProgress {
     waiting: 0,
     startedAt: new Date().toISOString(),
     continuedAsNew: 0,
+    duplicates: { lines: input.duplicates ?? 0, waiting: 0 },
   };
 }
 
@@ -131,7 +144,27 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     counts: { ...progress.counts, in_flight: inFlight.size, pending: total - cursor },
     window: window.slots,
     waiting: waiting.size,
+    ...(progress.duplicates ? { duplicates: { ...progress.duplicates } } : {}),
   });
+  /**
+   * Writes the records of the duplicate lines the batch has passed (each from its first line's record,
+   * which exists once nothing is in flight) and counts them. Only batches with duplicates run it.
+   */
+  const recordDuplicates = async () => {
+    const dups = progress.duplicates;
+    if (!dups?.waiting) return;
+    const written = await duplicateRecords.recordDuplicates({ batchId, options, end: cursor });
+    const recorded = written.succeeded + written.failed + written.dead_lettered;
+    if (recorded !== dups.waiting) {
+      throw ApplicationFailure.nonRetryable(
+        `batch ${batchId}: ${recorded} duplicate lines recorded before line ${cursor}, expected ${dups.waiting}`,
+        'DuplicateCountMismatch',
+      );
+    }
+    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
+      progress.counts[status] += written[status];
+    dups.waiting = 0;
+  };
 
   // Before any handler: a signal that came with the start is delivered when its handler is set, and
   // must find the state already initialised (a pause sent right after start stays a pause).
@@ -295,11 +328,14 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     const count = patched('start-children-together')
       ? Math.min(window.slots - inFlight.size, buffer.length)
       : 1;
-    const items = buffer.splice(0, count);
-    for (const item of items) {
+    // A duplicate line takes no child and no slot: it waits, counted, for `recordDuplicates`.
+    const items = buffer.splice(0, count).filter((item) => {
       cursor = item.index + 1;
-      inFlight.add(item.index);
-    }
+      if (item.duplicateOf === undefined) return true;
+      (progress.duplicates ??= { lines: 0, waiting: 0 }).waiting += 1;
+      return false;
+    });
+    for (const item of items) inFlight.add(item.index);
     const byResult = patched('report-by-result');
     const children = await Promise.all(
       items.map((item) =>
@@ -351,8 +387,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       ),
     );
     await condition(() => inFlight.size === 0);
+    await recordDuplicates();
     setState('cancelled');
   } else {
+    await recordDuplicates();
     setState('completed');
   }
   progress.endedAt = new Date().toISOString();

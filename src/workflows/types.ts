@@ -78,6 +78,12 @@ export interface BatchOptions {
    * them for that URL (`stepsOf`). @default unset (HTTP path, except for items with steps)
    */
   steps?: Step[];
+  /**
+   * Scrape a URL that appears on several lines of the input once (its first line); every later line
+   * gets a record pointing at the first (`duplicateOf`), charged 0 (src/batch/dedupe.ts). Optional
+   * here only because batches started before it have no such field. @default true
+   */
+  dedupe?: boolean;
 }
 
 /** The parts of a URL's work that fit in workflow history. */
@@ -130,6 +136,13 @@ export interface BatchProgress {
   startedAt: string;
   endedAt?: string;
   continuedAsNew: number;
+  /**
+   * Duplicate lines (src/batch/dedupe.ts): how many the input has (`lines`), and how many of those the
+   * batch has passed that have no record yet (`waiting`: they get theirs from their first lines' records
+   * when every other URL has ended). While a batch runs, succeeded + failed + dead_lettered + in_flight +
+   * pending + duplicates.waiting = total. Unset in batches started before duplicates were detected.
+   */
+  duplicates?: { lines: number; waiting: number };
 }
 
 export interface BatchWorkflowInput {
@@ -137,6 +150,8 @@ export interface BatchWorkflowInput {
   options: BatchOptions;
   /** Input size, known when the batch starts. */
   total: number;
+  /** How many input lines are duplicates (`UrlItem.duplicateOf`). @default 0 */
+  duplicates?: number;
   /** State carried across continue-as-new. */
   carried?: CarriedBatchState;
 }

@@ -101,7 +101,7 @@ const CASES: Case[] = [
     urls: ['/p/1', '/p/2', '/p/3'],
   },
   {
-    name: 'duplicates are kept: each line is its own URL with its own record',
+    name: 'duplicates keep their lines: each line has its own record (the URL is scraped once)',
     args: async () => [await fixture('duplicates.txt'), '--batch-id', 'bad-dup', '--wait'],
     code: 0,
     says: ['with 4 URLs'],

@@ -20,6 +20,8 @@ describe('parseBatchOptions', () => {
     assert.equal(o.retry.rateLimitMaxTries, 5);
     assert.equal(o.polling.initialMs, 2000);
     assert.equal(o.polling.budgetMs, 120_000);
+    assert.equal(o.dedupe, true);
+    assert.equal(parseBatchOptions({ dedupe: false }).dedupe, false);
   });
 
   it('names the offending field', () => {
@@ -33,6 +35,7 @@ describe('parseBatchOptions', () => {
       'schema.price',
     );
     fails({ mode: 'fast', jsWaitSelector: '.x' }, 'jsWaitSelector');
+    fails({ dedupe: 'no' }, 'dedupe');
   });
 
   it('merges partial retry settings over the defaults', () => {

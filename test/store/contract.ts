@@ -182,6 +182,30 @@ export function runStoreContract(name: string, open: OpenStore): void {
       assert.deepEqual(await store.readInput('in-6', 0, 10), [{ index: 0, url: 'http://second/0' }]);
     });
 
+    it("keeps a duplicate line's duplicateOf (0 included), on inputs and records", async () => {
+      const count = await store.putInput(
+        'in-dups',
+        generate(1203, (i) => ({
+          url: `http://x/${i % 600}`,
+          ...(i >= 600 ? { duplicateOf: i % 600 } : {}),
+          ...(i === 1200 ? { tags: ['t'] } : {}),
+        })),
+      );
+      assert.equal(count, 1203);
+      const items = await store.readInput('in-dups', 0, 1203);
+      assert.deepEqual(
+        items.map((item) => item.duplicateOf),
+        Array.from({ length: 1203 }, (_, i) => (i >= 600 ? i % 600 : undefined)),
+      );
+      assert.deepEqual(items[0], { index: 0, url: 'http://x/0' });
+      assert.deepEqual(await store.readInput('in-dups', 1200, 1), [
+        { index: 1200, url: 'http://x/0', tags: ['t'], duplicateOf: 0 },
+      ]);
+      const dup = record('in-dups', 1200, 'succeeded', { duplicateOf: 0, charged: 0, attempts: 0 });
+      await store.putResult(dup);
+      assert.deepEqual(await store.getResult('in-dups', 1200), dup);
+    });
+
     it("keeps an input item's own browser steps, and items without steps have none", async () => {
       const steps: Step[] = [
         { action: 'click', selector: '#cookie-accept' },

@@ -14,6 +14,7 @@
  *   stored_at  timestamptz   when the body was written (server clock); retention deletes by it
  *   steps      jsonb         an input item's own browser steps (UrlItem.steps), NULL when it has none
  *   try_id     text          names one try of a URL (run, activity, attempt): a repeated note is one charge
+ *   duplicate_of integer     an input line's first line of the same URL (UrlItem.duplicateOf), NULL on a first
  */
 
 export interface Migration {
@@ -88,5 +89,10 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (batch_id, idx, try_id)
       );
     `,
+  },
+  {
+    version: 5,
+    name: 'duplicate input lines point at their first',
+    sql: (p) => `ALTER TABLE ${p}scrapeflow_inputs ADD COLUMN duplicate_of integer;`,
   },
 ];
