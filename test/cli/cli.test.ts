@@ -28,7 +28,7 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     const file = join(stack.dataDir, 'urls.csv');
     await writeFile(
       file,
-      `url,tags\n${stack.demoOrigin}/p/1,a\n${stack.demoOrigin}/p/2,a;b\n${stack.demoOrigin}/status/404,\n`,
+      `url,tags\n${stack.demoOrigin}/p/1,"=1+1;a"\n${stack.demoOrigin}/p/2,a;b\n${stack.demoOrigin}/status/404,\n`,
     );
     const run = await cli([
       'start',
@@ -70,6 +70,7 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     const rows = csv.stdout.trim().split('\n');
     assert.equal(rows.length, 3);
     assert.match(rows[2] ?? '', /,a;b,"\{""title"":""Product 2""\}"/);
+    assert.match(rows[1] ?? '', /,"'=1\+1;a",/, 'a cell a spreadsheet would run is neutralised');
     const outFile = join(stack.dataDir, 'dead.jsonl');
     ok(await cli(['dead-letters', 'cli-1', '-o', outFile]));
 
