@@ -1,13 +1,14 @@
 /**
  * Batch input files, streamed: one URL per line, CSV with a `url` column, or JSONL with a `url` field.
- * Lines are read a chunk at a time and yielded one by one, so a file of a million URLs is never held in
- * memory. Every problem names its 1-based line number.
+ * Lines are read a chunk at a time (src/client/input-lines.ts) and items yielded one by one, so a file
+ * of a million URLs is never held in memory. Every problem names its 1-based line number.
  *
  * Formats:
  * - `text`: one URL per line; blank lines and lines starting with `#` are skipped.
  * - `csv`: a header row naming a `url` column (any position, case-insensitive) and optionally a `tags`
- *   column whose value lists tags separated by `;` or `|`. Quoted fields (`"a,b"`, `""` for a quote)
- *   are understood; a quoted field spanning lines is not.
+ *   column whose value lists tags separated by `;` or `|`. Quoted fields (`"a,b"`, `""` for a quote,
+ *   line breaks) are read by csv-parse (src/client/input-csv.ts); an error names the line where the
+ *   record starts. A quote that is never closed rejects the file, also with `skipInvalid`.
  * - `jsonl` (also `.ndjson`): one JSON object per line, `{"url": "...", "tags": ["a", "b"]}`, optionally
  *   with `"steps": [...]`: browser steps for that URL alone (src/batch/steps.ts, validated like the
  *   batch's; a bad one names the line and the field, `line 3: steps[1].selector: is required`). A URL
@@ -19,32 +20,21 @@ import { describeIssues } from '../batch/options.js';
 import { stepsSchema, type Step } from '../batch/steps.js';
 import { httpUrl } from '../omniscrape/types.js';
 import type { UrlItem } from '../store/types.js';
+import { csvRecords } from './input-csv.js';
+import { InputError, inputLines } from './input-lines.js';
 
 export const INPUT_FORMATS = ['text', 'csv', 'jsonl'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
-/** Longest accepted line, in bytes: a file without newlines must not fill memory. */
-export const MAX_LINE_BYTES = 64 * 1024;
-
-/** A bad line in an input file. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-  readonly code = 'invalid_input';
-  constructor(
-    message: string,
-    /** 1-based line number. */
-    readonly line: number,
-  ) {
-    super(`line ${line}: ${message}`);
-  }
-}
+export { InputError, MAX_LINE_BYTES } from './input-lines.js';
 
 export interface ParseInputOptions {
   /** @default 'text' */
   format?: InputFormat;
   /**
-   * Skip invalid lines instead of rejecting the whole input; each skipped line is reported to
-   * `onSkip`. @default false (the first bad line rejects the input)
+   * Skip invalid lines (a bad URL or field, bytes that are not UTF-8, a line over `MAX_LINE_BYTES`)
+   * instead of rejecting the whole input; each skipped line is reported to `onSkip`.
+   * @default false (the first bad line rejects the input)
    */
   skipInvalid?: boolean;
   /** Called for every skipped invalid line (only with `skipInvalid`). */
@@ -57,83 +47,6 @@ export function formatOfPath(path: string): InputFormat {
   if (ext === '.csv') return 'csv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   return 'text';
-}
-
-/** Splits a byte stream into decoded lines (UTF-8, strict), with their 1-based numbers. */
-export async function* lines(
-  source: AsyncIterable<Uint8Array | string>,
-): AsyncIterable<{ line: number; text: string }> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let line = 0;
-  const emit = (bytes: Buffer): string => {
-    line += 1;
-    try {
-      // Strict decoding (a BOM at the start is dropped).
-      const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-      return text.endsWith('\r') ? text.slice(0, -1) : text;
-    } catch {
-      throw new InputError('is not valid UTF-8 (save the file as UTF-8)', line);
-    }
-  };
-  for await (const chunk of source) {
-    let buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
-    for (;;) {
-      const nl = buf.indexOf(0x0a);
-      if (nl === -1) {
-        pending.push(buf);
-        pendingBytes += buf.length;
-        if (pendingBytes > MAX_LINE_BYTES)
-          throw new InputError(`is longer than ${MAX_LINE_BYTES} bytes (one URL per line?)`, line + 1);
-        break;
-      }
-      const head = buf.subarray(0, nl);
-      const bytes = pending.length ? Buffer.concat([...pending, head]) : head;
-      pending = [];
-      pendingBytes = 0;
-      if (bytes.length > MAX_LINE_BYTES)
-        throw new InputError(`is longer than ${MAX_LINE_BYTES} bytes (one URL per line?)`, line + 1);
-      yield { line: line + 1, text: emit(bytes) };
-      buf = buf.subarray(nl + 1);
-    }
-  }
-  if (pendingBytes > 0) yield { line: line + 1, text: emit(Buffer.concat(pending)) };
-}
-
-/** Splits one CSV record (RFC 4180 quoting, no embedded newlines). */
-export function splitCsvLine(text: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  let fieldStart = true;
-  while (i < text.length) {
-    const c = text[i] as string;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && fieldStart) {
-      quoted = true;
-    } else if (c === ',') {
-      out.push(field);
-      field = '';
-      fieldStart = true;
-      i += 1;
-      continue;
-    } else {
-      field += c;
-    }
-    fieldStart = false;
-    i += 1;
-  }
-  if (quoted) throw new Error('has an unterminated quoted field');
-  out.push(field);
-  return out;
 }
 
 function checkUrl(raw: string, line: number): string {
@@ -181,65 +94,82 @@ export async function* parseInput(
   options: ParseInputOptions = {},
 ): AsyncIterable<Item> {
   const format = options.format ?? 'text';
-  let columns: { url: number; tags: number } | undefined;
-  for await (const { line, text } of lines(source)) {
-    let item: Item | undefined;
+  const reject = (error: InputError): void => {
+    if (!options.skipInvalid) throw error;
+    options.onSkip?.(error);
+  };
+  const checked = <T>(check: () => T): T | undefined => {
     try {
-      item = parseLine(format, text, line, columns, (found) => (columns = found));
+      return check();
     } catch (err) {
-      if (!(err instanceof InputError) || !options.skipInvalid) throw err;
-      options.onSkip?.(err);
-      continue;
+      if (!(err instanceof InputError)) throw err;
+      reject(err);
+      return undefined;
     }
-    if (item) yield item;
+  };
+  if (format === 'csv') {
+    let columns: CsvColumns | undefined;
+    for await (const { line, fields } of csvRecords(inputLines(source), reject)) {
+      if (!columns) columns = csvColumns(fields, line);
+      else {
+        const item = checked(() => csvItem(fields, line, columns as CsvColumns));
+        if (item) yield item;
+      }
+    }
+    if (!columns) throw new InputError('the CSV file has no header row with a "url" column', 1);
+    return;
   }
-  if (format === 'csv' && !columns)
-    throw new InputError('the CSV file has no header row with a "url" column', 1);
+  for await (const entry of inputLines(source)) {
+    if ('error' in entry) reject(entry.error);
+    else {
+      const item = checked(() => parseLine(format, entry.text, entry.line));
+      if (item) yield item;
+    }
+  }
 }
 
-function parseLine(
-  format: InputFormat,
-  text: string,
-  line: number,
-  columns: { url: number; tags: number } | undefined,
-  setColumns: (c: { url: number; tags: number }) => void,
-): Item | undefined {
+function parseLine(format: 'text' | 'jsonl', text: string, line: number): Item | undefined {
   const trimmed = text.trim();
   if (trimmed === '') return undefined;
   if (format === 'text') {
     if (trimmed.startsWith('#')) return undefined;
     return { url: checkUrl(trimmed, line) };
   }
-  if (format === 'jsonl') {
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (err) {
-      throw new InputError(`is not JSON (${(err as Error).message})`, line);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new InputError('must be a JSON object with a "url" field', line);
-    const record = value as Record<string, unknown>;
-    if (typeof record.url !== 'string') throw new InputError('has no "url" string field', line);
-    const tags = checkTags(record.tags, line);
-    const url = checkUrl(record.url, line);
-    const steps = checkSteps(record.steps, line);
-    return { url, ...(tags ? { tags } : {}), ...(steps ? { steps } : {}) };
-  }
-  let fields: string[];
+  let value: unknown;
   try {
-    fields = splitCsvLine(text);
+    value = JSON.parse(trimmed);
   } catch (err) {
-    throw new InputError((err as Error).message, line);
+    throw new InputError(`is not JSON (${(err as Error).message})`, line);
   }
-  if (!columns) {
-    const names = fields.map((f) => f.trim().toLowerCase());
-    const url = names.indexOf('url');
-    if (url === -1)
-      throw new InputError(`the CSV header ${JSON.stringify(text.slice(0, 200))} has no "url" column`, line);
-    setColumns({ url, tags: names.indexOf('tags') });
-    return undefined;
-  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError('must be a JSON object with a "url" field', line);
+  const record = value as Record<string, unknown>;
+  if (typeof record.url !== 'string') throw new InputError('has no "url" string field', line);
+  const tags = checkTags(record.tags, line);
+  const url = checkUrl(record.url, line);
+  const steps = checkSteps(record.steps, line);
+  return { url, ...(tags ? { tags } : {}), ...(steps ? { steps } : {}) };
+}
+
+/** Positions of the CSV columns read: `url` (required) and `tags` (-1 when absent). */
+interface CsvColumns {
+  url: number;
+  tags: number;
+}
+
+/** The columns the header row names; a header without `url` rejects the file (skipped or not). */
+function csvColumns(fields: string[], line: number): CsvColumns {
+  const names = fields.map((f) => f.trim().toLowerCase());
+  const url = names.indexOf('url');
+  if (url === -1)
+    throw new InputError(
+      `the CSV header ${JSON.stringify(fields.join(',').slice(0, 200))} has no "url" column`,
+      line,
+    );
+  return { url, tags: names.indexOf('tags') };
+}
+
+function csvItem(fields: string[], line: number, columns: CsvColumns): Item {
   const url = fields[columns.url];
   if (url === undefined || url.trim() === '') throw new InputError('has no value in the "url" column', line);
   const tags = columns.tags >= 0 ? checkTags(fields[columns.tags] ?? '', line) : undefined;

@@ -1,6 +1,6 @@
 /**
- * Result export: a batch's records as JSONL or CSV text, produced lazily from the store's stream, one
- * record at a time (shared by `scrapeflow results` and the HTTP service).
+ * Result export: a batch's records as JSONL or CSV text (csv-stringify), produced lazily from the
+ * store's stream, one record at a time (shared by `scrapeflow results` and the HTTP service).
  */
 import {
   BATCH_ID_PATTERN,
@@ -9,6 +9,7 @@ import {
   type TerminalStatus,
 } from '../store/types.js';
 import { BatchNotFoundError } from './batches.js';
+import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
 
 export const RESULT_FORMATS = ['jsonl', 'csv'] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];
@@ -37,21 +38,24 @@ export const CSV_COLUMNS = [
   'finishedAt',
 ] as const;
 
-export function csvField(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  const text =
-    typeof value === 'string'
-      ? value
-      : typeof value === 'number' || typeof value === 'boolean'
-        ? String(value)
-        : JSON.stringify(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
+/**
+ * csv-stringify settings for the export. A cell a spreadsheet would read as a formula (one starting
+ * with `=`, `+`, `-`, `@`, tab or carriage return, or their full-width forms) gets a leading `'` and is
+ * quoted, as OWASP's CSV Injection page advises: urls, tags, reasons, details and the JSON of
+ * selector names and values are the user's or a page's text. Numbers are left as they are.
+ */
+const CSV_OPTIONS: StringifyOptions = {
+  escape_formulas: true,
+  quoted_match: /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/,
+  cast: { boolean: (value) => String(value), object: (value) => JSON.stringify(value) },
+};
 
+/** One record as a CSV line (with its line end). */
 export function csvRow(record: ResultRecord): string {
-  return CSV_COLUMNS.map((column) =>
-    csvField(column === 'tags' ? (record.tags ?? []).join(';') : record[column]),
-  ).join(',');
+  const cells = CSV_COLUMNS.map((column) =>
+    column === 'tags' ? (record.tags ?? []).join(';') : record[column],
+  );
+  return stringify([cells], CSV_OPTIONS);
 }
 
 /** The export as text chunks: one line per record (CSV starts with its header line). */
@@ -59,9 +63,8 @@ export async function* formatResults(
   records: AsyncIterable<ResultRecord>,
   format: ResultFormat,
 ): AsyncIterable<string> {
-  if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\n`;
-  for await (const record of records)
-    yield format === 'csv' ? `${csvRow(record)}\n` : `${JSON.stringify(record)}\n`;
+  if (format === 'csv') yield stringify([[...CSV_COLUMNS]], CSV_OPTIONS);
+  for await (const record of records) yield format === 'csv' ? csvRow(record) : `${JSON.stringify(record)}\n`;
 }
 
 /** Checks the batch has stored input (else `BatchNotFoundError`), then streams its records. */

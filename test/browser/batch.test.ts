@@ -4,7 +4,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
@@ -138,49 +137,67 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
   });
 
   it('a browser worker killed with kill -9 mid-session: retried on a new worker, completes once', async () => {
-    const started = once(stack.api.state.baas.events, 'started') as Promise<[SessionView]>;
-    const { batchId, handle } = await startBatch(stack.client, stack.store, {
-      batchId: 'browser-kill',
-      urls: [{ url: `${stack.demoOrigin}/p/77` }],
-      options: {
-        ...BASE,
-        steps: [
-          { action: 'wait', ms: 3000 },
-          { action: 'extract', fields: { title: 'h1' } },
-        ],
-      },
-    });
-    const [session] = await started;
-    const ended = new Promise<SessionView>((resolve) => {
-      const onEnded = (v: SessionView): void => {
-        if (v.id !== session.id) return;
-        stack.api.state.baas.events.off('ended', onEnded);
-        resolve(v);
-      };
-      stack.api.state.baas.events.on('ended', onEnded);
-    });
-    // Mid-session: the try has noted its (billed) session and is running its steps.
-    await eventually(async () => ((await stack.store.notedCharges(batchId, 0)) > 0 ? true : undefined), {
-      what: 'the session noted as billed',
-    });
-    const browserWorker = stack.workers.find((w) =>
-      w.lines.some((l) => l.includes('"browser worker started"')),
-    );
-    await browserWorker!.kill('SIGKILL');
-    await ended; // the dead worker's session ended when its socket dropped
-    assert.equal(alive(session.pid), false, 'and its Chromium is gone');
-    await stack.startWorker({ BAAS_CONCURRENCY: '2' }, 'browser');
-    const final = (await handle.result()) as BatchProgress;
-    assert.equal(final.counts.succeeded, 1);
-    const rs = await records(batchId);
-    assert.equal(rs.length, 1, 'one terminal record');
-    assert.equal(rs[0]?.fields?.title, 'Product 77');
-    assert.equal(rs[0]?.attempts, 2);
-    assert.equal(
-      rs[0]?.charged,
-      20,
-      'the lost session and the one that finished, both billed, both recorded',
-    );
+    const sessions: SessionView[] = [];
+    const onStarted = (v: SessionView): void => void sessions.push(v);
+    stack.api.state.baas.events.on('started', onStarted);
+    // The page's first item batch is held, so the first try is mid-page, on a known step, when it dies.
+    const hold = stack.demo.holdInteractiveItems();
+    try {
+      const { batchId, handle } = await startBatch(stack.client, stack.store, {
+        batchId: 'browser-kill',
+        urls: [{ url: `${stack.demoOrigin}/interactive?kill=1` }],
+        options: {
+          ...BASE,
+          steps: [
+            { action: 'waitFor', selector: '.item', state: 'attached', timeoutMs: 120_000 },
+            { action: 'extract', fields: { first: '.item .item-name' } },
+          ],
+        },
+      });
+      await eventually(() => Promise.resolve(hold.held() > 0 || undefined), {
+        what: 'the first try waiting on the held item batch',
+      });
+      const [session] = sessions;
+      assert.ok(session, 'the first try runs in a browser session');
+      assert.equal(sessions.length, 1);
+      const ended = new Promise<SessionView>((resolve) => {
+        const onEnded = (v: SessionView): void => {
+          if (v.id !== session.id) return;
+          stack.api.state.baas.events.off('ended', onEnded);
+          resolve(v);
+        };
+        stack.api.state.baas.events.on('ended', onEnded);
+      });
+      // Mid-session: the try has noted its (billed) session and waits on its first step.
+      await eventually(async () => ((await stack.store.notedCharges(batchId, 0)) > 0 ? true : undefined), {
+        what: 'the session noted as billed',
+      });
+      const browserWorker = stack.workers.find((w) =>
+        w.lines.some((l) => l.includes('"browser worker started"')),
+      );
+      await browserWorker!.kill('SIGKILL');
+      await ended; // the dead worker's session ended when its socket dropped
+      assert.equal(alive(session.pid), false, 'and its Chromium is gone');
+      hold.release();
+      await stack.startWorker({ BAAS_CONCURRENCY: '2' }, 'browser');
+      const final = (await handle.result()) as BatchProgress;
+      assert.equal(final.counts.succeeded, 1);
+      const rs = await records(batchId);
+      assert.equal(rs.length, 1, 'one terminal record');
+      assert.equal(rs[0]?.fields?.first, 'Item 1');
+      // The killed try and the one that finished are both counted; a try lost to load (a late heartbeat)
+      // would add one more, so the count is at least two. Every session the BaaS billed is recorded.
+      assert.ok(sessions.length >= 2, `a new session after the kill (${sessions.length})`);
+      assert.ok((rs[0]?.attempts ?? 0) >= sessions.length, `attempts ${rs[0]?.attempts}`);
+      assert.equal(
+        rs[0]?.charged,
+        10 * sessions.length,
+        'the lost session and the one that finished, both billed, both recorded',
+      );
+    } finally {
+      hold.release();
+      stack.api.state.baas.events.off('started', onStarted);
+    }
   });
 
   it('402 from BaaS pauses the batch; top-up and resume complete it', async () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import { getProgress, pauseBatch, startBatch } from '../../src/client/batches.js';
+import { pauseBatch, startBatch } from '../../src/client/batches.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
@@ -28,7 +28,7 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     const file = join(stack.dataDir, 'urls.csv');
     await writeFile(
       file,
-      `url,tags\n${stack.demoOrigin}/p/1,a\n${stack.demoOrigin}/p/2,a;b\n${stack.demoOrigin}/status/404,\n`,
+      `url,tags\n${stack.demoOrigin}/p/1,"=1+1;a"\n${stack.demoOrigin}/p/2,a;b\n${stack.demoOrigin}/status/404,\n`,
     );
     const run = await cli([
       'start',
@@ -70,6 +70,7 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     const rows = csv.stdout.trim().split('\n');
     assert.equal(rows.length, 3);
     assert.match(rows[2] ?? '', /,a;b,"\{""title"":""Product 2""\}"/);
+    assert.match(rows[1] ?? '', /,"'=1\+1;a",/, 'a cell a spreadsheet would run is neutralised');
     const outFile = join(stack.dataDir, 'dead.jsonl');
     ok(await cli(['dead-letters', 'cli-1', '-o', outFile]));
 
@@ -85,25 +86,50 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
   });
 
   it('reads stdin, pauses, resumes and cancels; ended batches give exit 6', async () => {
-    const urls = Array.from({ length: 5 }, (_, i) => `${stack.demoOrigin}/slow/${i + 1}?ms=1500`).join('\n');
-    const start = await cli(
-      ['start', '-', '--batch-id', 'cli-2', '--concurrency', '1', '--mode', 'fast'],
-      {},
-      `# slow\n${urls}\n`,
+    // The demo site holds each URL's page while a signal is sent from another process, so the signal
+    // lands while URLs remain however slowly those processes start (one URL in flight at a time).
+    const urls = Array.from(
+      { length: 5 },
+      (_, i) => `${stack.demoOrigin}/interactive/items?page=${i + 1}`,
+    ).join('\n');
+    /** Runs `steer` while the demo site holds the next page fetched, once one is held. */
+    const whileHeld = async (before: () => Promise<void>, steer: () => Promise<void>): Promise<void> => {
+      const hold = stack.demo.holdInteractiveItems();
+      try {
+        await before();
+        await eventually(() => Promise.resolve(hold.held() > 0 || undefined), { what: 'a page held' });
+        await steer();
+      } finally {
+        hold.release();
+      }
+    };
+    await whileHeld(
+      async () => {
+        const start = await cli(
+          ['start', '-', '--batch-id', 'cli-2', '--concurrency', '1', '--mode', 'fast'],
+          {},
+          `# held\n${urls}\n`,
+        );
+        assert.equal(start.code, 0, start.stderr);
+        assert.match(start.stdout, /started batch cli-2 with 5 URLs/);
+      },
+      async () => ok(await cli(['pause', 'cli-2'])),
     );
-    assert.equal(start.code, 0, start.stderr);
-    assert.match(start.stdout, /started batch cli-2 with 5 URLs/);
-    await eventually(async () => (await getProgress(stack.client, 'cli-2')).counts.in_flight > 0, {
-      what: 'cli-2 in flight',
-    });
-    ok(await cli(['pause', 'cli-2']));
     const watch = await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json']);
     assert.equal(watch.code, 5, 'a paused batch is not completed');
-    assert.equal((JSON.parse(watch.stdout) as BatchProgress).state, 'paused');
-    ok(await cli(['resume', 'cli-2']));
-    ok(await cli(['cancel', 'cli-2']));
-    const final = await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json']);
-    assert.equal((JSON.parse(final.stdout) as BatchProgress).state, 'cancelled');
+    const paused = JSON.parse(watch.stdout) as BatchProgress;
+    assert.equal(paused.state, 'paused');
+    assert.equal(paused.counts.pending, 4, 'paused with the one URL in flight: nothing new started');
+    await whileHeld(
+      async () => ok(await cli(['resume', 'cli-2'])),
+      async () => ok(await cli(['cancel', 'cli-2'])),
+    );
+    const final = JSON.parse(
+      (await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json'])).stdout,
+    ) as BatchProgress;
+    assert.equal(final.state, 'cancelled');
+    assert.equal(final.counts.in_flight, 0);
+    assert.ok(final.counts.succeeded < 5, `cancelled while URLs remained: ${JSON.stringify(final.counts)}`);
     const late = await cli(['pause', 'cli-2']);
     assert.equal(late.code, 6);
     assert.match(late.stderr, /already ended/);
@@ -159,6 +185,13 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     assert.equal(skipped.code, 0, skipped.stderr);
     assert.deepEqual(JSON.parse(skipped.stdout), { batchId: 'cli-3', total: 1, skipped: 1 });
     assert.equal((await cli(['start', join(stack.dataDir, 'missing.txt')])).code, 2);
+    const directory = await cli(['start', stack.dataDir]);
+    assert.equal(directory.code, 2, directory.stderr);
+    assert.ok(directory.stderr.includes(`cannot read ${stack.dataDir}: it is a directory`), directory.stderr);
+    assert.ok(
+      !directory.stderr.includes('    at '),
+      `a one-line error, not a stack trace: ${directory.stderr}`,
+    );
     assert.equal((await cli(['start', file, '--selector', 'nope'])).code, 2);
     const unknown = await cli(['status', 'no-such-batch']);
     assert.equal(unknown.code, 4);

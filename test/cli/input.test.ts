@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   InputError,
+  MAX_LINE_BYTES,
   formatOfPath,
   parseInput,
-  splitCsvLine,
   type ParseInputOptions,
 } from '../../src/client/input.js';
 
@@ -80,7 +80,58 @@ describe('batch input files', () => {
       collect(['link\nhttps://a.example/\n'], { format: 'csv' }),
       /line 1: the CSV header "link" has no "url" column/,
     );
-    assert.deepEqual(splitCsvLine('a,"b,c",,"d""e"'), ['a', 'b,c', '', 'd"e']);
+  });
+
+  it('reads CSV quoted fields that span lines, and names the line where a bad record starts', async () => {
+    const csv = [
+      'name,url,tags\n',
+      '"Shop\nA, the first",https://a.example/,x\n',
+      'B,https://b.example/,"y;\nz"\n',
+      'C,not-a-url,\n',
+    ];
+    await assert.rejects(collect(csv, { format: 'csv' }), (err: InputError) => {
+      assert.ok(err instanceof InputError);
+      assert.equal(err.line, 6);
+      assert.match(err.message, /^line 6: "not-a-url" is not a valid http\(s\) URL/);
+      return true;
+    });
+    const skipped: string[] = [];
+    const items = await collect(csv, {
+      format: 'csv',
+      skipInvalid: true,
+      onSkip: (e) => skipped.push(e.message),
+    });
+    assert.deepEqual(items, [
+      { url: 'https://a.example/', tags: ['x'] },
+      { url: 'https://b.example/', tags: ['y', 'z'] },
+    ]);
+    assert.equal(skipped.length, 1);
+    assert.match(skipped[0] ?? '', /^line 6: /);
+    // A quote never closed rejects the file, naming the line it opens on, with or without skipInvalid.
+    for (const skipInvalid of [false, true])
+      await assert.rejects(
+        collect(['url\nhttps://a.example/\n"https://b.example/\nhttps://c.example/\n'], {
+          format: 'csv',
+          skipInvalid,
+        }),
+        /^InputError: line 3: has a quoted field that is never closed/,
+      );
+  });
+
+  it('streams CSV: the first item arrives before the source has ended', async () => {
+    let produced = 0;
+    async function* endless() {
+      yield await Promise.resolve('id,URL\n');
+      for (;;) {
+        produced += 1;
+        yield await Promise.resolve(`${produced},"https://a.example/${produced}"\n`);
+      }
+    }
+    const iterator = parseInput(endless(), { format: 'csv' })[Symbol.asyncIterator]();
+    assert.deepEqual((await iterator.next()).value, { url: 'https://a.example/1' });
+    assert.deepEqual((await iterator.next()).value, { url: 'https://a.example/2' });
+    assert.ok(produced < 10_000, `read ${produced} lines for two items`);
+    await iterator.return?.();
   });
 
   it('reads JSONL objects with url and tags, naming bad lines', async () => {
@@ -179,6 +230,65 @@ describe('batch input files', () => {
 
   it('rejects a line longer than 64 KiB without buffering the whole input', async () => {
     await assert.rejects(collect(['https://a.example/\n', 'x'.repeat(70_000)]), /line 2: is longer than/);
+  });
+
+  it('skipInvalid also skips lines that are not UTF-8 or are over-long, reading on at the next line', async () => {
+    // The over-long line arrives in 1 KiB chunks (about 1 MiB in all), its newline in the same chunk as
+    // the next line's start.
+    const long = Array.from({ length: 1024 }, () => 'x'.repeat(1024));
+    const chunks = [
+      'https://a.example/1\n',
+      Buffer.concat([Buffer.from('https://a.example/'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]),
+      'https://a.example/3\n',
+      ...long,
+      '\nhttps://a.',
+      'example/5\nnot a url\nhttps://a.example/7',
+    ];
+    const skipped: string[] = [];
+    const items = await collect(chunks, { skipInvalid: true, onSkip: (err) => skipped.push(err.message) });
+    assert.deepEqual(
+      items.map((i) => i.url),
+      ['https://a.example/1', 'https://a.example/3', 'https://a.example/5', 'https://a.example/7'],
+    );
+    assert.deepEqual(
+      skipped.map((m) => m.replace(/: .*/, '')),
+      ['line 2', 'line 4', 'line 6'],
+    );
+    assert.match(skipped[0] ?? '', /not valid UTF-8/);
+    assert.equal(skipped[1], `line 4: is longer than ${MAX_LINE_BYTES} bytes (one URL per line?)`);
+    // Without the flag, each still rejects the input naming its line.
+    await assert.rejects(collect(chunks), /^InputError: line 2: is not valid UTF-8/);
+    await assert.rejects(collect([chunks[0]!, chunks[2]!, ...long]), /^InputError: line 3: is longer than/);
+  });
+
+  it('skipInvalid in CSV: an unreadable line is reported in order, and so is a record spanning it', async () => {
+    const bad = Buffer.from([0xff]);
+    const chunks = [
+      'url,tags\n',
+      'https://a.example/1,"t\n',
+      bad,
+      '\nu"\n',
+      bad,
+      '\nhttps://a.example/6,v\n',
+      'nope,w\n',
+      'https://a.example/8,x\n',
+    ];
+    const skipped: string[] = [];
+    const items = await collect(chunks, {
+      format: 'csv',
+      skipInvalid: true,
+      onSkip: (err) => skipped.push(err.message),
+    });
+    assert.deepEqual(items, [
+      { url: 'https://a.example/6', tags: ['v'] },
+      { url: 'https://a.example/8', tags: ['x'] },
+    ]);
+    assert.deepEqual(
+      skipped.map((m) => m.replace(/(: [^ ]+ [^ ]+ [^ ]+).*/, '$1')),
+      ['line 3: is not valid', 'line 2: the CSV record', 'line 5: is not valid', 'line 7: "nope" is not'],
+    );
+    assert.match(skipped[1] ?? '', /the CSV record on lines 2-4 includes line 3, which could not be read/);
+    await assert.rejects(collect(chunks, { format: 'csv' }), /^InputError: line 3: is not valid UTF-8/);
   });
 
   it('picks the format from the extension', () => {

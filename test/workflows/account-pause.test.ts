@@ -22,24 +22,30 @@ const OPTIONS: BatchOptionsInput = { mode: 'fast', concurrency: 1, retry: { upst
 describe('account-wide pause', () => {
   it('a 402 in batch A pauses running batch B of the same account, not batch C of another', async () => {
     const page = (n: number) => `${stack.demoOrigin}/p/${n}`;
-    // B and C make slow calls, so A drains the balance while they still run.
-    await stack.admin('PUT', '/admin/faults', {
-      rules: [{ match: `${stack.demoOrigin}/p/5*`, action: 'latency', latencyMs: 1500 }],
-    });
-    const urls = (from: number) => Array.from({ length: 6 }, (_, i) => ({ url: page(from + i) }));
+    // B's and C's first calls wait at the demo site (which holds the item batches they fetch) from
+    // before A starts until the pause has spread: A drains the balance while B and C still run, and
+    // neither can meet a 402 of its own first.
+    const hold = stack.demo.holdInteractiveItems();
+    const held = (batch: string) =>
+      Array.from({ length: 6 }, (_, i) => ({
+        url: `${stack.demoOrigin}/interactive/items?page=${i + 1}&batch=${batch}`,
+      }));
     const b = await startBatch(stack.client, stack.store, {
       batchId: 'acct-b',
-      urls: urls(500),
+      urls: held('b'),
       options: { ...OPTIONS, account: 'shop' },
     });
     const c = await startBatch(stack.client, stack.store, {
       batchId: 'acct-c',
-      urls: urls(510),
+      urls: held('c'),
       options: { ...OPTIONS, account: 'other' },
+    });
+    await eventually(() => Promise.resolve(hold.held() === 2 || undefined), {
+      what: "B's and C's first calls held at the demo site",
     });
     const a = await startBatch(stack.client, stack.store, {
       batchId: 'acct-a',
-      urls: urls(100),
+      urls: Array.from({ length: 6 }, (_, i) => ({ url: page(100 + i) })),
       options: { ...OPTIONS, account: 'shop' },
     });
 
@@ -59,7 +65,7 @@ describe('account-wide pause', () => {
     assert.deepEqual(description.typedSearchAttributes.get(BatchStatusAttr), 'paused');
     assert.deepEqual(description.typedSearchAttributes.get(PauseReasonAttr), 'balance');
     // A paused B by signal, and left C (another account) alone. (C shares the local API's balance, so it
-    // may meet a 402 of its own later; what matters is that A's pause did not reach it.)
+    // meets a 402 of its own once released; what matters is that A's pause did not reach it.)
     const spread = stack.workers
       .flatMap((w) => w.lines)
       .map((l) => JSON.parse(l) as { event?: string; by?: string; paused?: string[] })
@@ -67,8 +73,9 @@ describe('account-wide pause', () => {
     assert.equal(spread.length, 1);
     assert.ok(spread[0]!.paused!.includes('acct-b'));
     assert.ok(!spread[0]!.paused!.includes('acct-c'));
+    assert.equal((await getProgress(stack.client, 'acct-c')).state, 'running', 'C still runs');
 
-    await stack.admin('PUT', '/admin/faults', { rules: [] });
+    hold.release();
     await stack.admin('POST', '/admin/balance', { account: 'test', add: 1000 });
     await Promise.all(['acct-a', 'acct-b', 'acct-c'].map((id) => resumeBatch(stack.client, id)));
     const finals = (await Promise.all([a, b, c].map((x) => x.handle.result()))) as BatchProgress[];

@@ -6,11 +6,13 @@ import { untilSignal } from '../signals.js';
 
 /** `scrapeflow local-api`: the OmniScrape-compatible local API, until SIGINT or SIGTERM. */
 export function registerLocalApi(program: Command): void {
+  // No commander defaults here: an absent flag must stay undefined so that optionsFromFlags can apply
+  // flag > config file > default.
   program
     .command('local-api')
     .description('run the OmniScrape-compatible local API (real fetches and Chromium renders)')
-    .option('--port <port>', 'TCP port (0 picks a free one)', '0')
-    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('--port <port>', 'TCP port, over the config file (default 0: a free one)')
+    .option('--host <host>', 'interface to listen on, over the config file (default 127.0.0.1)')
     .option('--config <file>', 'JSON config file: accounts, faults, limits')
     .option('--key <key>', 'API key of a single quick account named cli')
     .option('--balance <credits>', 'balance of the --key account (default 1000)')

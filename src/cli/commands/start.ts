@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { startBatch } from '../../client/batches.js';
 import {
@@ -59,6 +60,12 @@ Examples:
   command.action(async (file: string, flags: StartFlags) => {
     const format = flags.format ?? (file === '-' ? 'text' : formatOfPath(file));
     const options = await batchOptionsFromFlags(flags);
+    // A directory opens like a file and fails only at the first read, deep in the start.
+    if (file !== '-' && (await stat(file).catch(() => undefined))?.isDirectory())
+      throw new CliError(
+        `cannot read ${file}: it is a directory (give a file of URLs, or - for stdin)`,
+        ExitCode.usage,
+      );
     const source = file === '-' ? process.stdin : createReadStream(file);
     const opened = new Promise<void>((resolve, reject) => {
       if (file === '-') return resolve();
