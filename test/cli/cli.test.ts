@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import { getProgress } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import { runCli, type CliRun } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
@@ -93,9 +93,12 @@ describe('scrapeflow CLI (processes against a real dev server)', () => {
     );
     assert.equal(start.code, 0, start.stderr);
     assert.match(start.stdout, /started batch cli-2 with 5 URLs/);
-    await eventually(async () => (await getProgress(stack.client, 'cli-2')).counts.in_flight > 0, {
-      what: 'cli-2 in flight',
-    });
+    await eventually(
+      async () => (await getProgress(stack.client, stack.store, 'cli-2')).counts.in_flight > 0,
+      {
+        what: 'cli-2 in flight',
+      },
+    );
     ok(await cli(['pause', 'cli-2']));
     const watch = await cli(['status', 'cli-2', '--watch', '--interval', '200', '--json']);
     assert.equal(watch.code, 5, 'a paused batch is not completed');
