@@ -121,6 +121,13 @@ describe('a batch whose workflow closed without completing', () => {
     assert.equal(served.state, 'terminated');
     assert.match(served.failure ?? '', /operator stopped it for the test/);
 
+    const openapi = (await (await fetch(`${base}/openapi.json`, { headers: auth })).json()) as {
+      components: { schemas: { BatchProgress: { properties: { state: { enum: string[] } } } } };
+    };
+    const states = openapi.components.schemas.BatchProgress.properties.state.enum;
+    for (const state of ['failed', 'terminated', 'timed_out', 'cancelled'])
+      assert.ok(states.includes(state), state);
+
     await eventually(
       async () => {
         for await (const b of listBatches(stack.client, { status: 'terminated' }))
