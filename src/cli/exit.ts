@@ -18,7 +18,10 @@ export const ExitCode = {
   batchEnded: 6,
   /** The batch id is already taken (a batch runs or ran under it, or the store holds input for it). */
   batchIdTaken: 7,
-  /** `--wait` / `--watch`: the batch's workflow failed, was terminated or timed out (message printed). */
+  /**
+   * `--wait` / `--watch`: the batch's workflow failed, was terminated, timed out or was cancelled through
+   * Temporal (the message printed).
+   */
   batchFailed: 8,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -20,10 +20,16 @@ function formatEta(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** The state with what qualifies it: the pause reason, or why the workflow ended abnormally. */
+function stateText(p: BatchProgress): string {
+  if (p.failure !== undefined) return `${p.state} (${p.failure})`;
+  return p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state;
+}
+
 /** Counts, credits and state as one short line (also the non-TTY view). */
 export function progressLine(p: BatchProgress, eta?: string): string {
   const c = p.counts;
-  const state = p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state;
+  const state = stateText(p);
   return (
     `${p.batchId}: ${state} | ${done(p)}/${p.total} done: ${c.succeeded} succeeded, ${c.failed} failed, ` +
     `${c.dead_lettered} dead-lettered | ${c.in_flight} in flight | ${p.credits} credits` +
@@ -72,7 +78,7 @@ export function createProgressView(stream: NodeJS.WriteStream = process.stderr):
         inflight: p.counts.in_flight,
         credits: p.credits,
         etaText: eta(p),
-        state: p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state,
+        state: stateText(p),
       };
       if (!started_) {
         bar.start(p.total, done(p), payload);
@@ -105,6 +111,12 @@ export function summaryLines(p: BatchProgress): string[] {
         : p.pauseReason === 'auth'
           ? `paused: OmniScrape rejected the API key. Fix OMNISCRAPE_KEY on the workers, then \`scrapeflow resume ${p.batchId}\`.`
           : `paused: continue with \`scrapeflow resume ${p.batchId}\`.`,
+    );
+  if (p.failure !== undefined)
+    lines.push(
+      `${p.state}: the batch's workflow ended before its URLs did, so it cannot go on: ${p.failure}. ` +
+        `Fix the cause, then start the URLs that have no record again as a new batch ` +
+        `(\`scrapeflow results ${p.batchId}\` lists the ones that ended).`,
     );
   if (p.counts.dead_lettered > 0)
     lines.push(

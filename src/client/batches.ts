@@ -16,8 +16,8 @@ import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
-import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../workflows/definitions.js';
-import { TASK_QUEUES, type BatchProgress, type PauseReason } from '../workflows/types.js';
+import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/definitions.js';
+import { TASK_QUEUES, type PauseReason } from '../workflows/types.js';
 
 /** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
 export type UrlItemInput = Omit<UrlItem, 'index' | 'steps' | 'duplicateOf'> & { steps?: StepInput[] };
@@ -165,7 +165,8 @@ export class BatchNotFoundError extends Error {
   override readonly name = 'BatchNotFoundError';
 }
 
-async function withBatch<T>(batchId: string, work: () => Promise<T>): Promise<T> {
+/** Runs `work`, turning Temporal's not-found into a `BatchNotFoundError` naming the batch. */
+export async function withBatch<T>(batchId: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
@@ -173,16 +174,6 @@ async function withBatch<T>(batchId: string, work: () => Promise<T>): Promise<T>
       throw new BatchNotFoundError(`no batch ${JSON.stringify(batchId)}`);
     throw err;
   }
-}
-
-/** The batch's progress: its result once closed, the live query while it runs. */
-export function getProgress(client: Client, batchId: string): Promise<BatchProgress> {
-  return withBatch(batchId, async () => {
-    const handle = client.workflow.getHandle(batchId);
-    const { status } = await handle.describe();
-    if (status.name === 'COMPLETED') return (await handle.result()) as BatchProgress;
-    return handle.query(progressQuery);
-  });
 }
 
 export function pauseBatch(client: Client, batchId: string, reason: PauseReason = 'manual') {

@@ -3,8 +3,9 @@
  * Shared by `scrapeflow costs` and the HTTP service.
  */
 import type { Client } from '@temporalio/client';
+import type { ResultStore } from '../store/types.js';
 import type { BatchProgress } from '../workflows/types.js';
-import { getProgress } from './batches.js';
+import { getProgress } from './progress.js';
 
 export interface BatchCosts {
   batchId: string;
@@ -34,6 +35,6 @@ export function costsOf(progress: BatchProgress): BatchCosts {
   };
 }
 
-export async function getCosts(client: Client, batchId: string): Promise<BatchCosts> {
-  return costsOf(await getProgress(client, batchId));
+export async function getCosts(client: Client, store: ResultStore, batchId: string): Promise<BatchCosts> {
+  return costsOf(await getProgress(client, store, batchId));
 }

@@ -4,8 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import type { ResultStore } from '../store/types.js';
 import type { BatchProgress } from '../workflows/types.js';
-import { getProgress } from './batches.js';
+import { getProgress } from './progress.js';
 
 export interface FollowOptions {
   /** Time between two progress queries, ms. @default 500 */
@@ -19,24 +20,25 @@ export interface FollowOptions {
   signal?: AbortSignal;
 }
 
-/** True once the batch can make no more progress by itself. */
+/**
+ * True once the batch can make no more progress by itself: it ended (completed, cancelled, or its
+ * workflow failed, was terminated or timed out), or it is paused and `stopOnPause`.
+ */
 export function isSettled(progress: BatchProgress, stopOnPause = true): boolean {
-  return (
-    progress.state === 'completed' ||
-    progress.state === 'cancelled' ||
-    (stopOnPause && progress.state === 'paused')
-  );
+  if (progress.state === 'running') return false;
+  return stopOnPause || progress.state !== 'paused';
 }
 
 /** Resolves with the last snapshot: the batch ended (or paused), the deadline passed, or `signal` fired. */
 export async function followBatch(
   client: Client,
+  store: ResultStore,
   batchId: string,
   options: FollowOptions = {},
 ): Promise<BatchProgress> {
   const intervalMs = options.intervalMs ?? 500;
   for (;;) {
-    const progress = await getProgress(client, batchId);
+    const progress = await getProgress(client, store, batchId);
     options.onProgress?.(progress);
     if (isSettled(progress, options.stopOnPause ?? true)) return progress;
     if (options.signal?.aborted) return progress;

@@ -5,13 +5,25 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { AccountAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
 import type { BatchState, PauseReason } from '../workflows/types.js';
+import { closedStateOf } from './progress.js';
 
-export const BATCH_STATES = ['running', 'paused', 'completed', 'cancelled'] as const;
+export const BATCH_STATES = [
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+  'failed',
+  'terminated',
+  'timed_out',
+] as const satisfies readonly BatchState[];
 
 export interface BatchSummary {
   batchId: string;
-  /** The batch's own state; `failed` / `terminated` / `timed_out` when its workflow ended abnormally. */
-  state: BatchState | 'failed' | 'terminated' | 'timed_out';
+  /**
+   * The batch's own state; `failed` / `terminated` / `timed_out` / `cancelled` when its workflow closed
+   * without completing (as `getProgress` reports it).
+   */
+  state: BatchState;
   pauseReason?: PauseReason;
   account?: string;
   startedAt: string;
@@ -29,27 +41,34 @@ export interface ListBatchesOptions {
 
 const quote = (value: string): string => `'${value.replace(/['\\]/g, '')}'`;
 
+const own = (state: BatchState) => `${BatchStatusAttr.name} = ${quote(state)}`;
+/**
+ * The visibility filter of each state, as `summarize` tells them apart: a workflow that closed without
+ * completing keeps the last state it set (usually `running`), so its execution status decides.
+ */
+const STATE_FILTERS: Record<BatchState, string> = {
+  running: `${own('running')} AND ExecutionStatus = 'Running'`,
+  paused: `${own('paused')} AND ExecutionStatus = 'Running'`,
+  completed: `${own('completed')} AND ExecutionStatus = 'Completed'`,
+  cancelled: `((${own('cancelled')} AND ExecutionStatus = 'Completed') OR ExecutionStatus = 'Canceled')`,
+  failed: `ExecutionStatus = 'Failed'`,
+  terminated: `ExecutionStatus = 'Terminated'`,
+  timed_out: `ExecutionStatus = 'TimedOut'`,
+};
+
 /** The visibility query for `options`; continued-as-new runs are left out (their successor is listed). */
 export function batchListQuery(options: ListBatchesOptions = {}): string {
   const parts = [`WorkflowType = 'batchWorkflow'`, `ExecutionStatus != 'ContinuedAsNew'`];
   const status = options.pauseReasons?.length ? 'paused' : options.status;
-  if (status) parts.push(`${BatchStatusAttr.name} = ${quote(status)}`);
+  if (status) parts.push(STATE_FILTERS[status]);
   if (options.pauseReasons?.length)
     parts.push(`${PauseReasonAttr.name} IN (${options.pauseReasons.map(quote).join(', ')})`);
   return parts.join(' AND ');
 }
 
-const ABNORMAL: Record<string, BatchSummary['state']> = {
-  FAILED: 'failed',
-  TERMINATED: 'terminated',
-  TIMED_OUT: 'timed_out',
-};
-
 export function summarize(info: WorkflowExecutionInfo): BatchSummary {
   const attrs = info.typedSearchAttributes;
-  const state = (ABNORMAL[info.status.name] ??
-    attrs.get(BatchStatusAttr) ??
-    'running') as BatchSummary['state'];
+  const state = (closedStateOf(info.status.name) ?? attrs.get(BatchStatusAttr) ?? 'running') as BatchState;
   const pauseReason = attrs.get(PauseReasonAttr) as PauseReason | undefined;
   const account = attrs.get(AccountAttr);
   return {

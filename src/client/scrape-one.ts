@@ -26,7 +26,12 @@ export type ScrapeOneOutcome =
   /** Still running when the wait ended: poll the batch. */
   | { kind: 'pending'; batchId: string; progress: BatchProgress }
   /** The batch was cancelled before the URL ended. */
-  | { kind: 'cancelled'; batchId: string; progress: BatchProgress };
+  | { kind: 'cancelled'; batchId: string; progress: BatchProgress }
+  /**
+   * The batch's workflow failed, was terminated, timed out or was cancelled through Temporal before
+   * the URL ended; `failure` says why.
+   */
+  | { kind: 'ended'; batchId: string; failure: string; progress: BatchProgress };
 
 export async function scrapeOne(
   client: Client,
@@ -38,7 +43,7 @@ export async function scrapeOne(
     urls: [{ url: request.url }],
     options: { ...request.options, concurrency: 1 },
   });
-  const progress = await followBatch(client, batchId, {
+  const progress = await followBatch(client, store, batchId, {
     intervalMs: 200,
     deadline: Date.now() + request.waitMs,
   });
@@ -46,6 +51,8 @@ export async function scrapeOne(
     return { kind: 'paused', batchId, reason: progress.pauseReason ?? 'manual', progress };
   if (progress.state === 'running') return { kind: 'pending', batchId, progress };
   const record = await store.getResult(batchId, 0);
+  if (!record && progress.failure !== undefined)
+    return { kind: 'ended', batchId, failure: progress.failure, progress };
   if (!record) return { kind: 'cancelled', batchId, progress };
   const content = record.contentRef ? await store.getContent(record.contentRef) : undefined;
   return { kind: 'done', batchId, record, ...(content !== undefined ? { content } : {}), progress };

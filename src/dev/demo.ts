@@ -71,8 +71,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun & { batchId
     },
   });
   const [mainFinal, longFinal] = await Promise.all([
-    followBatch(client, main.batchId, { ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
-    followBatch(client, long.batchId),
+    followBatch(client, store, main.batchId, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    }),
+    followBatch(client, store, long.batchId),
   ]);
   return { main: mainFinal, longRender: longFinal, batchIds: [main.batchId, long.batchId] };
 }

@@ -2,7 +2,10 @@
  * The embedded stack behind `scrapeflow dev` and `scrapeflow demo`, in one process where possible:
  * the Temporal dev server with its Web UI (a child process, managed by dev-server.ts), the local
  * OmniScrape API with one local account whose key the workers get, the demo site, the scrape worker and
- * the HTTP service. `stop()` closes them in reverse order and leaves no process behind.
+ * the HTTP service. `stop()` closes them in reverse order and leaves no process behind. The store is
+ * the one the environment configures, as for every other command: PostgreSQL when
+ * SCRAPEFLOW_DATABASE_URL is set (so a CLI in another shell with the same variable writes where these
+ * workers read), else files under the data directory.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -35,7 +38,10 @@ export type StackPorts = { [K in keyof typeof DEFAULT_PORTS]: number };
 export interface EmbeddedStackOptions {
   /** Ports; 0 picks a free one. @default DEFAULT_PORTS */
   ports?: Partial<StackPorts>;
-  /** Keeps Temporal's database (`temporal.db`) and the result store here across restarts. @default a temporary directory, removed at stop */
+  /**
+   * Keeps Temporal's database (`temporal.db`) and the filesystem store (when SCRAPEFLOW_DATABASE_URL is
+   * not set) here across restarts. @default a temporary directory, removed at stop
+   */
   dataDir?: string;
   /** A JSON file of local-API fault rules: an array, or `{ "faults": [...] }`. */
   faultsFile?: string;
@@ -176,7 +182,6 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       OMNISCRAPE_KEY: apiKey,
       OMNISCRAPE_CONCURRENCY: String(concurrency),
       SCRAPEFLOW_DATA_DIR: join(dataDir, 'store'),
-      SCRAPEFLOW_DATABASE_URL: '',
       SCRAPEFLOW_API_TOKEN: apiToken,
     });
     const store = await openStore(config);

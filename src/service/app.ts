@@ -7,10 +7,11 @@ import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseBatchOptions } from '../batch/options.js';
-import { cancelBatch, getProgress, pauseBatch, resumeBatch, startBatch } from '../client/batches.js';
+import { cancelBatch, pauseBatch, resumeBatch, startBatch } from '../client/batches.js';
 import { parseInput, type InputFormat } from '../client/input.js';
 import { getCosts } from '../client/costs.js';
 import { listBatches } from '../client/list.js';
+import { getProgress } from '../client/progress.js';
 import { metricsHandler } from '../metrics/registry.js';
 import { redriveBatch } from '../client/redrive.js';
 import { exportResults, formatResults } from '../client/results.js';
@@ -85,6 +86,14 @@ function scrapeAnswer(outcome: ScrapeOneOutcome): { status: number; body: Record
         status: 409,
         body: { error: 'cancelled', message: 'the batch was cancelled before the URL ended', ...ids },
       };
+    case 'ended': {
+      const { state } = outcome.progress;
+      const message = `batch ${outcome.batchId} ${state} before the URL ended: ${outcome.failure}`;
+      // Cancelled through Temporal is still a cancellation; the other ends are this system's failure.
+      return state === 'cancelled'
+        ? { status: 409, body: { error: 'cancelled', message, state, ...ids } }
+        : { status: 500, body: { error: 'batch_failed', message, state, ...ids } };
+    }
     case 'paused':
       if (outcome.reason === 'auth')
         return {
@@ -269,8 +278,8 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     return { batches };
   });
 
-  app.get('/v1/batches/:batchId', (request) => getProgress(client, params(request)));
-  app.get('/v1/batches/:batchId/costs', (request) => getCosts(client, params(request)));
+  app.get('/v1/batches/:batchId', (request) => getProgress(client, store, params(request)));
+  app.get('/v1/batches/:batchId/costs', (request) => getCosts(client, store, params(request)));
 
   for (const [action, run] of [
     ['pause', (id: string) => pauseBatch(client, id, 'manual')],

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the zod schemas. */
 import { z } from 'zod';
+import { BATCH_STATES } from '../client/list.js';
 import {
   errorBodySchema,
   listQuerySchema,
@@ -96,11 +97,18 @@ export function openApiDocument(serverUrl?: string) {
         Redrive: json(redriveBodySchema),
         BatchProgress: {
           type: 'object',
-          description: 'state: running|paused|completed|cancelled; pauseReason: auth|balance|manual',
+          description:
+            `state: ${BATCH_STATES.join('|')} (failed, terminated, timed_out, and cancelled with a failure, ` +
+            'when the workflow closed without completing: cancelled through Temporal); pauseReason: auth|balance|manual',
           properties: {
             batchId: { type: 'string' },
-            state: { enum: ['running', 'paused', 'completed', 'cancelled'] },
+            state: { enum: [...BATCH_STATES] },
             pauseReason: { enum: ['auth', 'balance', 'manual'] },
+            failure: {
+              type: 'string',
+              description:
+                'why the workflow failed, was terminated, timed out or was cancelled through Temporal; unset otherwise',
+            },
             total: { type: 'integer' },
             counts: {
               type: 'object',
@@ -205,6 +213,10 @@ export function openApiDocument(serverUrl?: string) {
             ),
             '402': errorResponse('OmniScrape balance exhausted: the batch waits paused; top up, then resume'),
             '429': errorResponse('OmniScrape rate limit persisted: reduce concurrency'),
+            '409': errorResponse('the batch was cancelled before the URL ended (error cancelled)'),
+            '500': errorResponse(
+              "the batch's workflow failed, was terminated or timed out before the URL ended (error batch_failed, with state and message)",
+            ),
             '502': errorResponse(
               'the scrape failed (success:false, dead-lettered) or another upstream failure',
             ),

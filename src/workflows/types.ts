@@ -113,7 +113,14 @@ export interface UrlSummary {
   tags?: string[];
 }
 
-export type BatchState = 'running' | 'paused' | 'completed' | 'cancelled';
+/**
+ * What the batch workflow reports (`running` … `cancelled`), and, for a workflow that closed without
+ * completing, what the clients read from its close event: `failed`, `terminated`, `timed_out`, or
+ * `cancelled` through Temporal itself (Web UI, `temporal workflow cancel`). The workflow never sets
+ * the last three.
+ */
+export type BatchState =
+  'running' | 'paused' | 'completed' | 'cancelled' | 'failed' | 'terminated' | 'timed_out';
 export type PauseReason = 'auth' | 'balance' | 'manual';
 
 export interface BatchProgress {
@@ -143,6 +150,12 @@ export interface BatchProgress {
    * pending + duplicates.waiting = total. Unset in batches started before duplicates were detected.
    */
   duplicates?: { lines: number; waiting: number };
+  /**
+   * Why the workflow closed without completing (failed, terminated, timed out, cancelled through
+   * Temporal): the failure message, the termination reason, and so on, redacted. Unset when the
+   * workflow completed or still runs.
+   */
+  failure?: string;
 }
 
 export interface BatchWorkflowInput {

@@ -21,7 +21,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
+import { resumeBatch, startBatch } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { StepInput } from '../../src/batch/steps.js';
 import { freePort } from '../../src/temporal/dev-server.js';
@@ -230,7 +231,7 @@ describe(
         const target = Math.floor(TOTAL * fraction);
         return eventually(
           async () => {
-            const p = await getProgress(stack.client, batchId).catch(() => undefined);
+            const p = await getProgress(stack.client, stack.store, batchId).catch(() => undefined);
             if (p) last = p;
             return p && doneOf(p) >= target ? p : undefined;
           },
@@ -268,7 +269,7 @@ describe(
       // The worker and the client find the server again: progress moves on without a new worker.
       const afterRestart = await eventually(
         async () => {
-          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          const p = await getProgress(stack.client, stack.store, batchId).catch(() => undefined);
           return p && doneOf(p) >= beforeRestart + 50 ? p : undefined;
         },
         { timeoutMs: 3 * 60_000, intervalMs: 300, what: 'progress after the Temporal restart' },
@@ -293,7 +294,7 @@ describe(
       await stack.admin('POST', '/admin/balance', { account: 'test', balance: 3 });
       pausedAt = await eventually(
         async () => {
-          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          const p = await getProgress(stack.client, stack.store, batchId).catch(() => undefined);
           return p?.state === 'paused' && p.counts.in_flight === p.waiting ? p : undefined;
         },
         {
@@ -311,7 +312,7 @@ describe(
 
       final = await eventually(
         async () => {
-          const p = await getProgress(stack.client, batchId).catch(() => undefined);
+          const p = await getProgress(stack.client, stack.store, batchId).catch(() => undefined);
           return p?.state === 'completed' ? p : undefined;
         },
         { timeoutMs: 5 * 60_000, intervalMs: 500, what: 'the batch to complete' },

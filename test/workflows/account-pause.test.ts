@@ -4,7 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
+import { resumeBatch, startBatch } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { BatchStatusAttr, PauseReasonAttr } from '../../src/temporal/search-attributes.js';
@@ -51,13 +52,13 @@ describe('account-wide pause', () => {
 
     const pausedB = await eventually(
       async () => {
-        const p = await getProgress(stack.client, 'acct-b');
+        const p = await getProgress(stack.client, stack.store, 'acct-b');
         return p.state === 'paused' ? p : undefined;
       },
       { what: 'batch B to be paused by batch A' },
     );
     assert.equal(pausedB.pauseReason, 'balance');
-    const progressA = await getProgress(stack.client, 'acct-a');
+    const progressA = await getProgress(stack.client, stack.store, 'acct-a');
     assert.equal(progressA.state, 'paused');
     assert.equal(progressA.pauseReason, 'balance');
     // Visible where operators look: the search attributes the Web UI and `list` filter on.
@@ -73,7 +74,7 @@ describe('account-wide pause', () => {
     assert.equal(spread.length, 1);
     assert.ok(spread[0]!.paused!.includes('acct-b'));
     assert.ok(!spread[0]!.paused!.includes('acct-c'));
-    assert.equal((await getProgress(stack.client, 'acct-c')).state, 'running', 'C still runs');
+    assert.equal((await getProgress(stack.client, stack.store, 'acct-c')).state, 'running', 'C still runs');
 
     hold.release();
     await stack.admin('POST', '/admin/balance', { account: 'test', add: 1000 });

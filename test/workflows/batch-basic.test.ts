@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBatch, getProgress, resumeBatch } from '../../src/client/batches.js';
+import { startBatch, resumeBatch } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import { parseBatchOptions } from '../../src/batch/options.js';
 import { pauseSignal, urlPausedSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
@@ -55,7 +56,7 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     assert.equal(final.credits, charged);
     assert.equal(final.creditsByTag.demo, charged);
     assert.equal(stack.api.state.counters.snapshot().credits.charged_total, charged);
-    assert.deepEqual(await getProgress(stack.client, batchId), final);
+    assert.deepEqual(await getProgress(stack.client, stack.store, batchId), final);
   });
 
   it('honours a pause that arrives with the start: no URL starts until resume', async () => {
@@ -69,7 +70,7 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
       signal: pauseSignal,
       signalArgs: [{ reason: 'manual' }],
     });
-    const progress = await getProgress(stack.client, batchId);
+    const progress = await getProgress(stack.client, stack.store, batchId);
     assert.equal(progress.state, 'paused');
     assert.equal(progress.pauseReason, 'manual');
     assert.equal(progress.counts.in_flight, 0);
@@ -88,9 +89,12 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
       urls: [{ url: `${stack.demoOrigin}/p/88` }],
       options: { mode: 'fast', concurrency: 1 },
     });
-    await eventually(async () => (await getProgress(stack.client, batchId)).counts.in_flight === 1, {
-      what: 'the URL in flight',
-    });
+    await eventually(
+      async () => (await getProgress(stack.client, stack.store, batchId)).counts.in_flight === 1,
+      {
+        what: 'the URL in flight',
+      },
+    );
     // The operator resumes (after a top-up) while a child's 402 report is still on its way: the batch is
     // not paused yet when the resume arrives, and the report that follows is from a minute before it.
     await resumeBatch(stack.client, batchId);
@@ -104,13 +108,13 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
       what: 'the URL told to try again at once',
       timeoutMs: 15_000,
     });
-    let progress = await getProgress(stack.client, batchId);
+    let progress = await getProgress(stack.client, stack.store, batchId);
     assert.deepEqual([progress.state, progress.waiting], ['running', 0], 'the batch did not pause again');
     // A 402 from after the resume pauses it, as any 402 does.
     await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() + 60_000 });
     progress = await eventually(
       async () => {
-        const p = await getProgress(stack.client, batchId);
+        const p = await getProgress(stack.client, stack.store, batchId);
         return p.state === 'paused' ? p : undefined;
       },
       { what: 'the batch paused by a new 402' },

@@ -4,7 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cancelBatch, getProgress, startBatch } from '../../src/client/batches.js';
+import { cancelBatch, startBatch } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import type { FaultRuleView } from '../../src/local-api/faults.js';
 import type { ResultRecord } from '../../src/store/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
@@ -154,7 +155,7 @@ describe('duplicate URLs in one input', () => {
     });
     const running = await eventually(
       async () => {
-        const p = await getProgress(stack.client, batchId);
+        const p = await getProgress(stack.client, stack.store, batchId);
         return p.counts.pending === 0 && p.counts.succeeded === 1 ? p : undefined;
       },
       { what: 'every line reached, the hanging first in flight' },

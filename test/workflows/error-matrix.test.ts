@@ -4,7 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { getProgress, resumeBatch, startBatch } from '../../src/client/batches.js';
+import { resumeBatch, startBatch } from '../../src/client/batches.js';
+import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import type { ResultRecord } from '../../src/store/types.js';
@@ -131,7 +132,7 @@ describe('the error matrix end to end', () => {
     });
     const paused = await eventually(
       async () => {
-        const p = await getProgress(stack.client, batchId);
+        const p = await getProgress(stack.client, stack.store, batchId);
         return p.state === 'paused' && p.waiting === 1 ? p : undefined;
       },
       { what: 'the batch to pause for auth' },

@@ -25,8 +25,8 @@ export function registerCosts(program: Command): void {
     .argument('<batchId>', 'the batch id that `start` printed')
     .option('--json', 'print one JSON object: batchId, state, total, byMethod, byTag, lastBalance, urlsDone')
     .action(async (batchId: string, flags: { json?: boolean }) => {
-      await withContext(async ({ client }) => {
-        const costs = await getCosts(client, batchId);
+      await withContext(async ({ client, store }) => {
+        const costs = await getCosts(client, store, batchId);
         if (flags.json) say(JSON.stringify(costs));
         else for (const line of costLines(costs)) say(line);
       });

@@ -4,7 +4,7 @@ import { runDemo } from '../../dev/demo.js';
 import { say } from '../context.js';
 import { createProgressView, summaryLines } from '../progress.js';
 import { untilSignal } from '../signals.js';
-import { addStackFlags, printAddresses, startStackFromFlags, type StackFlags } from './dev.js';
+import { addStackFlags, cliEnvLine, printAddresses, startStackFromFlags, type StackFlags } from './dev.js';
 
 /** `scrapeflow demo`: the embedded stack, one demo batch with a progress bar, the summary, the Web UI link. */
 export function registerDemo(program: Command): void {
@@ -66,9 +66,7 @@ export function registerDemo(program: Command): void {
         }
         if (flags.keep) {
           say('');
-          say(
-            `the stack keeps running; in another terminal: export TEMPORAL_ADDRESS=${stack.temporalAddress} SCRAPEFLOW_DATA_DIR=${stack.config.SCRAPEFLOW_DATA_DIR}`,
-          );
+          say(`the stack keeps running; in another terminal: ${cliEnvLine(stack)}`);
           say('Ctrl-C stops everything');
           await untilSignal();
         }

@@ -79,6 +79,26 @@ export async function startStackFromFlags(
   }
 }
 
+/** A value as one single-quoted shell word. */
+const shellWord = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The `export` line that points a CLI in another shell at this stack: its Temporal address and its
+ * store (the PostgreSQL URL, password masked, or the filesystem store's directory), so that the CLI's
+ * store id is the workers' and its batches are not refused as written to another store.
+ */
+export function cliEnvLine(stack: EmbeddedStack): string {
+  const databaseUrl = stack.config.SCRAPEFLOW_DATABASE_URL;
+  let store = `SCRAPEFLOW_DATA_DIR=${shellWord(stack.config.SCRAPEFLOW_DATA_DIR)}`;
+  if (databaseUrl) {
+    const url = new URL(databaseUrl); // opened by the stack already, so it parses
+    const masked = url.password !== '';
+    if (masked) url.password = '***';
+    store = `SCRAPEFLOW_DATABASE_URL=${shellWord(url.href)}${masked ? '   (put the password back in)' : ''}`;
+  }
+  return `export TEMPORAL_ADDRESS=${stack.temporalAddress} ${store}`;
+}
+
 export function printAddresses(stack: EmbeddedStack, logFile: string | undefined): void {
   say(`Temporal frontend  ${stack.temporalAddress}   (TEMPORAL_ADDRESS)`);
   say(`Temporal Web UI    ${stack.uiUrl ?? '(not served)'}`);
@@ -86,6 +106,7 @@ export function printAddresses(stack: EmbeddedStack, logFile: string | undefined
   say(`local OmniScrape   ${stack.apiUrl}   (a local account; the workers hold its key)`);
   say(`demo site          ${stack.demoOrigin}`);
   say(`workers            scrape and browser (in this process)`);
+  say(`store              ${stack.store.id}`);
   say(`data               ${stack.dataDir}${logFile ? `   logs: ${logFile}` : ''}`);
 }
 
@@ -104,7 +125,9 @@ export function registerDev(program: Command): void {
       `
 In another terminal, point the CLI at it:
   export TEMPORAL_ADDRESS=127.0.0.1:7233 SCRAPEFLOW_DATA_DIR=<data dir>/store
-  scrapeflow start urls.txt --wait`,
+  scrapeflow start urls.txt --wait
+With SCRAPEFLOW_DATABASE_URL set, dev's workers and service use that PostgreSQL store, and the export
+line it prints names it instead of SCRAPEFLOW_DATA_DIR.`,
     )
     .action(async (flags: StackFlags) => {
       const { stack, logFile } = await startStackFromFlags(flags, {
@@ -116,9 +139,7 @@ In another terminal, point the CLI at it:
       });
       try {
         printAddresses(stack, logFile);
-        say(
-          `use it from another terminal: export TEMPORAL_ADDRESS=${stack.temporalAddress} SCRAPEFLOW_DATA_DIR=${stack.config.SCRAPEFLOW_DATA_DIR}`,
-        );
+        say(`use it from another terminal: ${cliEnvLine(stack)}`);
         say('ready; Ctrl-C stops everything');
         const signal = await untilSignal();
         say(`${signal}: stopping`);

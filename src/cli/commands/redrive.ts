@@ -35,7 +35,7 @@ Each re-driven dead letter gets redrivenTo {batchId, index}; a second redrive sk
           else if (!flags.json)
             say(`re-driving ${started.total} dead letters of ${batchId} as batch ${started.batchId}`);
           if (!flags.wait) return;
-          const final = await watchBatch(client, started.batchId);
+          const final = await watchBatch(client, store, started.batchId);
           if (flags.json) say(JSON.stringify({ ...summary, progress: final }));
           else for (const line of summaryLines(final)) say(line);
           process.exitCode = exitCodeOf(final);

@@ -98,7 +98,7 @@ Examples:
         if (!flags.wait) say(`follow it: scrapeflow status ${batchId} --watch`);
       }
       if (!flags.wait) return;
-      const final = await watchBatch(client, batchId);
+      const final = await watchBatch(client, store, batchId);
       if (flags.json) say(JSON.stringify({ batchId, total, skipped, progress: final }));
       else for (const line of summaryLines(final)) say(line);
       process.exitCode = exitCodeOf(final);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getProgress } from '../../client/batches.js';
+import { getProgress } from '../../client/progress.js';
 import { intOption, say, withContext } from '../context.js';
 import { summaryLines } from '../progress.js';
 import { exitCodeOf, watchBatch } from '../watch.js';
@@ -12,7 +12,7 @@ export function registerStatus(program: Command): void {
     .argument('<batchId>', 'the batch id that `start` printed')
     .option(
       '--watch',
-      'show a live progress bar until the batch ends or pauses; exit 5 unless every URL succeeded',
+      'show a live progress bar until the batch ends or pauses; exit 5 unless every URL succeeded, 8 when its workflow failed, was terminated, timed out or was cancelled through Temporal',
     )
     .option('--json', 'print one JSON object: state, pauseReason, counts, credits, ...')
     .option(
@@ -24,15 +24,17 @@ export function registerStatus(program: Command): void {
     .addHelpText(
       'after',
       `
-JSON fields: batchId, state (running|paused|completed|cancelled), pauseReason (auth|balance|manual),
-total, counts {succeeded, failed, dead_lettered, in_flight, pending}, credits, creditsByMethod,
-creditsByTag, lastBalance, window, concurrency, rateLimited, waiting, startedAt, endedAt.`,
+JSON fields: batchId, state (running|paused|completed|cancelled|failed|terminated|timed_out),
+pauseReason (auth|balance|manual), failure (why the workflow failed, was terminated, timed out or was
+cancelled through Temporal), total, counts {succeeded, failed, dead_lettered, in_flight, pending},
+credits, creditsByMethod, creditsByTag, lastBalance, window, concurrency, rateLimited, waiting,
+startedAt, endedAt.`,
     )
     .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
-      await withContext(async ({ client }) => {
+      await withContext(async ({ client, store }) => {
         const progress = flags.watch
-          ? await watchBatch(client, batchId, flags.interval)
-          : await getProgress(client, batchId);
+          ? await watchBatch(client, store, batchId, flags.interval)
+          : await getProgress(client, store, batchId);
         if (flags.json) say(JSON.stringify(progress));
         else for (const line of summaryLines(progress)) say(line);
         if (flags.watch) process.exitCode = exitCodeOf(progress);

@@ -1,0 +1,160 @@
+/**
+ * A batch's progress as status, watch, wait, the progress bar and the HTTP service show it: the live
+ * query while its workflow runs, the workflow's result once it completed, and the workflow's real end
+ * once it closed any other way (failed, terminated, timed out, cancelled through Temporal), with the
+ * reason read from the close event of its history.
+ */
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName } from '@temporalio/client';
+import {
+  decodeFromPayloadsAtIndex,
+  decodeOptionalFailureToOptionalError,
+} from '@temporalio/common/lib/internal-non-workflow/index.js';
+import proto from '@temporalio/proto';
+import { redactSecrets } from '../omniscrape/errors.js';
+import type { ResultStore } from '../store/types.js';
+import { progressQuery } from '../workflows/definitions.js';
+import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';
+import { withBatch } from './batches.js';
+
+/** The state of a batch whose workflow closed without completing, by the workflow's status. */
+const CLOSED_STATES: Partial<Record<WorkflowExecutionStatusName, BatchState>> = {
+  FAILED: 'failed',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+  CANCELLED: 'cancelled',
+};
+
+/**
+ * `failed`, `terminated`, `timed_out` or `cancelled` when a workflow with this status closed without
+ * completing (its own last state is then stale); undefined while it runs or once it completed.
+ */
+export function closedStateOf(status: WorkflowExecutionStatusName): BatchState | undefined {
+  return CLOSED_STATES[status];
+}
+
+/** True when the batch's workflow did not end by itself: `progress.failure` says why. */
+export function endedAbnormally(progress: BatchProgress): boolean {
+  return progress.failure !== undefined;
+}
+
+async function historyEvent(
+  client: Client,
+  description: WorkflowExecutionDescription,
+  which: 'first' | 'close',
+): Promise<proto.temporal.api.history.v1.IHistoryEvent | undefined> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: description.workflowId, runId: description.runId },
+    ...(which === 'first'
+      ? { maximumPageSize: 1 }
+      : {
+          historyEventFilterType:
+            proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+        }),
+  });
+  return history?.events?.[0] ?? undefined;
+}
+
+/** The innermost cause, as `Type: message` (the workflow's own failure wraps the activity's). */
+function rootMessage(err: Error | undefined): string {
+  let root = err;
+  while (root?.cause instanceof Error) root = root.cause;
+  if (!root) return 'the workflow failed';
+  const { type } = root as { type?: unknown };
+  return typeof type === 'string' && type ? `${type}: ${root.message}` : root.message;
+}
+
+/** Why the workflow closed, from its close event (decoded through the client's codecs). */
+async function closeReason(client: Client, description: WorkflowExecutionDescription): Promise<string> {
+  const event = await historyEvent(client, description, 'close');
+  const failed = event?.workflowExecutionFailedEventAttributes;
+  if (failed)
+    return rootMessage(
+      await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, failed.failure),
+    );
+  const terminated = event?.workflowExecutionTerminatedEventAttributes;
+  if (terminated)
+    return `${terminated.reason || 'no reason given'}${terminated.identity ? ` (by ${terminated.identity})` : ''}`;
+  if (event?.workflowExecutionTimedOutEventAttributes)
+    return 'timed out: the workflow ran past its execution or run timeout';
+  if (event?.workflowExecutionCanceledEventAttributes)
+    return 'the workflow was cancelled through Temporal (Web UI or `temporal workflow cancel`)';
+  return `the workflow closed as ${description.status.name.toLowerCase()}`;
+}
+
+/**
+ * The progress of a batch whose workflow closed without completing. The counts come from the store's
+ * records, not from the progress query: a query on a closed workflow needs a worker to replay its
+ * history and hangs while none runs, and the records are the truth anyway (the URL workflows outlive
+ * a terminated batch and still write theirs). `total` and what the records cannot tell (429s seen,
+ * continue-as-new count) come from the start event of the workflow's last run.
+ */
+async function closedProgress(
+  client: Client,
+  store: ResultStore,
+  description: WorkflowExecutionDescription,
+  state: BatchState,
+): Promise<BatchProgress> {
+  const [first, failure] = await Promise.all([
+    historyEvent(client, description, 'first'),
+    closeReason(client, description),
+  ]);
+  const input = await decodeFromPayloadsAtIndex<BatchWorkflowInput>(
+    client.options.loadedDataConverter,
+    0,
+    first?.workflowExecutionStartedEventAttributes?.input?.payloads,
+  );
+  const carried = input.carried?.progress;
+  const counts = { succeeded: 0, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 };
+  const creditsByMethod: Record<string, number> = {};
+  const creditsByTag: Record<string, number> = {};
+  let credits = 0;
+  let lastBalance: { value: number; at: string } | undefined;
+  for await (const record of store.listResults(description.workflowId)) {
+    counts[record.status] += 1;
+    credits += record.charged;
+    if (record.charged) {
+      const method = record.methodUsed ?? 'unknown';
+      creditsByMethod[method] = (creditsByMethod[method] ?? 0) + record.charged;
+      for (const tag of record.tags ?? []) creditsByTag[tag] = (creditsByTag[tag] ?? 0) + record.charged;
+    }
+    if (record.balanceAfter !== undefined && (!lastBalance || record.finishedAt >= lastBalance.at))
+      lastBalance = { value: record.balanceAfter, at: record.finishedAt };
+  }
+  counts.pending = Math.max(0, input.total - counts.succeeded - counts.failed - counts.dead_lettered);
+  return {
+    batchId: description.workflowId,
+    state,
+    total: input.total,
+    counts,
+    credits,
+    creditsByMethod,
+    creditsByTag,
+    ...(lastBalance ? { lastBalance: lastBalance.value } : {}),
+    // A closed batch starts nothing more.
+    window: 0,
+    concurrency: input.options.concurrency,
+    rateLimited: carried?.rateLimited ?? 0,
+    waiting: 0,
+    startedAt: carried?.startedAt ?? description.startTime.toISOString(),
+    ...(description.closeTime ? { endedAt: description.closeTime.toISOString() } : {}),
+    continuedAsNew: carried?.continuedAsNew ?? 0,
+    failure: redactSecrets(failure),
+  };
+}
+
+/**
+ * The batch's progress: the live query while its workflow runs, its result once completed, and once
+ * it closed any other way its real end (`failed`, `terminated`, `timed_out`, `cancelled` with
+ * `failure`), counted from `store` (the store the batch's records go to).
+ */
+export function getProgress(client: Client, store: ResultStore, batchId: string): Promise<BatchProgress> {
+  return withBatch(batchId, async () => {
+    const handle = client.workflow.getHandle(batchId);
+    const description = await handle.describe();
+    if (description.status.name === 'COMPLETED') return (await handle.result()) as BatchProgress;
+    const closed = closedStateOf(description.status.name);
+    if (closed) return closedProgress(client, store, description, closed);
+    return handle.query(progressQuery);
+  });
+}
