@@ -8,7 +8,6 @@ import { resumeBatch, startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import type { ResultRecord } from '../../src/store/types.js';
 import type { SessionView } from '../../src/local-api/baas.js';
 import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
 
@@ -25,12 +24,6 @@ const BASE: BatchOptionsInput = {
   retry: { rateLimitBaseMs: 300, rateLimitMaxTries: 10, upstreamDelayMs: 200 },
   timeouts: { scrapeMs: 60_000, heartbeatMs: 2000 },
 };
-
-async function records(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
 
 const alive = (pid: number | undefined): boolean => {
   if (pid === undefined) return false;
@@ -66,7 +59,7 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
     });
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.counts.succeeded, 1);
-    const [record] = await records(batchId);
+    const [record] = await stack.records(batchId);
     assert.equal(record?.status, 'succeeded');
     assert.equal(record?.methodUsed, 'browser');
     assert.equal(record?.charged, 10);
@@ -123,7 +116,7 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
     });
     const final = (await handle.result()) as BatchProgress;
     assert.deepEqual(final.counts, { succeeded: 3, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
-    const rs = await records(batchId);
+    const rs = await stack.records(batchId);
     assert.deepEqual(
       rs.map((r) => r.fields?.title),
       ['Product 1', 'Product 2', 'Product 3'],
@@ -183,7 +176,7 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
       await stack.startWorker({ BAAS_CONCURRENCY: '2' }, 'browser');
       const final = (await handle.result()) as BatchProgress;
       assert.equal(final.counts.succeeded, 1);
-      const rs = await records(batchId);
+      const rs = await stack.records(batchId);
       assert.equal(rs.length, 1, 'one terminal record');
       assert.equal(rs[0]?.fields?.first, 'Item 1');
       // The killed try and the one that finished are both counted; a try lost to load (a late heartbeat)

@@ -11,7 +11,6 @@ import type { StepInput } from '../../src/batch/steps.js';
 import { startBatch } from '../../src/client/batches.js';
 import { redriveBatch } from '../../src/client/redrive.js';
 import { buildService } from '../../src/service/app.js';
-import type { ResultRecord } from '../../src/store/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -49,12 +48,6 @@ const interactive = (category: string): StepInput[] => [
   { action: 'extract', fields: { total: '#items@data-total', first: '.item .item-name' } },
 ];
 
-async function records(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
-
 const finished = (batchId: string) =>
   stack.client.workflow.getHandle(batchId).result() as Promise<BatchProgress>;
 
@@ -86,7 +79,7 @@ describe('per-URL browser steps', () => {
 
     const final = await finished('mixed-steps');
     assert.deepEqual(final.counts, { succeeded: 5, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
-    const rs = await records('mixed-steps');
+    const rs = await stack.records('mixed-steps');
     assert.equal(rs.length, 5);
     for (const [index, n] of [
       [0, 1],

@@ -135,12 +135,6 @@ async function killBrowserWorkerMidPage(at: string): Promise<number> {
   }
 }
 
-async function allRecords(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
-
 /** Runs `work` over `items` with at most `limit` at once. */
 async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -320,7 +314,7 @@ describe(
       final = (await handle.result()) as BatchProgress;
       wallSeconds = (performance.now() - started) / 1000;
       counters = stack.api.state.counters.snapshot();
-      records = await allRecords(batchId);
+      records = await stack.records(batchId);
       assert.equal(final.state, 'completed');
     });
 

@@ -17,7 +17,7 @@ import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
-import type { ResultStore } from '../../src/store/types.js';
+import type { ResultRecord, ResultStore } from '../../src/store/types.js';
 import { BIN } from './cli.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -67,6 +67,8 @@ export interface Stack {
    */
   restartTemporal(): Promise<void>;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Every terminal record of a batch, in index order. */
+  records(batchId: string): Promise<ResultRecord[]>;
   stop(): Promise<void>;
 }
 
@@ -189,6 +191,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     startWorker,
     restartTemporal,
     admin,
+    async records(batchId) {
+      const out: ResultRecord[] = [];
+      for await (const record of store.listResults(batchId)) out.push(record);
+      return out;
+    },
     async stop() {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close();

@@ -6,7 +6,6 @@ import { parseBatchOptions } from '../../src/batch/options.js';
 import { pauseSignal, urlPausedSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import type { ResultRecord } from '../../src/store/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -15,12 +14,6 @@ before(async () => {
   await stack.startWorker();
 });
 after(() => stack?.stop());
-
-async function records(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
 
 describe('batch workflow (real dev server, worker process, local API)', () => {
   it('scrapes a batch of product pages with extraction, one record per URL, credits summed', async () => {
@@ -40,7 +33,7 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.state, 'completed');
     assert.deepEqual(final.counts, { succeeded: 12, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
-    const rs = await records(batchId);
+    const rs = await stack.records(batchId);
     assert.equal(rs.length, 12);
     assert.deepEqual(
       rs.map((r) => r.index),

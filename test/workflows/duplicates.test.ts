@@ -19,12 +19,6 @@ before(async () => {
 });
 after(() => stack?.stop());
 
-async function records(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
-
 /** `localhost` and a case-differing spelling of it both reach the demo site (127.0.0.1). */
 const local = (host: string, n: number) => stack.demoOrigin.replace('127.0.0.1', host) + `/p/${n}`;
 
@@ -75,7 +69,7 @@ describe('duplicate URLs in one input', () => {
     assert.deepEqual(final.counts, { succeeded: 5, failed: 0, dead_lettered: 2, in_flight: 0, pending: 0 });
     assert.deepEqual(final.duplicates, { lines: 4, waiting: 0 });
 
-    const rs = await records(batchId);
+    const rs = await stack.records(batchId);
     assert.deepEqual(
       rs.map((r) => [r.index, r.url, r.status, r.duplicateOf]),
       urls.map((u, i) => [
@@ -136,7 +130,7 @@ describe('duplicate URLs in one input', () => {
     );
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(await requests(), { p4: 3, p5: 1 });
-    const rs = await records('dups-off');
+    const rs = await stack.records('dups-off');
     assert.equal(rs.length, 4);
     assert.ok(rs.every((r) => r.duplicateOf === undefined && r.charged > 0 && r.status === 'succeeded'));
     const final = JSON.parse(run.stdout) as { progress: BatchProgress };
@@ -167,7 +161,7 @@ describe('duplicate URLs in one input', () => {
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.state, 'cancelled');
     assert.deepEqual(final.counts, { succeeded: 1, failed: 2, dead_lettered: 0, in_flight: 0, pending: 0 });
-    const rs = await records(batchId);
+    const rs = await stack.records(batchId);
     assert.deepEqual(
       rs.map((r) => [r.status, r.reason, r.duplicateOf]),
       [

@@ -8,7 +8,6 @@ import { resumeBatch, startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import type { ResultRecord } from '../../src/store/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -28,12 +27,6 @@ const OPTIONS: BatchOptionsInput = {
 const page = (n: number) => `${stack.demoOrigin}/p/${n}`;
 const scrapeRequests = () =>
   Object.values(stack.api.state.counters.snapshot().endpoints.scrape).reduce((a, b) => a + b, 0);
-
-async function records(batchId: string): Promise<ResultRecord[]> {
-  const out: ResultRecord[] = [];
-  for await (const r of stack.store.listResults(batchId)) out.push(r);
-  return out;
-}
 
 describe('durability', () => {
   it('402 mid-batch pauses it; no call while paused; top-up and resume finish with nothing lost or charged twice', async () => {
@@ -66,7 +59,7 @@ describe('durability', () => {
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.state, 'completed');
     assert.equal(final.counts.succeeded, 30);
-    const rs = await records(batchId);
+    const rs = await stack.records(batchId);
     assert.deepEqual(
       rs.map((r) => r.index),
       [...Array(30).keys()],
