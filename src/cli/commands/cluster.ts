@@ -4,7 +4,7 @@
  * TEMPORAL_NAMESPACE name. Idempotent: a second run changes nothing and says so.
  */
 import { msToNumber } from '@temporalio/common/lib/time.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { connectClient } from '../../client/temporal.js';
 import { loadConfig } from '../../config/env.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
@@ -36,11 +36,13 @@ export function registerCluster(program: Command): void {
       "create the namespace (TEMPORAL_NAMESPACE) when missing and register scrapeflow's search attributes; " +
         'exit 3 when an attribute exists with another type',
     )
-    .option(
-      '--retention <duration>',
-      'how long a namespace created here keeps closed workflows (an existing one is left as it is)',
-      parseRetention,
-      DEFAULT_RETENTION_MS,
+    .addOption(
+      new Option(
+        '--retention <duration>',
+        'how long a namespace created here keeps closed workflows (an existing one is left as it is)',
+      )
+        .argParser(parseRetention)
+        .default(DEFAULT_RETENTION_MS, `${DEFAULT_RETENTION_MS / 3_600_000}h`),
     )
     .action(async ({ retention }: { retention: number }) => {
       try {

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { startBatch } from '../../client/batches.js';
+import { MAX_BATCH_ID_LENGTH } from '../../store/types.js';
 import {
   formatOfPath,
   INPUT_FORMATS,
@@ -39,7 +40,10 @@ export function registerStart(program: Command): void {
       '--skip-invalid',
       'skip invalid lines (each reported on stderr) instead of rejecting the whole file',
     )
-    .option('--batch-id <id>', 'batch id (letters, digits, . _ -); default generated')
+    .option(
+      '--batch-id <id>',
+      `batch id: 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, . _ -; refused when taken (exit 7); default generated`,
+    )
     .option('--wait', 'follow the batch to its end with a progress bar; exit 5 unless every URL succeeded')
     .option('--json', 'print {"batchId", "total"} (and the final progress with --wait) as JSON');
   addBatchFlags(command).addHelpText(
