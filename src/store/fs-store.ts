@@ -253,7 +253,23 @@ export class FsStore implements ResultStore {
         if (isBody) removed += 1;
       }
     }
+    await this.removeAbandonedInputs(olderThan);
     return removed;
+  }
+
+  /**
+   * Input directories that a writer killed mid-upload (`.staging-*`) or mid-delete (`.deleted-*`) left
+   * behind: never read as a batch, so they are removed, uncounted, once older than the cutoff (a younger
+   * one may belong to an upload still running).
+   */
+  private async removeAbandonedInputs(olderThan: Date): Promise<void> {
+    const root = join(this.dataDir, 'inputs');
+    for (const name of await namesIn(root)) {
+      if (!name.startsWith('.staging-') && !name.startsWith('.deleted-')) continue;
+      const path = join(root, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtimeMs < olderThan.getTime()) await rm(path, { recursive: true, force: true });
+    }
   }
 
   close(): Promise<void> {

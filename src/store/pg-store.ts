@@ -218,8 +218,13 @@ export class PgStore implements ResultStore {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     });
     pool.on('error', options.onIdleError ?? (() => {}));
+    let tablesIn = schema;
     try {
       await migrate(pool, schema, prefix);
+      // Without `schema`, the tables are where the connection's search_path put them (a URL may set it
+      // with `options=-c search_path=…`): that schema is part of which store this is.
+      tablesIn ??=
+        (await pool.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ?? undefined;
     } catch (err) {
       await pool.end().catch(() => {});
       const { message, code } = err as { message?: string; code?: unknown };
@@ -229,7 +234,9 @@ export class PgStore implements ResultStore {
         typeof code === 'string' ? code : undefined,
       );
     }
-    return new PgStore(`pg:${target}${schema ? `/${schema}` : ''}`, pool, prefix, pageSize);
+    // The default schema adds nothing, so a store's id reads `pg:host:port/db` as it always has.
+    const id = `pg:${target}${tablesIn && tablesIn !== 'public' ? `/${tablesIn}` : ''}`;
+    return new PgStore(id, pool, prefix, pageSize);
   }
 
   async putInput(

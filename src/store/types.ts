@@ -120,6 +120,7 @@ export interface ResultStore {
   /**
    * Retention: deletes the page bodies stored before `olderThan` (in every batch); result records stay,
    * and `getContent` answers undefined for their references. Returns how many bodies were removed.
+   * Leftovers of writers killed mid-write older than the cutoff go too, uncounted.
    */
   pruneContent(olderThan: Date): Promise<number>;
   close(): Promise<void>;

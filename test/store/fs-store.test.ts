@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -30,6 +30,21 @@ describe('FsStore specifics', () => {
     assert.equal(await store.pruneContent(new Date(Date.now() - 3_600_000)), 1);
     assert.equal(await store.getContent(old), undefined);
     assert.deepEqual(await readdir(dir), ['1.html']);
+  });
+
+  it('prunes input directories abandoned by killed writers once older than the cutoff', async () => {
+    const store = await open();
+    await store.putInput('kept', [{ url: 'https://example.com/' }]);
+    const inputs = join(store.dataDir, 'inputs');
+    const past = new Date(Date.now() - 86_400_000);
+    for (const name of ['.staging-b-1', '.deleted-b-2', '.staging-b-3']) {
+      await mkdir(join(inputs, name));
+      await writeFile(join(inputs, name, 'page-0.json'), '[]');
+      if (name !== '.staging-b-3') await utimes(join(inputs, name), past, past);
+    }
+    await store.pruneContent(new Date(Date.now() - 3_600_000));
+    assert.deepEqual((await readdir(inputs)).sort(), ['.staging-b-3', 'kept']);
+    assert.equal(await store.inputCount('kept'), 1);
   });
 
   it('belongs to the host that opened it first; another host is refused with what to do instead', async () => {

@@ -238,6 +238,8 @@ if (problem) {
       });
       try {
         assert.ok(store instanceof PgStore);
+        // The search_path's schema is part of the id: a store in another schema is another store.
+        assert.equal(store.id, `pg:${WHERE}/${schema}`);
         await store.putResult(record('os', 0, 'succeeded'));
         const rows = await sql(`SELECT 1 FROM ${schema}.scrapeflow_results`);
         assert.equal(rows.length, 1);
