@@ -9,8 +9,8 @@
  *   registered secret).
  * - The session heartbeats while it runs; cancellation (and Temporal's timeouts, which cancel too)
  *   close the CDP connection at once. The browser is always closed, on success, error or timeout.
- * - Charge: BaaS bills a session when it opens (the documented price, `sessionPrice`, default 10 credits =
- *   the local API's `COST_TABLE.baas_session`), and the CDP stream says nothing about billing. So each
+ * - Charge: BaaS bills a session when it opens (the documented price, `sessionPrice`, default
+ *   `PRICES.baas_session`, 10 credits), and the CDP stream says nothing about billing. So each
  *   try notes its session in the store (`noteCharge`) as soon as it is connected, and the record charges
  *   every session noted for the URL: a try that died mid-session (worker killed, CDP lost, timeout) is
  *   paid for, and the record says so. The one gap: a worker killed between BaaS handing the session over
@@ -46,15 +46,16 @@ import {
   redactSecrets,
   registerSecret,
 } from '../omniscrape/errors.js';
+import { PRICES } from '../omniscrape/prices.js';
 import type { ResultStore } from '../store/types.js';
-import { stepsOf, type UrlSummary, type UrlWorkflowInput } from '../workflows/types.js';
+import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, summaryOf, writeRecord } from './records.js';
-import type { BatchNotifier } from './scrape.js';
+import { notifyRateLimited, type PageNotifier } from './scrape.js';
 
-/** Credits one BaaS session costs (the local API's `COST_TABLE.baas_session`). */
-export const DEFAULT_SESSION_PRICE = 10;
+/** Credits one BaaS session costs. */
+export const DEFAULT_SESSION_PRICE = PRICES.baas_session;
 
 export interface BrowserActivityDeps {
   store: ResultStore;
@@ -69,8 +70,8 @@ export interface BrowserActivityDeps {
   blockMedia?: boolean;
   /** Budget of the CDP connection (upgrade included), in ms. @default 30000 */
   connectTimeoutMs?: number;
-  /** Told about session-limit 429s (the batch's adaptive window shrinks). */
-  notifier?: BatchNotifier;
+  /** Told about session-limit 429s (the page's adaptive window shrinks). */
+  notifier?: PageNotifier;
 }
 
 /** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
@@ -127,7 +128,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
   };
   /** Writes the terminal record (succeeded or dead-lettered), charging every session noted for the URL. */
   async function finish(
-    input: UrlWorkflowInput,
+    input: UrlTask,
     result: { html?: string; fields?: Record<string, string | null>; deadLetter?: OmniScrapeError },
   ): Promise<UrlSummary> {
     const { batchId, item } = input;
@@ -152,7 +153,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
 
   return {
     /** One BaaS session: connect, run the steps, store, write the record. */
-    async browseUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
+    async browseUrl(input: UrlTask): Promise<UrlSummary> {
       const ctx = Context.current();
       checkSameStore(store, input.options.storeId, true);
       if (ctx.info.attempt > 1) {
@@ -231,11 +232,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
           outcome = 'dead_lettered';
           return await finish(input, { deadLetter: classified.error });
         }
-        if (classified.failure.type === 'RateLimitedError' && notifier) {
-          notifier
-            .rateLimited(input.batchId)
-            .catch((e: unknown) => log.warn({ err: e }, 'could not notify batch of a 429'));
-        }
+        if (classified.failure.type === 'RateLimitedError') notifyRateLimited(notifier, log);
         throw classified.failure;
       } finally {
         clearInterval(timer);

@@ -10,7 +10,7 @@ import type { ResultStore, TerminalStatus, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
 import { writeRecord } from './records.js';
-import type { BatchOptions, PauseReason, UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import type { BatchOptions, PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;
@@ -39,7 +39,7 @@ export function withinBytes<T>(items: T[], maxBytes: number): T[] {
 }
 
 export interface RecordFailureInput {
-  input: UrlWorkflowInput;
+  task: UrlTask;
   reason: string;
   detail?: string;
   attempts: number;
@@ -56,6 +56,15 @@ export type DuplicateCounts = Record<TerminalStatus, number>;
 interface DuplicatesProgress {
   offset: number;
   counts: DuplicateCounts;
+}
+
+/** The records of a range of input lines, as `recordMissing` leaves them (duplicate lines apart). */
+export interface RangeRecords {
+  counts: StatusCounts;
+  credits: number;
+  creditsByMethod: Record<string, number>;
+  /** Duplicate lines in the range: they get their records from `recordDuplicates`. */
+  duplicates: number;
 }
 
 /** Visibility query for the running, unpaused batches of an account. */
@@ -143,7 +152,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
               `line ${item.index} of batch ${batchId} is a duplicate of line ${item.duplicateOf}, which has no record`,
               'DuplicateWithoutFirst',
             );
-          const input = { batchId, item, options, parentWorkflowId: batchId };
+          const input = { batchId, item, options };
           const { status, reason, detail, methodUsed, fields, contentRef, jobId } = first;
           await writeRecord(
             store,
@@ -168,7 +177,82 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       return counts;
     },
 
-    async recordFailure({ input, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
+    /**
+     * Gives every line of [from, to) that has no record (duplicates apart) a `failed(reason)` record:
+     * the unstarted and cancelled URLs of a cancelled batch, the URLs of a page that ended without
+     * reporting. A record that exists is never touched (a paid answer stays `succeeded`). Returns the
+     * range's records as they now are. Heartbeats its offset, so a retry resumes there.
+     */
+    async recordMissing(args: {
+      batchId: string;
+      options: BatchOptions;
+      from: number;
+      to: number;
+      reason: string;
+      detail?: string;
+    }): Promise<RangeRecords> {
+      const { batchId, options, to, reason } = args;
+      checkSameStore(store, options.storeId, true);
+      const resumed = activityInfo().heartbeatDetails as { offset: number; seen: RangeRecords } | undefined;
+      let offset = resumed?.offset ?? args.from;
+      const seen: RangeRecords = resumed?.seen ?? {
+        counts: { succeeded: 0, failed: 0, dead_lettered: 0 },
+        credits: 0,
+        creditsByMethod: {},
+        duplicates: 0,
+      };
+      let written = 0;
+      while (offset < to) {
+        const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, to - offset));
+        if (items.length === 0)
+          throw ApplicationFailure.nonRetryable(
+            `input of batch ${batchId} ends at ${offset}, expected ${to} URLs`,
+            'InputTooShort',
+          );
+        for (const item of items) {
+          if (item.duplicateOf !== undefined) {
+            seen.duplicates += 1;
+            continue;
+          }
+          let record = await store.getResult(batchId, item.index);
+          if (!record) {
+            const task = { batchId, item, options };
+            const detail = args.detail ?? (reason === 'cancelled' ? 'the batch was cancelled' : undefined);
+            const charged = await store.notedCharges(batchId, item.index);
+            await writeRecord(
+              store,
+              task,
+              { status: 'failed', reason, ...(detail ? { detail } : {}) },
+              { charged, attempts: 0 },
+            );
+            record = await store.getResult(batchId, item.index);
+            written += 1;
+          }
+          if (!record) throw new Error(`record of line ${item.index} of batch ${batchId} vanished`);
+          seen.counts[record.status] += 1;
+          seen.credits += record.charged;
+          if (record.charged) {
+            const method = record.methodUsed ?? 'unknown';
+            seen.creditsByMethod[method] = (seen.creditsByMethod[method] ?? 0) + record.charged;
+          }
+        }
+        offset = items[items.length - 1]!.index + 1;
+        heartbeat({ offset, seen });
+      }
+      logger.info(
+        { event: 'records_filled', batchId, from: args.from, to, reason, written },
+        'lines without a record recorded',
+      );
+      return seen;
+    },
+
+    async recordFailure({
+      task: input,
+      reason,
+      detail,
+      attempts,
+      jobId,
+    }: RecordFailureInput): Promise<UrlSummary> {
       checkSameStore(store, input.options.storeId, true);
       const summary = await writeRecord(
         store,

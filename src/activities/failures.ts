@@ -26,15 +26,18 @@ export type Classified =
   | { kind: 'dead_letter'; error: OmniScrapeError }
   | { kind: 'throw'; failure: ApplicationFailure; decision: RetryDecision };
 
-/** Classifies an activity error. Errors outside the taxonomy are rethrown as-is (default retry policy). */
+/**
+ * Classifies an activity error. Errors outside the taxonomy are rethrown as-is (default retry policy).
+ * `apiDown` says whether most recent calls failed (`OutageDetector`): then a 5xx is an outage.
+ */
 export function classifyActivityError(
   err: unknown,
   attempt: number,
   matrix: RetryMatrixConfig,
-  random: () => number = Math.random,
+  options: { random?: () => number; apiDown?: boolean } = {},
 ): Classified {
   if (!(err instanceof OmniScrapeError)) throw err;
-  const decision = retryDecision(err, attempt, matrix, random());
+  const decision = retryDecision(err, attempt, matrix, (options.random ?? Math.random)(), options.apiDown);
   if (!decision.retry && decision.outcome === 'dead_letter') return { kind: 'dead_letter', error: err };
   // Retryable: Temporal waits the matrix's delay. Final: the details tell the workflow what to do.
   const details: FailureDetails | Record<string, unknown> = decision.retry

@@ -4,15 +4,15 @@
  */
 import { checkFields } from '../batch/field-schema.js';
 import type { ResultRecord, ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import type { UrlSummary, UrlTask } from '../workflows/types.js';
 
 /** The batch's tags and the URL's own, once each. */
-export const tagsOf = (input: UrlWorkflowInput): string[] => [
+export const tagsOf = (input: UrlTask): string[] => [
   ...new Set([...input.options.tags, ...(input.item.tags ?? [])]),
 ];
 
 /** Tags and re-drive lineage, as every record of the URL carries them. */
-export function provenanceOf(input: UrlWorkflowInput): Pick<ResultRecord, 'tags' | 'redrivenFrom'> {
+export function provenanceOf(input: UrlTask): Pick<ResultRecord, 'tags' | 'redrivenFrom'> {
   return {
     tags: tagsOf(input),
     ...(input.item.redrivenFrom ? { redrivenFrom: input.item.redrivenFrom } : {}),
@@ -29,7 +29,7 @@ export interface Verdict {
 export function applySchema(
   verdict: Verdict,
   fields: Record<string, string | null> | undefined,
-  input: UrlWorkflowInput,
+  input: UrlTask,
 ): Verdict {
   const { schema } = input.options;
   if (verdict.status !== 'succeeded' || !schema || !fields) return verdict;
@@ -49,7 +49,6 @@ export function summaryOf(record: ResultRecord): UrlSummary {
     ...(record.methodUsed ? { methodUsed: record.methodUsed } : {}),
     ...(record.balanceAfter !== undefined ? { balanceAfter: record.balanceAfter } : {}),
     attempts: record.attempts,
-    tags: record.tags ?? [],
   };
 }
 
@@ -62,7 +61,7 @@ export type RecordDetails = Omit<
 /** Writes the URL's terminal record (idempotent by batch and index) and returns its summary. */
 export async function writeRecord(
   store: ResultStore,
-  input: UrlWorkflowInput,
+  input: UrlTask,
   { status, reason, detail }: Verdict,
   details: RecordDetails,
 ): Promise<UrlSummary> {

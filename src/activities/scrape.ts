@@ -10,9 +10,10 @@ import type {
   ScrapeRequestInput,
   ScrapeResponse,
 } from '../omniscrape/types.js';
-import { AsyncJobFailedError, type OmniScrapeError } from '../omniscrape/errors.js';
+import { AsyncJobFailedError, NotFoundError, OmniScrapeError, isOutageSign } from '../omniscrape/errors.js';
+import { OutageDetector } from '../omniscrape/outage.js';
 import type { ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlWorkflowInput } from '../workflows/types.js';
+import type { UrlSummary, UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, summaryOf, tagsOf, writeRecord } from './records.js';
 
@@ -29,9 +30,18 @@ export interface OmniScrapeApi {
   getAsyncJob(jobId: string, options?: { signal?: AbortSignal }): Promise<AsyncJobResponse>;
 }
 
-/** Tells a batch that one of its calls was rate limited (for the adaptive window). */
-export interface BatchNotifier {
-  rateLimited(batchId: string): Promise<void>;
+/** Tells a page workflow that one of its calls was rate limited (for its adaptive window). */
+export interface PageNotifier {
+  rateLimited(workflowId: string): Promise<void>;
+}
+
+/** Tells the workflow that scheduled the running activity about its 429 (never waits, never throws). */
+export function notifyRateLimited(notifier: PageNotifier | undefined, logger: Logger): void {
+  const workflowId = Context.current().info.workflowExecution?.workflowId;
+  if (!notifier || !workflowId) return;
+  notifier
+    .rateLimited(workflowId)
+    .catch((err: unknown) => logger.warn({ err, workflowId }, 'could not tell the page about a 429'));
 }
 
 /** Which OmniScrape endpoint a call went to. */
@@ -81,7 +91,9 @@ export interface ScrapeActivityDeps {
   api: OmniScrapeApi;
   store: ResultStore;
   logger: Logger;
-  notifier?: BatchNotifier;
+  notifier?: PageNotifier;
+  /** Tells an outage from a URL's bad luck (one per process). @default a new detector */
+  health?: OutageDetector;
   /** Metrics of the calls. */
   metrics?: CallObserver;
   /** Low-balance alerts. */
@@ -100,12 +112,12 @@ export const clientTimeoutMs = (activityTimeoutMs: number) =>
  * 100 (batch id) + 32 (scope) + 10 (index) + 2 characters, within the client's 255. A batch started
  * before scopes existed keeps its old keys, so a retry of its call in flight still finds its answer.
  */
-export const idempotencyKeyOf = (input: Pick<UrlWorkflowInput, 'batchId' | 'item' | 'options'>) =>
+export const idempotencyKeyOf = (input: Pick<UrlTask, 'batchId' | 'item' | 'options'>) =>
   input.options.idempotencyScope === undefined
     ? `${input.batchId}/${input.item.index}`
     : `${input.batchId}/${input.options.idempotencyScope}/${input.item.index}`;
 
-export function requestFor(input: UrlWorkflowInput, mode = input.options.mode): ScrapeRequestInput {
+export function requestFor(input: UrlTask, mode = input.options.mode): ScrapeRequestInput {
   const o = input.options;
   return {
     url: input.item.url,
@@ -125,6 +137,7 @@ export function createScrapeActivities({
   notifier,
   metrics,
   balanceWatcher,
+  health = new OutageDetector(),
 }: ScrapeActivityDeps) {
   /** Heartbeats while `work` runs, so a dead worker is noticed and cancellation reaches us. */
   async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -141,7 +154,7 @@ export function createScrapeActivities({
 
   /** One structured cost line per OmniScrape call, then the metrics and the balance watcher. */
   function logCall(
-    input: UrlWorkflowInput,
+    input: UrlTask,
     call: CallKind,
     started: number,
     outcome: { body?: ScrapeResponse; jobId?: string; error?: unknown; pending?: boolean },
@@ -192,7 +205,7 @@ export function createScrapeActivities({
    * `describe` says what of the answer goes into the line.
    */
   async function callApi<T>(
-    input: UrlWorkflowInput,
+    input: UrlTask,
     call: CallKind,
     work: (signal: AbortSignal) => Promise<T>,
     describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
@@ -204,6 +217,7 @@ export function createScrapeActivities({
     try {
       result = await withHeartbeat(work);
     } catch (err) {
+      health.record(err instanceof OmniScrapeError && isOutageSign(err));
       const response = (err as { response?: ScrapeResponse }).response;
       logCall(input, call, started, {
         error: err,
@@ -212,13 +226,14 @@ export function createScrapeActivities({
       });
       throw err;
     }
+    health.record(false);
     logCall(input, call, started, { ...(jobId ? { jobId } : {}), ...describe(result) });
     return result;
   }
 
   /** Writes the terminal record for a response (success, or success:false as a dead letter). */
   async function finish(
-    input: UrlWorkflowInput,
+    input: UrlTask,
     body: ScrapeResponse,
     extra: { attempts: number; jobId?: string; deadLetter?: OmniScrapeError },
   ): Promise<UrlSummary> {
@@ -256,14 +271,9 @@ export function createScrapeActivities({
   }
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
-  async function fail(
-    input: UrlWorkflowInput,
-    err: unknown,
-    attemptsBefore = 0,
-    jobId?: string,
-  ): Promise<UrlSummary> {
+  async function fail(input: UrlTask, err: unknown, attemptsBefore = 0, jobId?: string): Promise<UrlSummary> {
     const attempt = Context.current().info.attempt;
-    const classified = classifyActivityError(err, attempt, input.options.retry);
+    const classified = classifyActivityError(err, attempt, input.options.retry, { apiDown: health.down });
     if (classified.kind === 'dead_letter') {
       const error = classified.error;
       const response = (error as { response?: unknown }).response;
@@ -274,17 +284,37 @@ export function createScrapeActivities({
         ...(jobId ? { jobId } : {}),
       });
     }
-    if (classified.failure.type === 'RateLimitedError' && notifier) {
-      notifier
-        .rateLimited(input.batchId)
-        .catch((e: unknown) => logger.warn({ err: e }, 'could not notify batch of a 429'));
-    }
+    if (classified.failure.type === 'RateLimitedError') notifyRateLimited(notifier, logger);
     throw classified.failure;
   }
 
   return {
+    /**
+     * Asks OmniScrape whether it answers (while the account's batches are paused for an outage): a
+     * status request for a job that does not exist, which costs nothing. Any answer but a 5xx means up.
+     */
+    async probeApi(args: { account: string }): Promise<boolean> {
+      try {
+        await api.getAsyncJob('scrapeflow-probe', { signal: Context.current().cancellationSignal });
+        return true;
+      } catch (err) {
+        const up = err instanceof NotFoundError || (err instanceof OmniScrapeError && !isOutageSign(err));
+        health.record(!up);
+        logger.info(
+          {
+            event: 'outage_probe',
+            account: args.account,
+            up,
+            error: (err as Partial<OmniScrapeError>).code ?? null,
+          },
+          'outage probe',
+        );
+        return up;
+      }
+    },
+
     /** The synchronous scrape: one call, its record written, a summary returned. */
-    async scrapeUrl(input: UrlWorkflowInput): Promise<UrlSummary> {
+    async scrapeUrl(input: UrlTask): Promise<UrlSummary> {
       checkSameStore(store, input.options.storeId, true);
       if (Context.current().info.attempt > 1) {
         // An earlier try may have finished the URL and lost only its completion (a worker or server
@@ -313,7 +343,7 @@ export function createScrapeActivities({
     },
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
-    async submitAsyncJob(input: UrlWorkflowInput): Promise<{ jobId: string; attempts: number }> {
+    async submitAsyncJob(input: UrlTask): Promise<{ jobId: string; attempts: number }> {
       checkSameStore(store, input.options.storeId, true);
       try {
         const res = await callApi(
@@ -334,9 +364,7 @@ export function createScrapeActivities({
     },
 
     /** One status poll of an async job; on completion the record is written. */
-    async pollAsyncJob(
-      input: UrlWorkflowInput & { jobId: string; attemptsBefore: number },
-    ): Promise<PollResult> {
+    async pollAsyncJob(input: UrlTask & { jobId: string; attemptsBefore: number }): Promise<PollResult> {
       checkSameStore(store, input.options.storeId, true);
       const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
         success: job.success ?? job.status === 'complete',

@@ -21,6 +21,9 @@ export interface BatchFlags {
   solver?: boolean;
   /** False with `--no-dedupe`. */
   dedupe?: boolean;
+  maxCredits?: number;
+  pageSize?: number;
+  pagesInFlight?: number;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -51,7 +54,22 @@ export function addBatchFlags(command: Command): Command {
     )
     .option('--account <label>', 'OmniScrape account label the batch spends from (default "default")')
     .option('--solver', 'enable the anti-bot challenge solver')
-    .option('--no-dedupe', 'scrape (and pay for) every line, also a URL that appears on several lines');
+    .option('--no-dedupe', 'scrape (and pay for) every line, also a URL that appears on several lines')
+    .option(
+      '--max-credits <n>',
+      'pause the batch (reason budget) before a call could take its spending over n credits',
+      intOption('--max-credits', 0, Number.MAX_SAFE_INTEGER),
+    )
+    .option(
+      '--page-size <n>',
+      'input lines per page workflow (default 500)',
+      intOption('--page-size', 1, 5000),
+    )
+    .option(
+      '--pages-in-flight <n>',
+      'page workflows at once, sharing the concurrency (default 4; 1 with --max-credits)',
+      intOption('--pages-in-flight', 1, 100),
+    );
 }
 
 /** Flags → batch options input; only the flags given appear, so they can override other options. */
@@ -102,5 +120,8 @@ export async function batchOptionsFromFlags(flags: BatchFlags): Promise<Partial<
     ...(flags.account ? { account: flags.account } : {}),
     ...(flags.solver ? { enableSolver: true } : {}),
     ...(flags.dedupe === false ? { dedupe: false } : {}),
+    ...(flags.maxCredits !== undefined ? { maxCredits: flags.maxCredits } : {}),
+    ...(flags.pageSize !== undefined ? { pageSize: flags.pageSize } : {}),
+    ...(flags.pagesInFlight !== undefined ? { pagesInFlight: flags.pagesInFlight } : {}),
   };
 }

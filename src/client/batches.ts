@@ -179,8 +179,13 @@ export async function withBatch<T>(batchId: string, work: () => Promise<T>): Pro
 export function pauseBatch(client: Client, batchId: string, reason: PauseReason = 'manual') {
   return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(pauseSignal, { reason }));
 }
-export function resumeBatch(client: Client, batchId: string) {
-  return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(resumeSignal));
+/** Resumes a batch; `maxCredits` raises (or sets) its credit cap first. */
+export function resumeBatch(client: Client, batchId: string, options: { maxCredits?: number } = {}) {
+  return withBatch(batchId, () =>
+    client.workflow
+      .getHandle(batchId)
+      .signal(resumeSignal, options.maxCredits !== undefined ? { maxCredits: options.maxCredits } : {}),
+  );
 }
 export function cancelBatch(client: Client, batchId: string) {
   return withBatch(batchId, () => client.workflow.getHandle(batchId).signal(cancelSignal));

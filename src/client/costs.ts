@@ -1,6 +1,7 @@
 /**
- * Cost attribution of a batch, from its progress (credits summed by the batch workflow as URLs end).
- * Shared by `scrapeflow costs` and the HTTP service.
+ * Cost attribution of a batch: totals and credits by method from its progress (summed by its workflows
+ * as URLs end), credits by tag from the store's records (the workflows carry no per-tag totals: the
+ * number of distinct tags has no bound). Shared by `scrapeflow costs` and the HTTP service.
  */
 import type { Client } from '@temporalio/client';
 import type { ResultStore } from '../store/types.js';
@@ -36,5 +37,11 @@ export function costsOf(progress: BatchProgress): BatchCosts {
 }
 
 export async function getCosts(client: Client, store: ResultStore, batchId: string): Promise<BatchCosts> {
-  return costsOf(await getProgress(client, store, batchId));
+  const costs = costsOf(await getProgress(client, store, batchId));
+  const byTag: Record<string, number> = {};
+  for await (const record of store.listResults(batchId)) {
+    if (!record.charged) continue;
+    for (const tag of record.tags ?? []) byTag[tag] = (byTag[tag] ?? 0) + record.charged;
+  }
+  return { ...costs, byTag };
 }

@@ -11,8 +11,8 @@ import {
 } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
 import { redactSecrets } from '../omniscrape/errors.js';
-import type { ResultStore } from '../store/types.js';
-import { progressQuery } from '../workflows/definitions.js';
+import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
+import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';
 import { withBatch } from './batches.js';
 
@@ -85,8 +85,8 @@ async function closeReason(client: Client, description: WorkflowExecutionDescrip
 /**
  * The progress of a batch whose workflow closed without completing. The counts come from the store's
  * records, not from the progress query: a query on a closed workflow needs a worker to replay its
- * history and hangs while none runs, and the records are the truth anyway (the URL workflows outlive
- * a terminated batch and still write theirs). `total` and what the records cannot tell (429s seen,
+ * history and hangs while none runs, and the records are the truth anyway (the pages of a terminated
+ * batch are cancelled by Temporal and still write theirs). `total` and what the records cannot tell (429s seen,
  * continue-as-new count) come from the start event of the workflow's last run.
  */
 async function closedProgress(
@@ -155,6 +155,48 @@ export function getProgress(client: Client, store: ResultStore, batchId: string)
     if (description.status.name === 'COMPLETED') return (await handle.result()) as BatchProgress;
     const closed = closedStateOf(description.status.name);
     if (closed) return closedProgress(client, store, description, closed);
-    return handle.query(progressQuery);
+    return withRunningPages(client, await handle.query(progressQuery));
   });
+}
+
+/**
+ * A running batch's progress with its running pages' added: the batch counts the pages that ended,
+ * each page its own URLs (queries cost the workflows nothing; the pages never report while they run).
+ * A page that ended between the two queries is counted by the batch's next answer.
+ */
+async function withRunningPages(client: Client, batch: BatchProgress): Promise<BatchProgress> {
+  const running = batch.pages?.running ?? [];
+  const pages = await Promise.all(
+    running.map((id) =>
+      client.workflow
+        .getHandle(id)
+        .query(pageProgressQuery)
+        .catch(() => undefined),
+    ),
+  );
+  const progress: BatchProgress = {
+    ...batch,
+    counts: { ...batch.counts, in_flight: 0 },
+    creditsByMethod: { ...batch.creditsByMethod },
+    duplicates: { lines: batch.duplicates?.lines ?? 0, waiting: batch.duplicates?.waiting ?? 0 },
+    waiting: 0,
+  };
+  for (const page of pages) {
+    if (!page) continue;
+    for (const status of TERMINAL_STATUSES) progress.counts[status] += page.counts[status];
+    progress.counts.in_flight += page.inFlight;
+    progress.waiting += page.waiting;
+    progress.credits += page.credits;
+    progress.rateLimited += page.rateLimited;
+    for (const [method, credits] of Object.entries(page.creditsByMethod))
+      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + credits;
+    if (page.lastBalance !== undefined) progress.lastBalance = page.lastBalance;
+    progress.duplicates!.waiting += page.duplicates;
+  }
+  const { succeeded, failed, dead_lettered, in_flight } = progress.counts;
+  progress.counts.pending = Math.max(
+    0,
+    progress.total - succeeded - failed - dead_lettered - in_flight - progress.duplicates!.waiting,
+  );
+  return progress;
 }

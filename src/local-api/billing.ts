@@ -27,19 +27,12 @@
  * that nothing was charged twice. An async job is charged when it completes, and the charge appears in
  * the job's `billing`.
  */
+import { PRICES } from '../omniscrape/prices.js';
 import type { MethodUsed, ScrapeMode } from '../omniscrape/types.js';
 import type { Account } from './accounts.js';
 
-export const COST_TABLE = {
-  /** A plain HTTP fetch. */
-  fast: 1,
-  /** A Chromium render. */
-  js_rendering: 5,
-  /** Added when the challenge solver ran. */
-  solver: 10,
-  /** One browser (BaaS) session, whatever its length, charged when the session is handed over. */
-  baas_session: 10,
-} as const;
+/** OmniScrape's prices (one table for the product and this double: src/omniscrape/prices.ts). */
+export const COST_TABLE = PRICES;
 
 /** The price of a successful scrape by what ran. */
 export function priceOf(method: MethodUsed, solverUsed: boolean): number {

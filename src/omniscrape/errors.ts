@@ -129,6 +129,18 @@ export class ClientTimeoutError extends OmniScrapeError {
 /** The API could not be reached: refused, reset, DNS, TLS. */
 export class ConnectionError extends OmniScrapeError {
   readonly code = 'connection';
+  /**
+   * Nothing answered at the API's address (refused, no such host, no route): OmniScrape itself is
+   * down or unreachable, which is an outage, not this URL's error. False for a reset or a TLS failure.
+   */
+  readonly unreachable: boolean;
+  constructor(message: string, options: OmniScrapeErrorOptions & { unreachable?: boolean } = {}) {
+    super(message, options);
+    this.unreachable = options.unreachable ?? false;
+  }
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), unreachable: this.unreachable };
+  }
 }
 
 /** The API answered with a body that is not the JSON the contract promises. */
@@ -221,21 +233,6 @@ export class AbortedError extends OmniScrapeError {
   readonly code = 'aborted';
 }
 
-/** Temporal failure types (= class names) the workflows branch on. */
-export const FailureType = {
-  auth: 'AuthError',
-  balance: 'BalanceExhaustedError',
-  rateLimited: 'RateLimitedError',
-  upstream: 'UpstreamError',
-  clientTimeout: 'ClientTimeoutError',
-  scrapeFailed: 'ScrapeFailedError',
-  badRequest: 'BadRequestError',
-  asyncJobFailed: 'AsyncJobFailedError',
-  asyncJobTimeout: 'AsyncJobTimeoutError',
-  browserTimeout: 'BrowserTimeoutError',
-  browserStepFailed: 'BrowserStepError',
-} as const;
-
 /** Delays and budgets of the error matrix. Every value is configurable so tests run fast. */
 export interface RetryMatrixConfig {
   /** First 429 delay in ms. @default 2000 */
@@ -274,22 +271,29 @@ export type RetryDecision =
   | { retry: true; delayMs: number }
   | {
       retry: false;
-      /** What the URL becomes when the activity gives up with this error. */
-      outcome: 'pause_auth' | 'pause_balance' | 'dead_letter' | 'fail' | 'switch_to_async';
+      /**
+       * What the URL becomes when the activity gives up with this error; `outage`: it waits, and the
+       * account's batches pause until OmniScrape answers again.
+       */
+      outcome: 'pause_auth' | 'pause_balance' | 'dead_letter' | 'fail' | 'switch_to_async' | 'outage';
     };
 
 /**
  * The error matrix. `attempt` is the 1-based number of the try that just failed (Temporal's
  * `activityInfo().attempt`); budgets count all tries of the activity, so a URL that meets several
  * error classes never exceeds the smallest budget that applies to the current error.
- * `random` is a number in [0, 1) for the jitter.
+ * `random` is a number in [0, 1) for the jitter. `apiDown`: most recent calls across URLs failed at
+ * the transport or with a 5xx (`OutageDetector`), so such an error is the API's outage, not the URL's.
  */
 export function retryDecision(
   error: OmniScrapeError,
   attempt: number,
   config: RetryMatrixConfig,
   random: number,
+  apiDown = false,
 ): RetryDecision {
+  if (error instanceof ConnectionError && error.unreachable) return { retry: false, outcome: 'outage' };
+  if (apiDown && isOutageSign(error)) return { retry: false, outcome: 'outage' };
   switch (error.code) {
     case 'auth':
       return { retry: false, outcome: 'pause_auth' };
@@ -328,6 +332,11 @@ export function retryDecision(
     case 'aborted':
       return { retry: false, outcome: 'fail' };
   }
+}
+
+/** Errors that, on most calls at once, mean OmniScrape itself is down. */
+export function isOutageSign(error: OmniScrapeError): boolean {
+  return error.code === 'upstream' || error.code === 'connection' || error.code === 'malformed_response';
 }
 
 /** Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds. */

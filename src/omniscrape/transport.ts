@@ -124,6 +124,9 @@ export function parseBody<T>(schema: z.ZodType<T>, text: string, status: number,
   );
 }
 
+/** Error codes that mean nothing answers at the API's address. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /**
  * Maps anything thrown while talking to the API onto the taxonomy: undici timeouts by phase, every other
  * transport failure (refused, reset, DNS, TLS, closed client) as `ConnectionError`.
@@ -146,7 +149,10 @@ export function transportError(err: unknown, what: string, status: number | unde
     case 'UND_ERR_DESTROYED':
       return new ConnectionError(`${what}: the client is closed`, options);
     default:
-      return new ConnectionError(`${what} failed: ${code ? `${code}: ` : ''}${reason}`, options);
+      return new ConnectionError(`${what} failed: ${code ? `${code}: ` : ''}${reason}`, {
+        ...options,
+        unreachable: code !== undefined && UNREACHABLE.has(code),
+      });
   }
 }
 

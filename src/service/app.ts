@@ -25,6 +25,7 @@ import {
   batchParamsSchema,
   listQuerySchema,
   redriveBodySchema,
+  resumeBodySchema,
   resultsQuerySchema,
   scrapeBodySchema,
   startBatchBodySchema,
@@ -282,14 +283,20 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   app.get('/v1/batches/:batchId/costs', (request) => getCosts(client, store, params(request)));
 
   for (const [action, run] of [
-    ['pause', (id: string) => pauseBatch(client, id, 'manual')],
-    ['resume', (id: string) => resumeBatch(client, id)],
-    ['cancel', (id: string) => cancelBatch(client, id)],
+    ['pause', (id: string, _body: unknown) => pauseBatch(client, id, 'manual')],
+    [
+      'resume',
+      (id: string, body: unknown) => {
+        const { maxCredits } = validate(resumeBodySchema, body, 'body') ?? {};
+        return resumeBatch(client, id, maxCredits !== undefined ? { maxCredits } : {});
+      },
+    ],
+    ['cancel', (id: string, _body: unknown) => cancelBatch(client, id)],
   ] as const) {
     app.post(`/v1/batches/:batchId/${action}`, async (request, reply) => {
       const batchId = params(request);
       await requireOpen(batchId);
-      await run(batchId);
+      await run(batchId, request.body);
       return reply.code(202).send({ batchId, action, links: batchLinks(batchId) });
     });
   }

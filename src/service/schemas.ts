@@ -94,6 +94,12 @@ export const listQuerySchema = z
 
 export const batchParamsSchema = z.object({ batchId });
 
+/** `POST /v1/batches/{id}/resume`: optionally a new credit cap (after a `budget` pause). */
+export const resumeBodySchema = z
+  .object({ maxCredits: z.number().int().min(0).optional() })
+  .strict()
+  .nullish();
+
 export const errorBodySchema = z.object({
   error: z.string().describe('stable error code'),
   message: z.string(),

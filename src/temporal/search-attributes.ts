@@ -1,5 +1,5 @@
 /**
- * Search attributes that make batches and URLs findable in the Temporal Web UI and `list`.
+ * Search attributes that make batches and their pages findable in the Temporal Web UI and `list`.
  * Registered by the dev server helper at start; production clusters register them once
  * (`temporal operator search-attribute create`, see docker-compose.yml).
  * Pure module: workflows import it.
@@ -9,34 +9,25 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const BatchIdAttr = defineSearchAttributeKey('ScrapeflowBatchId', SearchAttributeType.KEYWORD);
 /** running | paused | completed | cancelled */
 export const BatchStatusAttr = defineSearchAttributeKey('ScrapeflowBatchStatus', SearchAttributeType.KEYWORD);
-/** auth | balance | manual, while paused */
+/** auth | balance | outage | budget | manual, while paused */
 export const PauseReasonAttr = defineSearchAttributeKey('ScrapeflowPauseReason', SearchAttributeType.KEYWORD);
 /** The OmniScrape account a batch spends from (a label, never the key). */
 export const AccountAttr = defineSearchAttributeKey('ScrapeflowAccount', SearchAttributeType.KEYWORD);
-/** The URL a per-URL workflow scrapes. */
-export const UrlAttr = defineSearchAttributeKey('ScrapeflowUrl', SearchAttributeType.TEXT);
-/** succeeded | dead_lettered | failed | requeued, once a URL ends */
-export const OutcomeAttr = defineSearchAttributeKey('ScrapeflowOutcome', SearchAttributeType.KEYWORD);
-
 /**
- * Temporal refuses a search attribute value over `limit.searchAttributeSize` (2 KB by default), and a
- * refused child start fails the batch's workflow task again and again: the batch would hang. URLs may be
- * up to 8,192 characters, so the searchable copy is cut to this many UTF-8 bytes, ending in `…`.
+ * How many URLs of a batch or page ended each way, set when it ends (Web UI: `ScrapeflowFailed > 0`).
+ * Numbers, not text: no search attribute is `Text`, which PostgreSQL visibility cannot index for URLs.
  */
-export const MAX_SEARCHABLE_URL_BYTES = 2000;
+export const SucceededAttr = defineSearchAttributeKey('ScrapeflowSucceeded', SearchAttributeType.INT);
+export const FailedAttr = defineSearchAttributeKey('ScrapeflowFailed', SearchAttributeType.INT);
+export const DeadLetteredAttr = defineSearchAttributeKey('ScrapeflowDeadLettered', SearchAttributeType.INT);
 
-/** `url` as the `ScrapeflowUrl` search attribute: whole when it fits, else its longest prefix that does. */
-export function searchableUrl(url: string): string {
-  let bytes = 0;
-  let end = 0;
-  for (const ch of url) {
-    const cp = ch.codePointAt(0) ?? 0;
-    const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (bytes + size > MAX_SEARCHABLE_URL_BYTES) return `${url.slice(0, end)}…`;
-    bytes += size;
-    end += ch.length;
-  }
-  return url;
+/** The count attributes of `counts`, for `upsertSearchAttributes`. */
+export function countAttributes(counts: { succeeded: number; failed: number; dead_lettered: number }) {
+  return [
+    { key: SucceededAttr, value: counts.succeeded },
+    { key: FailedAttr, value: counts.failed },
+    { key: DeadLetteredAttr, value: counts.dead_lettered },
+  ];
 }
 
 export const ALL_SEARCH_ATTRIBUTES = [
@@ -44,13 +35,14 @@ export const ALL_SEARCH_ATTRIBUTES = [
   BatchStatusAttr,
   PauseReasonAttr,
   AccountAttr,
-  UrlAttr,
-  OutcomeAttr,
+  SucceededAttr,
+  FailedAttr,
+  DeadLetteredAttr,
 ];
 
 const CLI_TYPE_NAMES: Partial<Record<SearchAttributeType, string>> = {
   [SearchAttributeType.KEYWORD]: 'Keyword',
-  [SearchAttributeType.TEXT]: 'Text',
+  [SearchAttributeType.INT]: 'Int',
 };
 
 /** Name → Temporal CLI type, for `--search-attribute` and `operator search-attribute create`. */

@@ -3,7 +3,7 @@
  * connection:
  *   - `scrape`: the OmniScrape HTTP activities. Its activity slots (OMNISCRAPE_CONCURRENCY, the plan's
  *     limit) are the account-wide semaphore: every batch's calls pass through them.
- *   - `scrapeflow`: the batch and per-URL workflows and their bookkeeping activities, so that store
+ *   - `scrapeflow`: the batch and page workflows and their bookkeeping activities, so that store
  *     reads and writes never take an OmniScrape slot.
  * On SIGTERM/SIGINT both workers drain: in-flight activities finish, nothing new is polled.
  */
@@ -16,7 +16,7 @@ import type { Logger } from '../logging/logger.js';
 import { OmniScrapeClient } from '../omniscrape/client.js';
 import type { ResultStore } from '../store/types.js';
 import { createControlActivities } from '../activities/control.js';
-import { createScrapeActivities, type BatchNotifier, type OmniScrapeApi } from '../activities/scrape.js';
+import { createScrapeActivities, type PageNotifier, type OmniScrapeApi } from '../activities/scrape.js';
 import { rateLimitedSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { createAlerts, type Alerts } from '../alerts/index.js';
@@ -33,13 +33,14 @@ export function workflowSource(): { workflowBundle: { codePath: string } } | { w
   return existsSync(BUNDLE) ? { workflowBundle: { codePath: BUNDLE } } : { workflowsPath: WORKFLOWS };
 }
 
-export function temporalNotifier(client: Client, logger: Logger): BatchNotifier {
+/** Tells the page workflow whose call met a 429 (its adaptive window shrinks under sustained 429s). */
+export function temporalNotifier(client: Client, logger: Logger): PageNotifier {
   return {
-    async rateLimited(batchId) {
+    async rateLimited(workflowId) {
       try {
-        await client.workflow.getHandle(batchId).signal(rateLimitedSignal);
+        await client.workflow.getHandle(workflowId).signal(rateLimitedSignal);
       } catch (err) {
-        logger.debug({ err, batchId }, 'batch did not take the rate-limit signal');
+        logger.debug({ err, workflowId }, 'page did not take the rate-limit signal');
       }
     },
   };

@@ -1,19 +1,21 @@
 /**
- * The batch workflow (id = batch id): pages through the stored input and runs each URL as a child
- * workflow `<batchId>/<index>` inside an adaptive sliding window. Children are started with
- * ParentClosePolicy ABANDON and report back by completing: the batch awaits their results. Before it
- * continues as new, the batch asks the children still in flight to report by `urlDone` signal instead,
- * and carries them into the next run, which has no handle on them. (Children of the first version
- * always report by signal.)
+ * The batch workflow (id = batch id): runs its input as page workflows `<batchId>/p<k>` of
+ * `pageSize` lines, at most `pagesInFlight` at once, sharing the batch's `concurrency` among them (the
+ * sum of their windows never exceeds it). A page reports by completing; one that ends without
+ * reporting (terminated, failed) is reconciled from the store. The batch carries pause, resume and
+ * cancel to its pages, spreads a 401/402/outage pause to the account's other batches, probes
+ * OmniScrape while paused for an outage, and holds the credit cap. It continues as new between pages,
+ * so what it carries is a page number and its totals.
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  patched,
+  isCancellation,
   proxyActivities,
   setHandler,
   startChild,
@@ -21,58 +23,68 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control.js';
-import type { UrlItem } from '../store/types.js';
+import type { ScrapeActivities } from '../activities/scrape.js';
 import {
   AccountAttr,
   BatchIdAttr,
   BatchStatusAttr,
   PauseReasonAttr,
-  UrlAttr,
-  searchableUrl,
+  countAttributes,
 } from '../temporal/search-attributes.js';
 import {
   cancelSignal,
+  pagePausedSignal,
+  pageWindowSignal,
   pauseSignal,
   progressQuery,
-  rateLimitedSignal,
-  reportBySignalSignal,
   resumeSignal,
-  urlDoneSignal,
-  urlPausedSignal,
 } from './definitions.js';
+import { pageWorkflow } from './page.js';
 import {
   TASK_QUEUES,
-  childWorkflowId,
+  pageWorkflowId,
   type BatchProgress,
   type BatchState,
   type BatchWorkflowInput,
+  type PageSummary,
   type PauseReason,
-  type UrlSummary,
 } from './types.js';
-import { urlWorkflow } from './url.js';
-import { AdaptiveWindow } from './window.js';
 
-/** Input items loaded per activity call. */
-const PAGE_SIZE = 200;
+/** The outage probe's first wait and its cap (it doubles in between). */
+const PROBE_FIRST_MS = 5_000;
+const PROBE_MAX_MS = 5 * 60_000;
 
-const control = proxyActivities<ControlActivities>({
+const controlOptions = {
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
-
+} as const;
+const control = proxyActivities<ControlActivities>(controlOptions);
 /**
- * `recordDuplicates` pages through the whole input in one activity (a million lines take minutes), and
- * heartbeats after each page, so a retry after a worker dies resumes where it stopped.
+ * Activities that page through a whole range of the input (a million lines take minutes): they
+ * heartbeat their offset, so a retry after a worker dies resumes where it stopped.
  */
-const duplicateRecords = proxyActivities<ControlActivities>({
-  taskQueue: TASK_QUEUES.control,
+const longControl = proxyActivities<ControlActivities>({
+  ...controlOptions,
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
+/** One probe, one try: the loop around it is the backoff. */
+const probeOptions = {
+  taskQueue: TASK_QUEUES.scrape,
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
+} as const;
 
-function initialProgress(input: BatchWorkflowInput): BatchProgress {
+/** The innermost cause's message (a child's failure wraps its termination or its own failure). */
+function rootCause(err: unknown): string {
+  let root = err;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  return root instanceof Error ? root.message : String(root);
+}
+
+function initialProgress(input: BatchWorkflowInput, pages: number): BatchProgress {
+  const { options } = input;
   return {
     batchId: input.batchId,
     state: 'running',
@@ -81,10 +93,12 @@ function initialProgress(input: BatchWorkflowInput): BatchProgress {
     credits: 0,
     creditsByMethod: {},
     creditsByTag: {},
-    window: input.options.concurrency,
-    concurrency: input.options.concurrency,
+    window: options.concurrency,
+    concurrency: options.concurrency,
     rateLimited: 0,
     waiting: 0,
+    ...(options.maxCredits !== undefined ? { maxCredits: options.maxCredits } : {}),
+    pages: { total: pages, done: 0, running: [] },
     startedAt: new Date().toISOString(),
     continuedAsNew: 0,
     duplicates: { lines: input.duplicates ?? 0, waiting: 0 },
@@ -93,81 +107,64 @@ function initialProgress(input: BatchWorkflowInput): BatchProgress {
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
   const { batchId, options, total, carried } = input;
-  const progress = carried?.progress ?? initialProgress(input);
-  /** Indexes of the URLs in flight (started, not yet reported). */
-  const inFlight = new Set<number>(
-    carried?.inFlightIndexes ?? (carried?.inFlight ?? []).map((item) => item.index),
-  );
-  const waiting = new Set<number>(carried?.waiting ?? []);
-  const window = new AdaptiveWindow(
-    options.concurrency,
-    options.adaptive,
-    carried?.windowSize,
-    carried?.completionsSinceDecrease,
-    // Batches started before this version halve on any 429 (their histories replay that way).
-    patched('window-by-429-pressure') ? 'pressure' : 'any',
-    carried?.ratePressure,
-  );
-  /** Index of the next input item not yet started. */
-  let cursor = carried?.cursor ?? 0;
-  let buffer: UrlItem[] = [];
+  const pageCount = Math.ceil(total / options.pageSize);
+  const progress = carried?.progress ?? initialProgress(input, pageCount);
+  const pages = (progress.pages ??= { total: pageCount, done: 0, running: [] });
+  const duplicates = (progress.duplicates ??= { lines: input.duplicates ?? 0, waiting: 0 });
+  let maxCredits = carried?.maxCredits ?? options.maxCredits;
+  // With a credit cap one page runs at a time, and its allowance is exactly what is left of the cap.
+  const pagesAtOnce = maxCredits !== undefined ? 1 : options.pagesInFlight;
+  let nextPage = carried?.nextPage ?? 0;
+  /** Pages in flight, by number: their share of the concurrency. */
+  const running = new Map<number, number>();
+  /** Summaries of pages that ended, and pages that ended without one: folded in by the main loop. */
+  const ended: PageSummary[] = [];
+  const silent: { page: number; detail: string }[] = [];
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
-  /** Children of this run that ended without reporting (terminated by an operator, failed). */
-  const silent: { item: UrlItem; detail: string }[] = [];
-  /** Children of this run, in flight, that report by completing and have not been asked to signal. */
-  const reportingByResult = new Set<number>();
-  /** When the last resume was handled (workflow time, ms): 401/402s from before it are stale. */
-  let lastResumeAt = carried?.lastResumeAt;
-  /** Set when this batch met a 401/402 and the account's other batches must pause too. */
+  /** A 401/402/outage pause this batch met, to spread to the account's other batches. */
   let accountPause: PauseReason | undefined;
+  /** Workflow time of the last resume (ms): a page's 401/402 from before it is stale. */
+  let lastResumeAt: number | undefined;
+  let probing = false;
+  // Pages are started in a scope of their own that a Temporal cancel of the batch does not reach: the
+  // batch cancels them itself, the same way whoever asked.
+  const pagesScope = new CancellationScope({ cancellable: false });
 
   const setState = (state: BatchState, pauseReason?: PauseReason) => {
     progress.state = state;
-    progress.pauseReason = pauseReason;
+    if (pauseReason) progress.pauseReason = pauseReason;
+    else delete progress.pauseReason;
     upsertSearchAttributes([
       { key: BatchStatusAttr, value: state },
       { key: PauseReasonAttr, value: pauseReason ?? null },
     ]);
   };
-  const pause = (reason: PauseReason, spreadToAccount = false) => {
-    if (cancelled || progress.state === 'completed') return;
-    paused = true;
-    // The first reason sticks: a manual pause stays manual when a 402 follows.
-    if (progress.state !== 'paused') {
-      setState('paused', reason);
-      if (spreadToAccount) accountPause = reason;
-    }
+  const toPages = async (send: (page: number) => Promise<void>) => {
+    await Promise.all([...running.keys()].map((page) => send(page).catch(() => undefined)));
   };
-  const snapshot = (): BatchProgress => ({
-    ...progress,
-    counts: { ...progress.counts, in_flight: inFlight.size, pending: total - cursor },
-    window: window.slots,
-    waiting: waiting.size,
-    ...(progress.duplicates ? { duplicates: { ...progress.duplicates } } : {}),
-  });
-  /**
-   * Writes the records of the duplicate lines the batch has passed (each from its first line's record,
-   * which exists once nothing is in flight) and counts them. Only batches with duplicates run it.
-   */
-  const recordDuplicates = async () => {
-    const dups = progress.duplicates;
-    if (!dups?.waiting) return;
-    const written = await duplicateRecords.recordDuplicates({ batchId, options, end: cursor });
-    const recorded = written.succeeded + written.failed + written.dead_lettered;
-    if (recorded !== dups.waiting) {
-      throw ApplicationFailure.nonRetryable(
-        `batch ${batchId}: ${recorded} duplicate lines recorded before line ${cursor}, expected ${dups.waiting}`,
-        'DuplicateCountMismatch',
-      );
-    }
-    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
-      progress.counts[status] += written[status];
-    dups.waiting = 0;
+  const pageHandle = (page: number) => getExternalWorkflowHandle(pageWorkflowId(batchId, page));
+  const allowance = () => (maxCredits === undefined ? undefined : Math.max(0, maxCredits - progress.credits));
+
+  const pause = async (reason: PauseReason, spreadToAccount: boolean) => {
+    if (cancelled || paused) return; // the first reason sticks: a manual pause stays manual
+    paused = true;
+    setState('paused', reason);
+    if (spreadToAccount) accountPause = reason;
+    await toPages((page) => pageHandle(page).signal(pauseSignal, { reason }));
+  };
+  const resume = async () => {
+    if (cancelled) return;
+    // Remembered even when not paused: a page's 401/402 report may still be on its way.
+    lastResumeAt = Date.now();
+    paused = false;
+    setState('running');
+    const left = allowance();
+    await toPages((page) =>
+      pageHandle(page).signal(resumeSignal, left !== undefined ? { allowance: left } : undefined),
+    );
   };
 
-  // Before any handler: a signal that came with the start is delivered when its handler is set, and
-  // must find the state already initialised (a pause sent right after start stays a pause).
   if (!carried) {
     upsertSearchAttributes([
       { key: BatchIdAttr, value: batchId },
@@ -176,224 +173,244 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     setState('running');
   }
 
-  setHandler(progressQuery, snapshot);
-  setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual'));
+  setHandler(progressQuery, () => ({
+    ...progress,
+    counts: { ...progress.counts },
+    creditsByMethod: { ...progress.creditsByMethod },
+    pages: { ...pages, running: [...running.keys()].map((page) => pageWorkflowId(batchId, page)) },
+    duplicates: { ...duplicates },
+    window: [...running.values()].reduce((a, b) => a + b, 0),
+    ...(maxCredits !== undefined ? { maxCredits } : {}),
+  }));
+  setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual', false));
+  setHandler(resumeSignal, async (arg) => {
+    if (arg?.maxCredits !== undefined) maxCredits = arg.maxCredits;
+    await resume();
+  });
   setHandler(cancelSignal, () => {
     cancelled = true;
   });
-  setHandler(rateLimitedSignal, () => {
-    progress.rateLimited += 1;
-    window.onRateLimited();
-  });
-  setHandler(urlPausedSignal, async ({ index, reason, at }) => {
-    if (!inFlight.has(index)) return;
+  setHandler(pagePausedSignal, async ({ page, reason, at }) => {
+    if (!running.has(page)) return;
     if (!paused && at !== undefined && lastResumeAt !== undefined && at < lastResumeAt) {
       // The 401/402 came before the last resume (the resume overtook its report): the operator has
-      // acted since, so the URL tries again at once instead of pausing the batch.
-      await getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal);
+      // acted since, so the page goes on.
+      await pageHandle(page).signal(resumeSignal, allowanceArg());
       return;
     }
-    waiting.add(index);
-    pause(reason, true);
+    await pause(reason, reason === 'auth' || reason === 'balance' || reason === 'outage');
   });
-  /** Counts a URL's terminal summary (from its report, or recorded for a child that ended silently). */
-  const settle = (summary: UrlSummary) => {
-    if (!inFlight.delete(summary.index)) return; // a duplicate report
-    waiting.delete(summary.index);
-    progress.counts[summary.status] += 1;
-    progress.credits += summary.charged;
-    if (summary.charged) {
-      const method = summary.methodUsed ?? 'unknown';
-      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + summary.charged;
-      for (const tag of summary.tags ?? []) {
-        progress.creditsByTag[tag] = (progress.creditsByTag[tag] ?? 0) + summary.charged;
-      }
-    }
-    if (summary.balanceAfter !== undefined) {
-      progress.lastBalance = summary.balanceAfter;
-      // Pause before the 402: the balance fell below the batch's threshold.
-      if (options.pauseBelowBalance !== undefined && summary.balanceAfter < options.pauseBelowBalance) {
-        pause('balance', true);
-      }
-    }
-    window.onCompleted();
+  const allowanceArg = () => {
+    const left = allowance();
+    return left !== undefined ? { allowance: left } : undefined;
   };
-  setHandler(urlDoneSignal, settle);
-  setHandler(resumeSignal, async () => {
-    if (cancelled) return;
-    // Remembered even when not paused: the 401/402 that would have paused the batch may still be on
-    // its way (reported after this resume), and the operator has already acted on it.
-    lastResumeAt = Date.now();
-    if (!paused) return;
-    paused = false;
-    setState('running');
-    const toWake = [...waiting];
-    waiting.clear();
-    await Promise.all(
-      toWake.map((index) => getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(resumeSignal)),
+
+  /** While paused for an outage: probes OmniScrape with backoff and resumes when it answers. */
+  const probeUntilUp = async () => {
+    probing = true;
+    const outage = () => paused && progress.pauseReason === 'outage' && !cancelled;
+    try {
+      for (let delay = PROBE_FIRST_MS, n = 1; outage(); delay = Math.min(delay * 2, PROBE_MAX_MS), n++) {
+        if (await condition(() => !outage(), delay)) break; // resumed by an operator meanwhile
+        const up = await proxyActivities<ScrapeActivities>({
+          ...probeOptions,
+          activityId: `probe-${workflowInfo().runId.slice(0, 8)}-${n}`,
+        })
+          .probeApi({ account: options.account })
+          .catch(() => false);
+        if (up && outage()) await resume();
+      }
+    } finally {
+      probing = false;
+    }
+  };
+
+  /** Adds a page's totals (or, with `asPage` false, those of lines no page ran). */
+  const fold = (
+    summary: Omit<PageSummary, 'page' | 'rateLimited' | 'continuedAsNew'> & { rateLimited?: number },
+    asPage = true,
+  ) => {
+    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
+      progress.counts[status] += summary.counts[status];
+    progress.credits += summary.credits;
+    for (const [method, credits] of Object.entries(summary.creditsByMethod))
+      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + credits;
+    progress.rateLimited += summary.rateLimited ?? 0;
+    if (summary.lastBalance !== undefined) progress.lastBalance = summary.lastBalance;
+    duplicates.waiting += summary.duplicates;
+    if (asPage) pages.done += 1;
+  };
+
+  const free = () => options.concurrency - [...running.values()].reduce((a, b) => a + b, 0);
+  const canStartPage = () =>
+    !paused && !cancelled && nextPage < pageCount && running.size < pagesAtOnce && free() > 0;
+
+  const startPage = async (page: number) => {
+    const offset = page * options.pageSize;
+    const size = Math.min(options.pageSize, total - offset);
+    // Shares the free concurrency among the pages that start now: the sum stays the batch's.
+    const starting = Math.min(pagesAtOnce - running.size, pageCount - page);
+    const window = Math.ceil(free() / starting);
+    running.set(page, window);
+    const left = allowance();
+    const child = await pagesScope.run(() =>
+      startChild(pageWorkflow, {
+        workflowId: pageWorkflowId(batchId, page),
+        taskQueue: TASK_QUEUES.control,
+        args: [
+          {
+            batchId,
+            options,
+            page,
+            offset,
+            size,
+            window,
+            ...(left !== undefined ? { allowance: left } : {}),
+          },
+        ],
+        // A batch that is terminated leaves no page running: each records its URLs as cancelled.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [{ key: BatchIdAttr, value: batchId }],
+      }),
     );
+    child.result().then(
+      (summary) => ended.push(summary),
+      (err: unknown) => silent.push({ page, detail: rootCause(err) }),
+    );
+  };
+
+  /** Once no page is left to start, the pages still running take the concurrency the others freed. */
+  const widenTail = async () => {
+    const spare = free();
+    if (nextPage < pageCount || running.size === 0 || spare <= 0) return;
+    const each = Math.floor(spare / running.size);
+    let extra = spare - each * running.size;
+    for (const [page, window] of running) {
+      const grown = window + each + (extra-- > 0 ? 1 : 0);
+      running.set(page, grown);
+      await pageHandle(page)
+        .signal(pageWindowSignal, { window: grown })
+        .catch(() => undefined);
+    }
+  };
+
+  const ranges = (from: number, to: number) => ({ batchId, options, from, to });
+
+  try {
+    for (;;) {
+      await condition(
+        () =>
+          cancelled ||
+          ended.length > 0 ||
+          silent.length > 0 ||
+          accountPause !== undefined ||
+          (paused && progress.pauseReason === 'outage' && !probing) ||
+          (nextPage >= pageCount && running.size === 0) ||
+          (workflowInfo().continueAsNewSuggested && running.size === 0) ||
+          (canStartPage() && !workflowInfo().continueAsNewSuggested),
+      );
+      if (ended.length > 0 || silent.length > 0) {
+        for (const summary of ended.splice(0)) {
+          running.delete(summary.page);
+          fold(summary);
+        }
+        for (const { page, detail } of silent.splice(0)) {
+          // Its URLs without a record fail as `page_ended`; its counts are the store's.
+          const from = page * options.pageSize;
+          const to = Math.min(from + options.pageSize, total);
+          const records = await longControl.recordMissing({
+            ...ranges(from, to),
+            reason: 'page_ended',
+            detail: `page workflow ${pageWorkflowId(batchId, page)} ended without reporting: ${detail}`,
+          });
+          running.delete(page);
+          fold(records);
+        }
+        await widenTail();
+        continue;
+      }
+      if (accountPause !== undefined) {
+        const reason = accountPause;
+        accountPause = undefined;
+        await control.pauseAccountBatches({ account: options.account, reason, exceptBatchId: batchId });
+        continue;
+      }
+      if (cancelled) break;
+      if (paused && progress.pauseReason === 'outage' && !probing) {
+        void probeUntilUp().catch(() => undefined); // only a cancel of the batch ends it early
+        continue;
+      }
+      if (nextPage >= pageCount && running.size === 0) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        if (running.size > 0) continue;
+        await condition(allHandlersFinished);
+        progress.continuedAsNew += 1;
+        return await continueAsNew<typeof batchWorkflow>({
+          ...input,
+          carried: {
+            nextPage,
+            progress,
+            paused,
+            cancelled,
+            ...(maxCredits !== undefined ? { maxCredits } : {}),
+          },
+        });
+      }
+      while (canStartPage()) await startPage(nextPage++);
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    cancelled = true; // cancelled through Temporal (Web UI, `temporal workflow cancel`): as by signal
+  }
+
+  return await CancellationScope.nonCancellable(async () => {
+    if (cancelled) {
+      setState('cancelled');
+      await toPages((page) => pageHandle(page).signal(cancelSignal));
+      await condition(() => running.size === ended.length + silent.length);
+      for (const summary of ended.splice(0)) fold(summary);
+      for (const { page } of silent.splice(0)) {
+        const from = page * options.pageSize;
+        fold(
+          await longControl.recordMissing({
+            ...ranges(from, Math.min(from + options.pageSize, total)),
+            reason: 'cancelled',
+          }),
+        );
+      }
+      running.clear();
+      // Lines of the pages never started: `failed(cancelled)` records.
+      const from = nextPage * options.pageSize;
+      if (from < total)
+        fold(await longControl.recordMissing({ ...ranges(from, total), reason: 'cancelled' }), false);
+      nextPage = pageCount;
+    }
+    await recordDuplicates();
+    setState(cancelled ? 'cancelled' : 'completed');
+    upsertSearchAttributes(countAttributes(progress.counts));
+    progress.endedAt = new Date().toISOString();
+    progress.counts.in_flight = 0;
+    progress.counts.pending = 0;
+    await condition(allHandlersFinished);
+    return { ...progress, pages: { ...pages, running: [] } };
   });
 
   /**
-   * Before continue-as-new: children of this run that would report by completing are asked to signal
-   * instead. A child that had already ended cannot take the signal; its result is then awaited here, so
-   * it is counted in this run.
+   * Writes the records of the duplicate lines (each from its first line's record, which exists once
+   * every page has ended) and counts them. Only batches with duplicates run it.
    */
-  const askToReportBySignal = async () => {
-    const asked = [...reportingByResult];
-    reportingByResult.clear();
-    await Promise.all(
-      asked.map(async (index) => {
-        try {
-          await getExternalWorkflowHandle(childWorkflowId(batchId, index)).signal(reportBySignalSignal);
-        } catch {
-          await condition(() => !inFlight.has(index) || silent.some((s) => s.item.index === index));
-        }
-      }),
-    );
-  };
-
-  const hasMoreInput = () => cursor < total;
-  const canStart = () => !paused && hasMoreInput() && inFlight.size < window.slots;
-  const finished = () => !hasMoreInput() && inFlight.size === 0;
-
-  for (;;) {
-    await condition(
-      () =>
-        cancelled ||
-        finished() ||
-        canStart() ||
-        accountPause !== undefined ||
-        silent.length > 0 ||
-        workflowInfo().continueAsNewSuggested,
-    );
-    if (silent.length > 0) {
-      for (const { item, detail } of silent.splice(0)) {
-        if (!inFlight.has(item.index)) continue; // it reported after all
-        const input = { batchId, item, options, parentWorkflowId: workflowInfo().workflowId };
-        settle(await control.recordFailure({ input, reason: 'url_workflow_ended', detail, attempts: 0 }));
-      }
-      continue;
-    }
-    if (accountPause !== undefined) {
-      const reason = accountPause;
-      accountPause = undefined;
-      if (patched('account-wide-pause')) {
-        await control.pauseAccountBatches({ account: options.account, reason, exceptBatchId: batchId });
-      }
-      continue;
-    }
-    if (cancelled || finished()) break;
-    if (workflowInfo().continueAsNewSuggested) {
-      if (reportingByResult.size > 0) {
-        await askToReportBySignal();
-        continue; // results that came in meanwhile (and silent endings) are handled first
-      }
-      await condition(allHandlersFinished);
-      progress.continuedAsNew += 1;
-      return continueAsNew<typeof batchWorkflow>({
-        batchId,
-        options,
-        total,
-        carried: {
-          cursor,
-          // Indexes only: whole items (a URL of up to 8 KB, per-item steps) times a window of up to
-          // 1,000 could pass the 2 MB payload limit, and nothing in the next run needs more.
-          inFlight: [],
-          inFlightIndexes: [...inFlight],
-          waiting: [...waiting],
-          progress,
-          paused,
-          cancelled,
-          windowSize: window.size,
-          completionsSinceDecrease: window.sinceDecrease,
-          ratePressure: window.pressure,
-          ...(lastResumeAt !== undefined ? { lastResumeAt } : {}),
-        },
-      });
-    }
-    if (buffer.length === 0) {
-      buffer = await control.loadInputPage({
-        batchId,
-        offset: cursor,
-        limit: PAGE_SIZE,
-        storeId: options.storeId,
-      });
-      if (buffer.length === 0)
-        throw new Error(`input of batch ${batchId} ends at ${cursor}, expected ${total} URLs`);
-      continue; // re-check the window: signals may have arrived while loading
-    }
-    // Start every URL that fits in the window in one workflow task (one command each); the first
-    // version started one child per task, which capped a batch at about one start per round trip.
-    const count = patched('start-children-together')
-      ? Math.min(window.slots - inFlight.size, buffer.length)
-      : 1;
-    // A duplicate line takes no child and no slot: it waits, counted, for `recordDuplicates`.
-    const items = buffer.splice(0, count).filter((item) => {
-      cursor = item.index + 1;
-      if (item.duplicateOf === undefined) return true;
-      (progress.duplicates ??= { lines: 0, waiting: 0 }).waiting += 1;
-      return false;
-    });
-    for (const item of items) inFlight.add(item.index);
-    const byResult = patched('report-by-result');
-    const children = await Promise.all(
-      items.map((item) =>
-        startChild(urlWorkflow, {
-          workflowId: childWorkflowId(batchId, item.index),
-          taskQueue: TASK_QUEUES.control,
-          args: [
-            {
-              batchId,
-              item,
-              options,
-              parentWorkflowId: workflowInfo().workflowId,
-              ...(byResult ? { reportBy: 'result' as const } : {}),
-            },
-          ],
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          typedSearchAttributes: [
-            { key: BatchIdAttr, value: batchId },
-            ...(options.searchableUrls === false ? [] : [{ key: UrlAttr, value: searchableUrl(item.url) }]),
-          ],
-        }),
-      ),
-    );
-    // A child's result is its report (a duplicate of a signal report is ignored by `settle`); one that
-    // ends without a summary (terminated by an operator, or failed) would otherwise hold the batch open
-    // forever.
-    children.forEach((child, i) => {
-      const item = items[i]!;
-      if (byResult) reportingByResult.add(item.index);
-      child.result().then(
-        (summary) => {
-          reportingByResult.delete(item.index);
-          if (byResult) settle(summary);
-        },
-        (err: unknown) => {
-          reportingByResult.delete(item.index);
-          silent.push({ item, detail: err instanceof Error ? err.message : String(err) });
-        },
+  async function recordDuplicates() {
+    if (!duplicates.waiting) return;
+    const written = await longControl.recordDuplicates({ batchId, options, end: total });
+    const recorded = written.succeeded + written.failed + written.dead_lettered;
+    if (recorded !== duplicates.waiting) {
+      throw ApplicationFailure.nonRetryable(
+        `batch ${batchId}: ${recorded} duplicate lines recorded, expected ${duplicates.waiting}`,
+        'DuplicateCountMismatch',
       );
-    });
+    }
+    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
+      progress.counts[status] += written[status];
+    duplicates.waiting = 0;
   }
-
-  if (cancelled) {
-    await Promise.all(
-      [...inFlight].map((index) =>
-        getExternalWorkflowHandle(childWorkflowId(batchId, index))
-          .cancel()
-          .catch(() => undefined),
-      ),
-    );
-    await condition(() => inFlight.size === 0);
-    await recordDuplicates();
-    setState('cancelled');
-  } else {
-    await recordDuplicates();
-    setState('completed');
-  }
-  progress.endedAt = new Date().toISOString();
-  await condition(allHandlersFinished);
-  return snapshot();
 }

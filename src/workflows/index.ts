@@ -1,3 +1,3 @@
 /** The workflow bundle's entry: every workflow the control worker runs. */
 export { batchWorkflow } from './batch.js';
-export { urlWorkflow } from './url.js';
+export { pageWorkflow } from './page.js';

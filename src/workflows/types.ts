@@ -44,8 +44,20 @@ export interface BatchOptions {
   jsWaitTimeoutMs?: number;
   /** When URLs use the async job flow: only after two timeouts, also for every js_rendering URL, or always. */
   asyncFlow: 'on_timeout' | 'js_rendering' | 'always';
-  /** URLs in flight at once (the sliding window's ceiling). */
+  /** URLs in flight at once across the batch's pages (the sum of their windows' ceilings). */
   concurrency: number;
+  /** Input lines per page workflow. @default 500 */
+  pageSize: number;
+  /**
+   * Page workflows in flight at once; the concurrency is shared among them. A batch with `maxCredits`
+   * runs one page at a time, so that the whole budget is known to the page that spends it. @default 4
+   */
+  pagesInFlight: number;
+  /**
+   * Most credits the batch may spend: it pauses with reason `budget` before a call could take it over
+   * (each call in flight holds the highest price its method can cost). @default unset (no cap)
+   */
+  maxCredits?: number;
   /** Shrink the window on 429s and grow it back (AIMD). */
   adaptive: boolean;
   /** Cost-attribution tags for every URL of the batch. */
@@ -54,8 +66,8 @@ export interface BatchOptions {
   account: string;
   schema?: Record<string, FieldRule>;
   /**
-   * Write each URL as the `ScrapeflowUrl` search attribute (search attributes are never encrypted, so
-   * `startBatch` turns this off when payloads are). @default true
+   * Show each URL as its activities' summary in the Web UI (user metadata, which payload encryption
+   * does not cover, so `startBatch` turns this off when payloads are encrypted). @default true
    */
   searchableUrls?: boolean;
   /** The store the batch's input went to (set by `startBatch`); workers with another store refuse it. */
@@ -63,7 +75,7 @@ export interface BatchOptions {
   /**
    * Random per start (set by `startBatch`, never by the user; not a secret): the URLs' OmniScrape
    * idempotency keys are built from it, so two batches' keys never collide, whatever their ids and
-   * whichever namespace or deployment started them. Unset in batches started before it existed.
+   * whichever namespace or deployment started them.
    */
   idempotencyScope?: string;
   /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
@@ -81,27 +93,19 @@ export interface BatchOptions {
   /**
    * Scrape a URL that appears on several lines of the input once (its first line); every later line
    * gets a record pointing at the first (`duplicateOf`), charged 0 (src/batch/dedupe.ts). Optional
-   * here only because batches started before it have no such field. @default true
+   * here only for inputs built by hand. @default true
    */
   dedupe?: boolean;
 }
 
-/** The parts of a URL's work that fit in workflow history. */
-export interface UrlWorkflowInput {
+/** One URL's work as its activities receive it: everything they need, nothing they do not. */
+export interface UrlTask {
   batchId: string;
   item: UrlItem;
   options: BatchOptions;
-  /** The batch workflow to report back to. */
-  parentWorkflowId: string;
-  /**
-   * How the summary reaches the batch. Unset: by `urlDone` signal, then complete (the first version).
-   * `'result'`: by completing (the batch awaits the child's result: one workflow task and one signal
-   * fewer per URL), unless the batch sends `reportBySignal` before it continues as new.
-   */
-  reportBy?: 'result';
 }
 
-/** What a per-URL workflow reports to its batch: small, never a page body. */
+/** What an activity that ends a URL returns to its page: small, never a page body. */
 export interface UrlSummary {
   index: number;
   status: TerminalStatus;
@@ -110,36 +114,51 @@ export interface UrlSummary {
   methodUsed?: string;
   balanceAfter?: number;
   attempts: number;
-  tags?: string[];
 }
 
 /**
  * What the batch workflow reports (`running` … `cancelled`), and, for a workflow that closed without
  * completing, what the clients read from its close event: `failed`, `terminated`, `timed_out`, or
- * `cancelled` through Temporal itself (Web UI, `temporal workflow cancel`). The workflow never sets
- * the last three.
+ * `cancelled` through Temporal itself (Web UI, `temporal workflow cancel`) before the workflow could
+ * record it. The workflow never sets `failed`, `terminated` or `timed_out`.
  */
 export type BatchState =
   'running' | 'paused' | 'completed' | 'cancelled' | 'failed' | 'terminated' | 'timed_out';
-export type PauseReason = 'auth' | 'balance' | 'manual';
+/**
+ * Why a batch is paused: `auth` (401) and `balance` (402, or the balance fell below
+ * `pauseBelowBalance`) wait for an operator; `outage` (OmniScrape unreachable or failing most calls)
+ * resumes by itself when a probe gets an answer; `budget` waits for `resume --max-credits`; `manual`.
+ */
+export type PauseReason = 'auth' | 'balance' | 'manual' | 'outage' | 'budget';
+
+/** URL counts by terminal status. */
+export type StatusCounts = Record<TerminalStatus, number>;
 
 export interface BatchProgress {
   batchId: string;
   state: BatchState;
   pauseReason?: PauseReason;
   total: number;
-  counts: { succeeded: number; failed: number; dead_lettered: number; in_flight: number; pending: number };
+  counts: StatusCounts & { in_flight: number; pending: number };
   credits: number;
   creditsByMethod: Record<string, number>;
+  /**
+   * Credits by cost-attribution tag, from the store's records (the workflows do not carry them: the
+   * number of distinct tags is unbounded). Filled for a closed batch; empty while it runs.
+   */
   creditsByTag: Record<string, number>;
   lastBalance?: number;
-  /** The adaptive window now, and its ceiling. */
+  /** URLs the batch's pages may have in flight now (their adaptive windows), and the batch's ceiling. */
   window: number;
   concurrency: number;
-  /** 429 answers seen (each one shrinks the adaptive window). */
+  /** 429 answers seen (sustained 429s shrink the adaptive windows). */
   rateLimited: number;
-  /** URLs waiting for `resume` after a 401 or 402 (back in the queue, not failed). */
+  /** URLs waiting for `resume` (after a 401, 402 or outage; back in the queue, not failed). */
   waiting: number;
+  /** The batch's credit cap (`maxCredits`), when it has one. */
+  maxCredits?: number;
+  /** Pages of the input: how many, how many ended, and the ids of those running now. */
+  pages?: { total: number; done: number; running: string[] };
   startedAt: string;
   endedAt?: string;
   continuedAsNew: number;
@@ -147,7 +166,7 @@ export interface BatchProgress {
    * Duplicate lines (src/batch/dedupe.ts): how many the input has (`lines`), and how many of those the
    * batch has passed that have no record yet (`waiting`: they get theirs from their first lines' records
    * when every other URL has ended). While a batch runs, succeeded + failed + dead_lettered + in_flight +
-   * pending + duplicates.waiting = total. Unset in batches started before duplicates were detected.
+   * pending + duplicates.waiting = total.
    */
   duplicates?: { lines: number; waiting: number };
   /**
@@ -165,35 +184,77 @@ export interface BatchWorkflowInput {
   total: number;
   /** How many input lines are duplicates (`UrlItem.duplicateOf`). @default 0 */
   duplicates?: number;
-  /** State carried across continue-as-new. */
+  /** State carried across continue-as-new (no page is in flight then). */
   carried?: CarriedBatchState;
 }
 
 export interface CarriedBatchState {
-  cursor: number;
-  /** In-flight items, as the first versions carried them (now always empty: see `inFlightIndexes`). */
-  inFlight: UrlItem[];
-  /** Indexes of the URLs in flight. */
-  inFlightIndexes?: number[];
-  /** Indexes of in-flight URLs waiting for `resume`. */
-  waiting: number[];
+  /** The next page to start. */
+  nextPage: number;
   progress: BatchProgress;
   paused: boolean;
   cancelled: boolean;
+  /** The credit cap now (raised by `resume --max-credits`). */
+  maxCredits?: number;
+}
+
+/** A page workflow's work: input lines [offset, offset + size) of its batch. */
+export interface PageWorkflowInput {
+  batchId: string;
+  options: BatchOptions;
+  /** 0-based page number (`<batchId>/p<page>`). */
+  page: number;
+  offset: number;
+  size: number;
+  /** URLs of this page in flight at once: its share of the batch's concurrency. */
+  window: number;
+  /** Credits this page may spend (the batch's budget left), when the batch has a cap. */
+  allowance?: number;
+  /** The batch was paused (with this reason) when the page started or continued as new. */
+  pausedFor?: PauseReason;
+  carried?: CarriedPageState;
+}
+
+/** What a page carries across continue-as-new (it drains its URLs first). */
+export interface CarriedPageState {
+  cursor: number;
+  summary: PageSummary;
   windowSize: number;
   completionsSinceDecrease: number;
-  /** The adaptive window's 429 pressure (window.ts). */
-  ratePressure?: number;
-  /** Workflow time of the last resume handled (ms). */
+  ratePressure: number;
   lastResumeAt?: number;
 }
 
-export const childWorkflowId = (batchId: string, index: number): string => `${batchId}/${index}`;
+/** What a page reports to its batch when it ends. */
+export interface PageSummary {
+  page: number;
+  counts: StatusCounts;
+  /** Duplicate lines of the page: not scraped, recorded by the batch at its end. */
+  duplicates: number;
+  credits: number;
+  creditsByMethod: Record<string, number>;
+  rateLimited: number;
+  lastBalance?: number;
+  continuedAsNew: number;
+}
+
+/** A page's live state (`pageProgress` query), which clients add to their batch's. */
+export interface PageProgress extends PageSummary {
+  inFlight: number;
+  waiting: number;
+  /** URLs of the page not started yet (duplicates excluded). */
+  pending: number;
+  window: number;
+  paused?: PauseReason;
+}
+
+/** The page workflow of page `page`: `<batchId>/p<page>`. */
+export const pageWorkflowId = (batchId: string, page: number): string => `${batchId}/p${page}`;
 
 /**
  * The steps a URL runs in a browser session: its input item's own (`UrlItem.steps`), else the batch's
- * (`BatchOptions.steps`). Undefined (or empty) means the HTTP scrape path. Pure, so the per-URL workflow
+ * (`BatchOptions.steps`). Undefined (or empty) means the HTTP scrape path. Pure, so the page workflow
  * routes with it and the browser activity runs what it returns.
  */
-export const stepsOf = (input: Pick<UrlWorkflowInput, 'item' | 'options'>): Step[] | undefined =>
-  input.item.steps ?? input.options.steps;
+export const stepsOf = (task: Pick<UrlTask, 'item' | 'options'>): Step[] | undefined =>
+  task.item.steps ?? task.options.steps;

@@ -2,8 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBatch, resumeBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
+import { getCosts } from '../../src/client/costs.js';
 import { parseBatchOptions } from '../../src/batch/options.js';
-import { pauseSignal, urlPausedSignal } from '../../src/workflows/definitions.js';
+import { pagePausedSignal, pauseSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
@@ -47,7 +48,7 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     }
     const charged = rs.reduce((sum, r) => sum + r.charged, 0);
     assert.equal(final.credits, charged);
-    assert.equal(final.creditsByTag.demo, charged);
+    assert.equal((await getCosts(stack.client, stack.store, batchId)).byTag.demo, charged);
     assert.equal(stack.api.state.counters.snapshot().credits.charged_total, charged);
     assert.deepEqual(await getProgress(stack.client, stack.store, batchId), final);
   });
@@ -91,20 +92,21 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     // The operator resumes (after a top-up) while a child's 402 report is still on its way: the batch is
     // not paused yet when the resume arrives, and the report that follows is from a minute before it.
     await resumeBatch(stack.client, batchId);
-    await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() - 60_000 });
-    const child = stack.client.workflow.getHandle(`${batchId}/0`);
+    await handle.signal(pagePausedSignal, { page: 0, reason: 'balance', at: Date.now() - 60_000 });
+    const child = stack.client.workflow.getHandle(`${batchId}/p0`);
     const resumeSignals = async () =>
       ((await child.fetchHistory().catch(() => undefined))?.events ?? []).filter(
         (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'resume',
       ).length;
-    await eventually(async () => (await resumeSignals()) === 1, {
-      what: 'the URL told to try again at once',
+    // Two resumes reach the page: the operator's, forwarded, and the batch's answer to the stale report.
+    await eventually(async () => (await resumeSignals()) === 2, {
+      what: 'the page told to go on at once',
       timeoutMs: 15_000,
     });
     let progress = await getProgress(stack.client, stack.store, batchId);
     assert.deepEqual([progress.state, progress.waiting], ['running', 0], 'the batch did not pause again');
     // A 402 from after the resume pauses it, as any 402 does.
-    await handle.signal(urlPausedSignal, { index: 0, reason: 'balance', at: Date.now() + 60_000 });
+    await handle.signal(pagePausedSignal, { page: 0, reason: 'balance', at: Date.now() + 60_000 });
     progress = await eventually(
       async () => {
         const p = await getProgress(stack.client, stack.store, batchId);
@@ -112,14 +114,14 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
       },
       { what: 'the batch paused by a new 402' },
     );
-    assert.deepEqual([progress.pauseReason, progress.waiting], ['balance', 1]);
+    assert.equal(progress.pauseReason, 'balance');
     await resumeBatch(stack.client, batchId);
     const final = (await handle.result()) as BatchProgress;
     assert.equal(final.counts.succeeded, 1);
     await stack.admin('PUT', '/admin/faults', { rules: [] });
   });
 
-  it('a URL workflow terminated by an operator does not hold its batch: the URL is recorded failed', async () => {
+  it('a page workflow terminated by an operator does not hold its batch: its URLs without a record fail', async () => {
     const hung = `${stack.demoOrigin}/p/88`;
     await stack.admin('PUT', '/admin/faults', {
       rules: [{ match: hung, action: 'hang', endpoints: ['scrape'] }],
@@ -136,12 +138,17 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
         intervalMs: 20,
       },
     );
-    await stack.client.workflow.getHandle(`${batchId}/0`).terminate('operator gave up on this URL');
+    await eventually(async () => (await stack.store.getResult(batchId, 1)) !== undefined, {
+      what: 'the other URL of the page recorded',
+      intervalMs: 20,
+    });
+    await stack.client.workflow.getHandle(`${batchId}/p0`).terminate('operator gave up on this page');
     const final = (await handle.result()) as BatchProgress;
     assert.deepEqual([final.state, final.counts.succeeded, final.counts.failed], ['completed', 1, 1]);
     const record = await stack.store.getResult(batchId, 0);
     assert.equal(record?.status, 'failed');
-    assert.equal(record?.reason, 'url_workflow_ended');
+    assert.equal(record?.reason, 'page_ended');
+    assert.match(record?.detail ?? '', /terminated-child\/p0 ended without reporting: .*terminated/i);
     await stack.admin('PUT', '/admin/faults', { rules: [] });
   });
 });

@@ -2,39 +2,39 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdaptiveWindow, PRESSURE_TO_SHRINK, pollDelayMs } from '../../src/workflows/window.js';
 
+const windowOf = (ceiling: number, adaptive = true) => new AdaptiveWindow({ ceiling, adaptive });
+
 describe('AdaptiveWindow', () => {
-  it('halves on a 429 and grows back by about one slot per window of completions', () => {
-    const w = new AdaptiveWindow(8, true);
-    assert.equal(w.slots, 8);
-    w.onRateLimited();
-    assert.equal(w.slots, 4);
-    for (let i = 0; i < 4; i++) w.onCompleted();
-    assert.equal(w.slots, 4, 'grows by 1/size per completion');
-    for (let i = 0; i < 40; i++) w.onCompleted();
-    assert.equal(w.slots, 8, 'never beyond the ceiling');
-  });
-
-  it('counts a burst of 429s within one round once', () => {
-    const w = new AdaptiveWindow(8, true);
-    w.onRateLimited();
-    w.onRateLimited();
-    w.onRateLimited();
-    assert.equal(w.slots, 4);
-    for (let i = 0; i < 4; i++) w.onCompleted();
-    w.onRateLimited();
-    assert.equal(w.slots, 2);
-  });
-
   it('never goes below one and stays put when not adaptive', () => {
-    const w = new AdaptiveWindow(2, true);
+    const w = windowOf(2);
     for (let i = 0; i < 10; i++) {
+      w.onRateLimited();
       w.onRateLimited();
       w.onCompleted();
     }
     assert.ok(w.slots >= 1);
-    const fixed = new AdaptiveWindow(5, false);
-    fixed.onRateLimited();
+    const fixed = windowOf(5, false);
+    for (let i = 0; i < 10; i++) fixed.onRateLimited();
     assert.equal(fixed.slots, 5);
+  });
+
+  it('takes a new ceiling: added slots are usable at once, a lower one caps it', () => {
+    const w = windowOf(4);
+    w.setCeiling(10);
+    assert.equal(w.slots, 10);
+    w.setCeiling(3);
+    assert.equal(w.slots, 3);
+    const fixed = windowOf(2, false);
+    fixed.setCeiling(7);
+    assert.equal(fixed.slots, 7);
+  });
+
+  it('carries its state across continue-as-new', () => {
+    const w = windowOf(10);
+    for (let i = 0; i < 3; i++) w.onRateLimited();
+    const next = new AdaptiveWindow({ ceiling: 10, adaptive: true, state: w.state });
+    assert.equal(next.slots, w.slots);
+    assert.deepEqual(next.state, w.state);
   });
 });
 
@@ -42,7 +42,7 @@ const slotsOf = (w: AdaptiveWindow): number => w.slots;
 
 describe('AdaptiveWindow by 429 pressure', () => {
   it('ignores scattered 429s: one in ten completions leaves the window whole', () => {
-    const w = new AdaptiveWindow(10, true, undefined, undefined, 'pressure');
+    const w = windowOf(10);
     for (let i = 0; i < 500; i++) {
       if (i % 10 === 3) w.onRateLimited();
       w.onCompleted();
@@ -52,7 +52,7 @@ describe('AdaptiveWindow by 429 pressure', () => {
   });
 
   it('halves within a round when 429s keep coming, and only once per round', () => {
-    const w = new AdaptiveWindow(10, true, undefined, undefined, 'pressure');
+    const w = windowOf(10);
     w.onRateLimited();
     w.onRateLimited();
     assert.equal(w.slots, 10, 'two 429s are not yet pressure');

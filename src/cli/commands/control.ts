@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { cancelBatch, pauseBatch, resumeBatch } from '../../client/batches.js';
 import { listBatches } from '../../client/list.js';
-import { say, withContext } from '../context.js';
+import { intOption, say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
 /** Fails with `batchEnded` when the batch's workflow is closed (a signal would not reach it). */
@@ -39,7 +39,12 @@ export function registerControl(program: Command): void {
     .description('resume a paused batch, or --all batches paused for OmniScrape balance or auth')
     .argument('[batchId]')
     .option('--all', 'resume every batch paused for balance (402) or auth (401), e.g. after a top-up')
-    .action(async (batchId: string | undefined, flags: { all?: boolean }) => {
+    .option(
+      '--max-credits <n>',
+      'the batch may now spend n credits in all (after a `budget` pause)',
+      intOption('--max-credits', 0, Number.MAX_SAFE_INTEGER),
+    )
+    .action(async (batchId: string | undefined, flags: { all?: boolean; maxCredits?: number }) => {
       if (!batchId && !flags.all)
         throw new CliError('name a batch (scrapeflow resume <batchId>) or pass --all', ExitCode.usage);
       if (batchId && flags.all)
@@ -47,8 +52,14 @@ export function registerControl(program: Command): void {
       await withContext(async ({ client }) => {
         if (batchId) {
           await requireOpen(client, batchId, 'resumed');
-          await resumeBatch(client, batchId);
-          say(`resumed ${batchId}`);
+          await resumeBatch(
+            client,
+            batchId,
+            flags.maxCredits !== undefined ? { maxCredits: flags.maxCredits } : {},
+          );
+          say(
+            `resumed ${batchId}${flags.maxCredits !== undefined ? ` (max credits ${flags.maxCredits})` : ''}`,
+          );
           return;
         }
         let count = 0;
