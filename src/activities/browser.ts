@@ -25,7 +25,8 @@
  * | upgrade refused 402 | `BalanceExhaustedError` | batch and account pause (balance) |
  * | upgrade refused 429 (session limit) | `RateLimitedError` (`retry_after` of the body) | like a 429 |
  * | upgrade refused 5xx | `UpstreamError` | 3 retries, 5 s apart |
- * | connection refused/reset, CDP disconnect, browser closed | `ConnectionError` | 3 retries, 5 s apart |
+ * | connection refused (nothing listens) | `ConnectionError` (unreachable) | outage: the account's batches pause, a probe resumes them |
+ * | connection reset, CDP disconnect, browser closed | `ConnectionError` | 3 retries, 5 s apart |
  * | connect, navigation or step wait timed out | `BrowserTimeoutError` | 3 retries, 5 s apart, then `browser_timeout` |
  * | a step that cannot be done (no such option, scroll condition never held) | `BrowserStepError` | dead-lettered |
  */
@@ -109,7 +110,10 @@ export function browserError(err: unknown, connecting: boolean, step?: number): 
   if (err instanceof Error && err.name === 'TimeoutError')
     return new BrowserTimeoutError(`browser ${connecting ? 'connection' : 'step'} timed out: ${firstLine}`);
   if (connecting || DISCONNECTED.test(message))
-    return new ConnectionError(`browser session ${connecting ? 'unreachable' : 'lost'}: ${firstLine}`);
+    return new ConnectionError(`browser session ${connecting ? 'unreachable' : 'lost'}: ${firstLine}`, {
+      // Refused while connecting: nothing answers at BaaS's address, an outage of OmniScrape.
+      unreachable: connecting && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(message),
+    });
   const index = err instanceof StepFailed ? err.step : step;
   return new BrowserStepError(`${index === undefined ? 'browser' : `step ${index}`}: ${firstLine}`, {
     ...(index !== undefined ? { step: index } : {}),

@@ -167,7 +167,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
     ...summary,
     counts: { ...summary.counts },
     creditsByMethod: { ...summary.creditsByMethod },
-    inFlight: inFlight.size - waiting.size,
+    inFlight: inFlight.size,
     waiting: waiting.size,
     pending: end - cursor + buffer.length,
     window: window.slots,
@@ -196,7 +196,10 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
   const pause = (reason: PauseReason, at?: number) => {
     if (pausedFor !== undefined || cancelled) return;
     pausedFor = reason;
-    void batch.signal(pagePausedSignal, { page, reason, ...(at !== undefined ? { at } : {}) });
+    // The batch may have closed meanwhile (cancelled): nothing to tell then.
+    void batch
+      .signal(pagePausedSignal, { page, reason, ...(at !== undefined ? { at } : {}) })
+      .catch(() => undefined);
   };
 
   const settle = (result: UrlSummary) => {
@@ -291,7 +294,11 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
         await condition(allHandlersFinished);
         summary.continuedAsNew += 1;
         return await continueAsNew<typeof pageWorkflow>({
-          ...input,
+          batchId,
+          options,
+          page,
+          offset,
+          size,
           window: window.ceiling,
           ...(allowance !== undefined ? { allowance } : {}),
           ...(pausedFor ? { pausedFor } : {}),
