@@ -275,7 +275,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     );
     // A pause or cancel handled while the start was on its way could not reach the page yet.
     if (cancelled) await child.signal(cancelSignal).catch(() => undefined);
-    else if (paused) await child.signal(pauseSignal, { reason: progress.pauseReason ?? 'manual' }).catch(() => undefined);
+    else if (paused)
+      await child.signal(pauseSignal, { reason: progress.pauseReason ?? 'manual' }).catch(() => undefined);
     child.result().then(
       (summary) => ended.push(summary),
       (err: unknown) => silent.push({ page, detail: rootCause(err) }),

@@ -24,6 +24,6 @@ describe('workflow determinism', () => {
       types.add(history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?');
       await Worker.runReplayHistory({ ...workflowSource(), replayName: file }, history, workflowId);
     }
-    assert.deepEqual([...types].sort(), ['batchWorkflow', 'urlWorkflow']);
+    assert.deepEqual([...types].sort(), ['batchWorkflow', 'pageWorkflow']);
   });
 });
