@@ -51,6 +51,7 @@ import { PRICES } from '../omniscrape/prices.js';
 import type { ResultStore } from '../store/types.js';
 import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
+import { keepHeartbeating } from './heartbeat.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, summaryOf, writeRecord } from './records.js';
 import { notifyRateLimited, type PageNotifier } from './scrape.js';
@@ -167,10 +168,8 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       const signal = ctx.cancellationSignal;
       const started = Date.now();
       const log = logger.child({ batchId: input.batchId, index: input.item.index, url: input.item.url });
-      const every = Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
       let step: number | undefined;
-      ctx.heartbeat();
-      const timer = setInterval(() => ctx.heartbeat(step === undefined ? undefined : { step }), every);
+      const stopHeartbeat = keepHeartbeating(() => (step === undefined ? undefined : { step }));
       let browser: Browser | undefined;
       let connecting = true;
       const onAbort = (): void => {
@@ -239,7 +238,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
         if (classified.failure.type === 'RateLimitedError') notifyRateLimited(notifier, log);
         throw classified.failure;
       } finally {
-        clearInterval(timer);
+        stopHeartbeat();
         signal?.removeEventListener('abort', onAbort);
         await browser?.close().catch(() => undefined);
         log.info(

@@ -12,6 +12,7 @@ import type {
 } from '../omniscrape/types.js';
 import { AsyncJobFailedError, NotFoundError, OmniScrapeError, isOutageSign } from '../omniscrape/errors.js';
 import { OutageDetector } from '../omniscrape/outage.js';
+import { keepHeartbeating } from './heartbeat.js';
 import type { ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
@@ -139,16 +140,13 @@ export function createScrapeActivities({
   balanceWatcher,
   health = new OutageDetector(),
 }: ScrapeActivityDeps) {
-  /** Heartbeats while `work` runs, so a dead worker is noticed and cancellation reaches us. */
+  /** Heartbeats while `work` runs (src/activities/heartbeat.ts). */
   async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const ctx = Context.current();
-    const every = Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3));
-    ctx.heartbeat();
-    const timer = setInterval(() => ctx.heartbeat(), every);
+    const stop = keepHeartbeating();
     try {
-      return await work(ctx.cancellationSignal);
+      return await work(Context.current().cancellationSignal);
     } finally {
-      clearInterval(timer);
+      stop();
     }
   }
 
