@@ -22,7 +22,7 @@ export interface FieldRule {
   required?: boolean;
 }
 
-/** How the per-URL workflow polls an async job. */
+/** How the page workflow polls an async job. */
 export interface PollingConfig {
   /** First wait before polling, ms. @default 2000 */
   initialMs: number;
