@@ -133,7 +133,9 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       end: number;
     }): Promise<DuplicateCounts> {
       const { batchId, options, end } = args;
-      checkSameStore(store, options.storeId, true);
+      // The batch's own bookkeeping: retrying it cannot help a worker that cannot see the batch's
+      // store, and a batch that fails saying so beats one that waits on a retry forever.
+      checkSameStore(store, options.storeId, false);
       const resumed = activityInfo().heartbeatDetails as DuplicatesProgress | undefined;
       let offset = resumed?.offset ?? 0;
       const counts: DuplicateCounts = resumed?.counts ?? { succeeded: 0, failed: 0, dead_lettered: 0 };
@@ -192,7 +194,9 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       detail?: string;
     }): Promise<RangeRecords> {
       const { batchId, options, to, reason } = args;
-      checkSameStore(store, options.storeId, true);
+      // Reconciles a page that failed, often for this very reason (its input in another store): a
+      // retry would wait forever, so the batch fails with the mismatch instead.
+      checkSameStore(store, options.storeId, false);
       const resumed = activityInfo().heartbeatDetails as { offset: number; seen: RangeRecords } | undefined;
       let offset = resumed?.offset ?? args.from;
       const seen: RangeRecords = resumed?.seen ?? {

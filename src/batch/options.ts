@@ -20,9 +20,19 @@ export const batchOptionsSchema = z
     jsWaitTimeoutMs: ms(300_000).optional(),
     asyncFlow: z.enum(['on_timeout', 'js_rendering', 'always']).default('js_rendering'),
     concurrency: z.number().int().min(1).max(1000).default(5),
-    pageSize: z.number().int().min(1).max(5000).default(500),
-    pagesInFlight: z.number().int().min(1).max(100).default(4),
-    maxCredits: z.number().min(0).optional(),
+    pageSize: z.number().int().min(1).max(5000).default(500).describe('input lines per page workflow'),
+    pagesInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe('page workflows in flight at once, sharing concurrency (1 when maxCredits is set)'),
+    maxCredits: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('credit cap: the batch pauses (reason budget) before a call could take it over'),
     adaptive: z.boolean().default(true),
     tags: z.array(z.string().min(1).max(100)).max(50).default([]),
     account: z.string().min(1).max(100).default('default'),

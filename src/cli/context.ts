@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { ValidationError } from '../batch/options.js';
 import { BatchIdTakenError, BatchNotFoundError } from '../client/batches.js';
 import { InputError } from '../client/input.js';
+import { LineNotFoundError } from '../client/inspect.js';
 import { NothingToRedriveError } from '../client/redrive.js';
 import { connectClient, TemporalNotSetUpError, TemporalUnavailableError } from '../client/temporal.js';
 import { ConfigError, loadConfig, type Config } from '../config/env.js';
@@ -32,6 +33,7 @@ export function toCliError(err: unknown): unknown {
   if (err instanceof BatchNotFoundError)
     return new CliError(`${err.message}: check the id with \`scrapeflow list\``, ExitCode.notFound);
   if (err instanceof InputError) return new CliError(`input ${err.message}`, ExitCode.usage);
+  if (err instanceof LineNotFoundError) return new CliError(err.message, ExitCode.usage);
   if (err instanceof ValidationError) return new CliError(err.message, ExitCode.usage);
   if (err instanceof ConfigError)
     return new CliError(`${err.message} (fix the environment variable)`, ExitCode.usage);

@@ -19,8 +19,7 @@ export const ExitCode = {
   /** The batch id is already taken (a batch runs or ran under it, or the store holds input for it). */
   batchIdTaken: 7,
   /**
-   * `--wait` / `--watch`: the batch's workflow failed, was terminated, timed out or was cancelled through
-   * Temporal (the message printed).
+   * `--wait` / `--watch`: the batch's workflow failed, was terminated or timed out (the message printed).
    */
   batchFailed: 8,
 } as const;

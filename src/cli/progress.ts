@@ -94,6 +94,29 @@ export function createProgressView(stream: NodeJS.WriteStream = process.stderr):
   };
 }
 
+/** Why a paused batch is paused and what to do next. */
+function pauseAdvice(p: BatchProgress): string {
+  const resume = `\`scrapeflow resume ${p.batchId}\``;
+  switch (p.pauseReason) {
+    case 'balance':
+      return `paused: the OmniScrape balance is exhausted. Top up, then run ${resume} (or \`resume --all\`).`;
+    case 'auth':
+      return `paused: OmniScrape rejected the API key. Fix OMNISCRAPE_KEY on the workers, then ${resume}.`;
+    case 'outage':
+      return (
+        'paused: OmniScrape is unreachable or failing most calls. The batch probes it (every 5 s, up to ' +
+        `every 5 min) and resumes by itself when it answers; no URL fails for it. To go on sooner: ${resume}.`
+      );
+    case 'budget':
+      return (
+        `paused: the next call could take the batch over its credit cap (${p.maxCredits ?? '?'} credits, ` +
+        `${p.credits} spent). Raise the cap: \`scrapeflow resume ${p.batchId} --max-credits <n>\`.`
+      );
+    default:
+      return `paused: continue with ${resume}.`;
+  }
+}
+
 /** The closing summary of a batch: counts, credits by method and tag, and what to do next. */
 export function summaryLines(p: BatchProgress): string[] {
   const lines = [progressLine(p)];
@@ -104,14 +127,7 @@ export function summaryLines(p: BatchProgress): string[] {
   if (p.lastBalance !== undefined) lines.push(`balance after: ${p.lastBalance}`);
   if (p.duplicates?.lines)
     lines.push(`duplicate lines: ${p.duplicates.lines} (not scraped: each record points at its first line)`);
-  if (p.state === 'paused')
-    lines.push(
-      p.pauseReason === 'balance'
-        ? `paused: the OmniScrape balance is exhausted. Top up, then run \`scrapeflow resume ${p.batchId}\` (or \`resume --all\`).`
-        : p.pauseReason === 'auth'
-          ? `paused: OmniScrape rejected the API key. Fix OMNISCRAPE_KEY on the workers, then \`scrapeflow resume ${p.batchId}\`.`
-          : `paused: continue with \`scrapeflow resume ${p.batchId}\`.`,
-    );
+  if (p.state === 'paused') lines.push(pauseAdvice(p));
   if (p.failure !== undefined)
     lines.push(
       `${p.state}: the batch's workflow ended before its URLs did, so it cannot go on: ${p.failure}. ` +

@@ -35,7 +35,8 @@ export async function watchBatch(
 
 /**
  * 0 when the batch completed with every URL succeeded; `batchFailed` when its workflow did not end by
- * itself (failed, terminated, timed out, cancelled through Temporal); `batchNotCompleted` otherwise.
+ * itself (failed, terminated, timed out); `batchNotCompleted` otherwise (paused, cancelled, or with
+ * failed or dead-lettered URLs).
  */
 export function exitCodeOf(progress: BatchProgress): ExitCode {
   if (endedAbnormally(progress)) return ExitCode.batchFailed;

@@ -13,7 +13,10 @@ export interface FollowOptions {
   intervalMs?: number;
   /** Receives every snapshot (the first one at once). */
   onProgress?: (progress: BatchProgress) => void;
-  /** Also stop when the batch is paused (a paused batch waits for a human). @default true */
+  /**
+   * Also stop when the batch is paused for a reason that waits for a human (not `outage`).
+   * @default true
+   */
   stopOnPause?: boolean;
   /** Give up at this time (ms since the epoch) and return the last snapshot. @default no deadline */
   deadline?: number;
@@ -22,10 +25,12 @@ export interface FollowOptions {
 
 /**
  * True once the batch can make no more progress by itself: it ended (completed, cancelled, or its
- * workflow failed, was terminated or timed out), or it is paused and `stopOnPause`.
+ * workflow failed, was terminated or timed out), or it is paused and `stopOnPause`. A pause for an
+ * outage is not settled: the batch resumes by itself once OmniScrape answers.
  */
 export function isSettled(progress: BatchProgress, stopOnPause = true): boolean {
   if (progress.state === 'running') return false;
+  if (progress.state === 'paused' && progress.pauseReason === 'outage') return false;
   return stopOnPause || progress.state !== 'paused';
 }
 

@@ -22,6 +22,8 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   /** Temporal namespace. @default default */
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Base URL of the Temporal Web UI, for the links `scrapeflow inspect` prints. @default http://localhost:8233 */
+  TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
   /** Where the filesystem store keeps inputs, results and page bodies. @default ./.data */
   SCRAPEFLOW_DATA_DIR: z.string().min(1).default('.data'),
   /** PostgreSQL URL; when set, results go to PostgreSQL instead of the filesystem. */

@@ -1,11 +1,13 @@
 /** The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the zod schemas. */
 import { z } from 'zod';
 import { BATCH_STATES } from '../client/list.js';
+import { PAUSE_REASONS } from '../workflows/types.js';
 import {
   errorBodySchema,
   listQuerySchema,
   redriveBodySchema,
   resultsQuerySchema,
+  resumeBodySchema,
   scrapeBodySchema,
   startBatchBodySchema,
   uploadQuerySchema,
@@ -42,12 +44,21 @@ const progress = {
   description: 'batch progress',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchProgress' } } },
 };
-const control = (what: string) => ({
+const control = (what: string, body?: { ref: string; description: string }) => ({
   post: {
     summary: what,
     parameters: [batchIdParam],
+    ...(body
+      ? {
+          requestBody: {
+            description: body.description,
+            content: { 'application/json': { schema: { $ref: body.ref } } },
+          },
+        }
+      : {}),
     responses: {
       '202': { description: 'signal sent' },
+      ...(body ? { '400': errorResponse('invalid body (field)') } : {}),
       '404': errorResponse('no such batch'),
       '409': errorResponse('the batch has already ended'),
       ...commonErrors,
@@ -95,19 +106,21 @@ export function openApiDocument(serverUrl?: string) {
         StartBatch: json(startBatchBodySchema),
         Scrape: json(scrapeBodySchema),
         Redrive: json(redriveBodySchema),
+        Resume: json(resumeBodySchema.unwrap().unwrap()),
         BatchProgress: {
           type: 'object',
           description:
-            `state: ${BATCH_STATES.join('|')} (failed, terminated, timed_out, and cancelled with a failure, ` +
-            'when the workflow closed without completing: cancelled through Temporal); pauseReason: auth|balance|manual',
+            `state: ${BATCH_STATES.join('|')}. failed, terminated and timed_out: the workflow closed without ` +
+            'completing (failure says why). cancelled: cancelled by the cancel route, `scrapeflow cancel` or ' +
+            `through Temporal (Web UI), every URL recorded. pauseReason: ${PAUSE_REASONS.join('|')} ` +
+            '(outage resumes by itself once OmniScrape answers; budget waits for a resume with a higher maxCredits)',
           properties: {
             batchId: { type: 'string' },
             state: { enum: [...BATCH_STATES] },
-            pauseReason: { enum: ['auth', 'balance', 'manual'] },
+            pauseReason: { enum: [...PAUSE_REASONS] },
             failure: {
               type: 'string',
-              description:
-                'why the workflow failed, was terminated, timed out or was cancelled through Temporal; unset otherwise',
+              description: 'why the workflow failed, was terminated or timed out; unset otherwise',
             },
             total: { type: 'integer' },
             counts: {
@@ -121,7 +134,32 @@ export function openApiDocument(serverUrl?: string) {
             },
             credits: { type: 'number' },
             creditsByMethod: { type: 'object', additionalProperties: { type: 'number' } },
-            creditsByTag: { type: 'object', additionalProperties: { type: 'number' } },
+            creditsByTag: {
+              type: 'object',
+              additionalProperties: { type: 'number' },
+              description: 'from the records: filled once the batch has ended',
+            },
+            maxCredits: { type: 'number', description: 'the credit cap now, when the batch has one' },
+            lastBalance: { type: 'number' },
+            window: { type: 'integer', description: 'URLs its pages may have in flight now' },
+            concurrency: { type: 'integer' },
+            rateLimited: { type: 'integer', description: '429 answers seen' },
+            waiting: { type: 'integer', description: 'URLs waiting for a resume (401, 402, outage)' },
+            pages: {
+              type: 'object',
+              description: 'page workflows <batchId>/p<k>: how many, how many ended, the ids running now',
+              properties: {
+                total: { type: 'integer' },
+                done: { type: 'integer' },
+                running: { type: 'array', items: { type: 'string' } },
+              },
+            },
+            duplicates: {
+              type: 'object',
+              properties: { lines: { type: 'integer' }, waiting: { type: 'integer' } },
+            },
+            startedAt: { type: 'string', format: 'date-time' },
+            endedAt: { type: 'string', format: 'date-time' },
           },
         },
       },
@@ -172,7 +210,10 @@ export function openApiDocument(serverUrl?: string) {
         },
       },
       '/v1/batches/{batchId}/pause': control('pause the batch'),
-      '/v1/batches/{batchId}/resume': control('resume the batch'),
+      '/v1/batches/{batchId}/resume': control('resume the batch', {
+        ref: '#/components/schemas/Resume',
+        description: 'optional: {maxCredits} raises the credit cap (after a budget pause)',
+      }),
       '/v1/batches/{batchId}/cancel': control('cancel the batch'),
       '/v1/batches/{batchId}/results': exportRoute('results, one record per URL', true),
       '/v1/batches/{batchId}/dead-letters': exportRoute('dead letters', false),

@@ -129,7 +129,8 @@ export type BatchState =
  * `pauseBelowBalance`) wait for an operator; `outage` (OmniScrape unreachable or failing most calls)
  * resumes by itself when a probe gets an answer; `budget` waits for `resume --max-credits`; `manual`.
  */
-export type PauseReason = 'auth' | 'balance' | 'manual' | 'outage' | 'budget';
+export const PAUSE_REASONS = ['auth', 'balance', 'manual', 'outage', 'budget'] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 /** URL counts by terminal status. */
 export type StatusCounts = Record<TerminalStatus, number>;

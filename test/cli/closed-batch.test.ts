@@ -1,7 +1,8 @@
 /**
- * A batch whose workflow closed without completing (terminated, failed, cancelled through Temporal) is
- * reported as such, with the reason, by `status`, `status --watch`, `start --wait`, the service's
- * progress route and single-URL scrape, and `list`; watching and waiting exit 8 at once.
+ * A batch whose workflow closed without completing (terminated, failed) is reported as such, with the
+ * reason, by `status`, `status --watch`, `start --wait`, the service's progress route and single-URL
+ * scrape, and `list`; watching and waiting exit 8 at once. A cancel through Temporal is not such an
+ * end: the batch handles it as `scrapeflow cancel` and completes as `cancelled`.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { WorkflowFailedError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { startBatch } from '../../src/client/batches.js';
@@ -19,6 +19,7 @@ import { listBatches } from '../../src/client/list.js';
 import { getProgress } from '../../src/client/progress.js';
 import { buildService } from '../../src/service/app.js';
 import { FsStore } from '../../src/store/fs-store.js';
+import { BatchStatusAttr } from '../../src/temporal/search-attributes.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { BIN, runCli } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
@@ -101,6 +102,12 @@ describe('a batch whose workflow closed without completing', () => {
     assert.equal(watched.progress.state, 'terminated');
     assert.match(watched.progress.failure ?? '', /operator stopped it for the test/);
 
+    // The batch's page is cancelled with it (parent close policy) and records its URL in flight.
+    const hung = await eventually(async () => stack.store.getResult('closed-term', 1), {
+      what: 'the record of the URL in flight when the batch was terminated',
+    });
+    assert.deepEqual({ status: hung.status, reason: hung.reason }, { status: 'failed', reason: 'cancelled' });
+
     const status = await runCli(stack, ['status', 'closed-term', '--json']);
     assert.equal(status.code, 0, status.stderr);
     const progress = JSON.parse(status.stdout) as BatchProgress;
@@ -108,7 +115,8 @@ describe('a batch whose workflow closed without completing', () => {
     assert.match(progress.failure ?? '', /operator stopped it for the test/);
     assert.equal(progress.total, 2);
     assert.equal(progress.counts.succeeded, 1, 'counted from the stored records');
-    assert.equal(progress.counts.pending, 1);
+    assert.equal(progress.counts.failed, 1);
+    assert.equal(progress.counts.pending, 0);
     assert.ok(progress.endedAt, 'the close time');
 
     const text = await runCli(stack, ['status', 'closed-term']);
@@ -159,12 +167,23 @@ describe('a batch whose workflow closed without completing', () => {
       assert.equal(progress.total, 2, 'total from the batch, though no record exists');
       assert.equal(progress.counts.pending, 2);
 
-      // Non-retryable: the input page was asked for once, not retried for a minute.
-      const history = await stack.client.workflow.getHandle('closed-fail').fetchHistory();
-      const attempts = (history.events ?? [])
-        .map((e) => e.activityTaskStartedEventAttributes?.attempt)
-        .filter((a) => a !== undefined && a !== null);
-      assert.deepEqual(attempts, [1]);
+      // Non-retryable: the page asked for its input once and failed; the batch tried once to
+      // reconcile the page's lines and failed with the same mismatch (neither retries forever).
+      /** Each activity the workflow ran: its type and the attempt it was started with. */
+      const activities = async (workflowId: string) => {
+        const { events } = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+        const types = new Map<number, string>();
+        const out: string[] = [];
+        for (const e of events ?? []) {
+          const scheduled = e.activityTaskScheduledEventAttributes;
+          if (scheduled) types.set(Number(e.eventId), scheduled.activityType?.name ?? '?');
+          const start = e.activityTaskStartedEventAttributes;
+          if (start) out.push(`${types.get(Number(start.scheduledEventId))} #${start.attempt}`);
+        }
+        return out;
+      };
+      assert.deepEqual(await activities('closed-fail/p0'), ['loadInputPage #1']);
+      assert.deepEqual(await activities('closed-fail'), ['recordMissing #1']);
     } finally {
       await rm(otherDir, { recursive: true, force: true });
     }
@@ -197,18 +216,32 @@ describe('a batch whose workflow closed without completing', () => {
     }
   });
 
-  it('cancelled through Temporal: cancelled with the reason, not running; --watch exits 8', async () => {
+  it('cancelled through Temporal (Web UI, `temporal workflow cancel`): as `scrapeflow cancel`, every URL recorded; --watch exits 5', async () => {
     const { handle } = await batchWithAHang('closed-cancel');
     await handle.cancel();
-    await assert.rejects(handle.result(), WorkflowFailedError);
+    // The batch handles the cancel itself and completes: its result is the final progress.
+    const result = (await handle.result()) as BatchProgress;
+    assert.equal(result.state, 'cancelled');
+    assert.equal(result.failure, undefined, 'not a workflow that ended abnormally');
 
     const progress = await getProgress(stack.client, stack.store, 'closed-cancel');
     assert.equal(progress.state, 'cancelled');
-    assert.match(progress.failure ?? '', /cancelled through Temporal/);
-    assert.equal(progress.counts.succeeded, 1);
+    assert.deepEqual(
+      {
+        succeeded: progress.counts.succeeded,
+        failed: progress.counts.failed,
+        pending: progress.counts.pending,
+      },
+      { succeeded: 1, failed: 1, pending: 0 },
+    );
+    const hung = await stack.store.getResult('closed-cancel', 1);
+    assert.equal(hung?.status, 'failed');
+    assert.equal(hung?.reason, 'cancelled');
+    const description = await handle.describe();
+    assert.equal(description.typedSearchAttributes.get(BatchStatusAttr), 'cancelled');
 
     const watched = await runCli(stack, ['status', 'closed-cancel', '--watch', '--json']);
-    assert.equal(watched.code, 8, watched.stderr);
+    assert.equal(watched.code, 5, `batchNotCompleted: ${watched.stderr}`);
     assert.equal((JSON.parse(watched.stdout) as BatchProgress).state, 'cancelled');
   });
 });

@@ -67,7 +67,7 @@ describe('setup errors (a bare dev server)', () => {
     const line = oneLine(run.stderr);
     assert.match(
       line,
-      /lacks scrapeflow's search attributes ScrapeflowBatchId, ScrapeflowBatchStatus, .*ScrapeflowUrl/,
+      /lacks scrapeflow's search attributes ScrapeflowBatchId, ScrapeflowBatchStatus, .*ScrapeflowDeadLettered/,
     );
     assert.match(line, /`scrapeflow cluster setup`/);
     assert.deepEqual(await storedInputs(), []);
@@ -88,7 +88,7 @@ describe('setup errors (a bare dev server)', () => {
       const body = res.json<{ error: string; message: string; missing: string[] }>();
       assert.equal(body.error, 'temporal_not_set_up');
       assert.match(body.message, /ScrapeflowBatchId.*scrapeflow cluster setup/);
-      assert.ok(body.missing.includes('ScrapeflowOutcome'));
+      assert.ok(body.missing.includes('ScrapeflowFailed'));
       assert.deepEqual(await storedInputs(), []);
     } finally {
       await app.close();
@@ -127,14 +127,34 @@ describe('scrapeflow cluster setup', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.match(
       first.stdout,
-      /registered search attributes: ScrapeflowBatchId, ScrapeflowBatchStatus, ScrapeflowPauseReason, ScrapeflowAccount, ScrapeflowUrl, ScrapeflowOutcome/,
+      /registered search attributes: ScrapeflowBatchId, ScrapeflowBatchStatus, ScrapeflowPauseReason, ScrapeflowAccount, ScrapeflowSucceeded, ScrapeflowFailed, ScrapeflowDeadLettered$/m,
     );
     assert.doesNotMatch(first.stdout, /created namespace/);
     const second = await cli(['cluster', 'setup']);
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /nothing to change: namespace "default" exists with all 6 search attributes/);
+    assert.match(second.stdout, /nothing to change: namespace "default" exists with all 7 search attributes/);
     const state = await checkSetup(connection, 'default');
     assert.deepEqual({ missing: state.missing, wrongType: state.wrongType }, { missing: [], wrongType: [] });
+    // The counts are registered as numbers, so `ScrapeflowFailed > 0` compares them as such.
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({
+      namespace: 'default',
+    });
+    const { INDEXED_VALUE_TYPE_INT, INDEXED_VALUE_TYPE_KEYWORD } =
+      proto.temporal.api.enums.v1.IndexedValueType;
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(customAttributes ?? {}).filter(([name]) => name.startsWith('Scrapeflow')),
+      ),
+      {
+        ScrapeflowBatchId: INDEXED_VALUE_TYPE_KEYWORD,
+        ScrapeflowBatchStatus: INDEXED_VALUE_TYPE_KEYWORD,
+        ScrapeflowPauseReason: INDEXED_VALUE_TYPE_KEYWORD,
+        ScrapeflowAccount: INDEXED_VALUE_TYPE_KEYWORD,
+        ScrapeflowSucceeded: INDEXED_VALUE_TYPE_INT,
+        ScrapeflowFailed: INDEXED_VALUE_TYPE_INT,
+        ScrapeflowDeadLettered: INDEXED_VALUE_TYPE_INT,
+      },
+    );
     const started = await cli(['start', urls, '--batch-id', 'after-setup', '--json']);
     assert.equal(started.code, 0, started.stderr);
     await new Client({ connection }).workflow.getHandle('after-setup').terminate('test: no workers here');
@@ -165,15 +185,15 @@ describe('scrapeflow cluster setup', () => {
     await connection.operatorService.addSearchAttributes({
       namespace: 'wrong-type',
       searchAttributes: {
-        ScrapeflowUrl: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        ScrapeflowFailed: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
       },
     });
     const run = await cli(['cluster', 'setup'], 'wrong-type');
     assert.equal(run.code, 3, run.stderr);
-    assert.match(oneLine(run.stderr), /ScrapeflowUrl is Keyword, scrapeflow needs Text/);
-    assert.deepEqual((await checkSetup(connection, 'wrong-type')).missing.length, 5, 'nothing registered');
+    assert.match(oneLine(run.stderr), /ScrapeflowFailed is Keyword, scrapeflow needs Int/);
+    assert.deepEqual((await checkSetup(connection, 'wrong-type')).missing.length, 6, 'nothing registered');
     const start = await cli(['start', urls, '--batch-id', 'wt-1'], 'wrong-type');
     assert.equal(start.code, 3);
-    assert.match(start.stderr, /ScrapeflowUrl is Keyword/);
+    assert.match(start.stderr, /ScrapeflowFailed is Keyword/);
   });
 });

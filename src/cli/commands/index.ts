@@ -6,6 +6,7 @@ import { registerCosts } from './costs.js';
 import { registerDemo } from './demo.js';
 import { registerDemoSite } from './demo-site.js';
 import { registerDev } from './dev.js';
+import { registerInspect } from './inspect.js';
 import { registerList } from './list.js';
 import { registerLocalApi } from './local-api.js';
 import { registerPrune } from './prune.js';
@@ -24,6 +25,7 @@ export const commands: RegisterCommand[] = [
   registerStart,
   registerStatus,
   registerCosts,
+  registerInspect,
   registerControl,
   registerList,
   registerResults,

@@ -12,7 +12,7 @@ export function registerStatus(program: Command): void {
     .argument('<batchId>', 'the batch id that `start` printed')
     .option(
       '--watch',
-      'show a live progress bar until the batch ends or pauses; exit 5 unless every URL succeeded, 8 when its workflow failed, was terminated, timed out or was cancelled through Temporal',
+      'show a live progress bar until the batch ends or pauses (an outage pause resumes by itself and is waited through); exit 5 unless every URL succeeded, 8 when its workflow failed, was terminated or timed out',
     )
     .option('--json', 'print one JSON object: state, pauseReason, counts, credits, ...')
     .option(
@@ -25,10 +25,10 @@ export function registerStatus(program: Command): void {
       'after',
       `
 JSON fields: batchId, state (running|paused|completed|cancelled|failed|terminated|timed_out),
-pauseReason (auth|balance|manual), failure (why the workflow failed, was terminated, timed out or was
-cancelled through Temporal), total, counts {succeeded, failed, dead_lettered, in_flight, pending},
-credits, creditsByMethod, creditsByTag, lastBalance, window, concurrency, rateLimited, waiting,
-startedAt, endedAt.`,
+pauseReason (auth|balance|outage|budget|manual), failure (why the workflow failed, was terminated or
+timed out), total, counts {succeeded, failed, dead_lettered, in_flight, pending}, credits,
+creditsByMethod, creditsByTag, lastBalance, maxCredits, window, concurrency, rateLimited, waiting,
+pages {total, done, running}, duplicates {lines, waiting}, startedAt, endedAt.`,
     )
     .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
       await withContext(async ({ client, store }) => {

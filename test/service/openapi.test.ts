@@ -1,0 +1,37 @@
+/** The OpenAPI document names what the service accepts and answers on the page-workflow design. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { openApiDocument } from '../../src/service/openapi.js';
+
+interface Schema {
+  properties?: Record<string, Schema & { enum?: string[]; $ref?: string }>;
+}
+
+describe('OpenAPI document', () => {
+  const doc = openApiDocument() as unknown as {
+    components: { schemas: Record<string, Schema> };
+    paths: Record<
+      string,
+      { post?: { requestBody?: { content: Record<string, { schema: { $ref: string } }> } } }
+    >;
+  };
+
+  it('lists every pause reason, the credit cap and the pages in the progress', () => {
+    const progress = doc.components.schemas.BatchProgress?.properties ?? {};
+    assert.deepEqual(progress.pauseReason?.enum, ['auth', 'balance', 'manual', 'outage', 'budget']);
+    assert.ok(progress.maxCredits);
+    assert.ok(progress.pages?.properties?.running);
+  });
+
+  it('documents the resume body {maxCredits}', () => {
+    const body = doc.paths['/v1/batches/{batchId}/resume']?.post?.requestBody;
+    assert.equal(body?.content['application/json']?.schema.$ref, '#/components/schemas/Resume');
+    assert.ok(doc.components.schemas.Resume?.properties?.maxCredits);
+  });
+
+  it('has the page and budget options in the start body', () => {
+    const start = doc.components.schemas.StartBatch?.properties?.options;
+    for (const field of ['pageSize', 'pagesInFlight', 'maxCredits'])
+      assert.ok(start?.properties?.[field], field);
+  });
+});
