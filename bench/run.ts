@@ -5,6 +5,7 @@
  * when named, or by itself with `npm run bench:scale`.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import * as ceiling from './ceiling.js';
 import * as cost from './cost.js';
 import * as goodput from './goodput.js';
@@ -24,6 +25,11 @@ const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, cost, render, loc
 const ON_REQUEST: Benchmark[] = [scale];
 
 async function main(): Promise<void> {
+  // Workers in this process (the ceiling's no-op floors) log warnings to stderr: stdout carries only
+  // one JSON line per benchmark.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => process.stderr.write(`${entry.level} ${entry.message}\n`)),
+  });
   const wanted = process.argv.slice(2);
   const all = [...BENCHMARKS, ...ON_REQUEST];
   const unknown = wanted.filter((w) => !all.some((b) => b.name === w));
