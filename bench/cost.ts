@@ -13,6 +13,7 @@
  * (BENCH_COST_CONCURRENCY, default 20).
  */
 import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { freePort } from '../src/temporal/dev-server.js';
 import { pageWorkflowId } from '../src/workflows/types.js';
 import { startStack, type Stack } from '../test/support/stack.js';
@@ -32,7 +33,10 @@ async function runHistories(client: Client, workflowId: string) {
   let runId: string | undefined;
   for (let guard = 0; guard < 10_000; guard++) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    histories.push(history.events ?? []);
+    histories.push({
+      events: history.events ?? [],
+      bytes: proto.temporal.api.history.v1.History.encode(history).finish().length,
+    });
     runId =
       history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
     if (!runId) break;
@@ -77,9 +81,11 @@ async function measure(stack: Stack, metricsPort: number, batchId: string, offse
   const actions: Record<string, number> = {};
   const byWorkflow = { batch: { events: 0, actions: 0 }, pages: { events: 0, actions: 0 } };
   let runs = 0;
+  let bytes = 0;
   for (const id of ids) {
-    for (const events of await runHistories(stack.client, id)) {
+    for (const { events, bytes: size } of await runHistories(stack.client, id)) {
       runs += 1;
+      bytes += size;
       const own = cloudActions(events);
       addCounts(actions, own);
       for (const event of events) {
@@ -106,6 +112,7 @@ async function measure(stack: Stack, metricsPort: number, batchId: string, offse
     runs,
     events,
     eventsPerUrl: +(events / URLS).toFixed(3),
+    historyBytesPerUrl: Math.round(bytes / URLS),
     actions: allActions,
     actionsPerUrl: +(allActions / URLS).toFixed(3),
     /** Without heartbeats: what the Web UI's "Billable Actions" estimate would show. */
