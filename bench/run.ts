@@ -1,14 +1,18 @@
 /**
  * `npm run bench`: runs each benchmark in sequence (each compares against a baseline measured in the
- * same run), writes bench/results/<name>.json and prints a one-line summary each.
- * `npm run bench -- throughput render` runs only the named ones.
+ * same run), writes bench/results/<name>.json and prints one JSON line each (`bench <name>: {...}`).
+ * `npm run bench -- throughput render` runs only the named ones; `scale` (tens of minutes) runs only
+ * when named, or by itself with `npm run bench:scale`.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import * as ceiling from './ceiling.js';
+import * as cost from './cost.js';
 import * as goodput from './goodput.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
 import * as render from './render.js';
+import * as scale from './scale.js';
 import * as throughput from './throughput.js';
 
 interface Benchmark {
@@ -16,15 +20,22 @@ interface Benchmark {
   run(): Promise<Record<string, unknown>>;
 }
 
-const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, render, localApiFast, browser];
+const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, cost, render, localApiFast, browser];
+/** Run only when named. */
+const ON_REQUEST: Benchmark[] = [scale];
 
 async function main(): Promise<void> {
+  // Workers in this process (the ceiling's no-op floors) log warnings to stderr: stdout carries only
+  // one JSON line per benchmark.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => process.stderr.write(`${entry.level} ${entry.message}\n`)),
+  });
   const wanted = process.argv.slice(2);
-  const selected = wanted.length ? BENCHMARKS.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
-  if (selected.length === 0)
-    throw new Error(
-      `no benchmark named ${wanted.join(', ')}; have ${BENCHMARKS.map((b) => b.name).join(', ')}`,
-    );
+  const all = [...BENCHMARKS, ...ON_REQUEST];
+  const unknown = wanted.filter((w) => !all.some((b) => b.name === w));
+  if (unknown.length)
+    throw new Error(`no benchmark named ${unknown.join(', ')}; have ${all.map((b) => b.name).join(', ')}`);
+  const selected = wanted.length ? all.filter((b) => wanted.includes(b.name)) : BENCHMARKS;
   const dir = new URL('../../bench/results/', import.meta.url);
   await mkdir(dir, { recursive: true });
   for (const bench of selected) {

@@ -1,7 +1,9 @@
 /**
- * The no-op floor of the ceiling benchmark: a parent that keeps `window` children in flight until `n`
- * have run, each child running one activity that does nothing. The same shape as a batch (parent,
- * sliding window, one child and one activity per item) with none of scrapeflow's work in it.
+ * The no-op floors of the ceiling benchmark, each the shape of a batch with none of scrapeflow's work:
+ * - `noopParent`: a parent keeping `window` children in flight until `n` have run, each child running
+ *   one activity that does nothing (one child workflow per item: the per-URL-workflow design's floor);
+ * - `noopActivities`: one workflow keeping `window` no-op activities in flight until `n` have run (one
+ *   activity per item: the floor of the page design, whose pages run URLs as activities).
  */
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { NoopActivities } from './activities.js';
@@ -12,16 +14,26 @@ export async function noopChild(index: number): Promise<number> {
   return noop(index);
 }
 
-export async function noopParent(n: number, window: number): Promise<number> {
+/** Runs `n` items through `window` lanes, each lane awaiting `item` for one index at a time. */
+async function lanes(n: number, window: number, item: (index: number) => Promise<unknown>) {
   let next = 0;
   let done = 0;
   const lane = async () => {
     while (next < n) {
-      const index = next++;
-      await executeChild(noopChild, { workflowId: `${workflowInfo().workflowId}/${index}`, args: [index] });
+      await item(next++);
       done += 1;
     }
   };
   await Promise.all(Array.from({ length: window }, lane));
   return done;
+}
+
+export async function noopParent(n: number, window: number): Promise<number> {
+  return lanes(n, window, (index) =>
+    executeChild(noopChild, { workflowId: `${workflowInfo().workflowId}/${index}`, args: [index] }),
+  );
+}
+
+export async function noopActivities(n: number, window: number): Promise<number> {
+  return lanes(n, window, (index) => noop(index));
 }

@@ -29,6 +29,8 @@ export interface DevServerOptions {
    * as a fresh cluster is (for `scrapeflow cluster setup` and its tests). @default true
    */
   searchAttributes?: boolean;
+  /** Port of the server's Prometheus `/metrics` endpoint (benchmarks read it); a random one when unset. */
+  metricsPort?: number;
   /** Receives the server's stderr/stdout lines (noisy); dropped by default. */
   onOutput?: (line: string) => void;
 }
@@ -103,6 +105,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   if (options.searchAttributes !== false)
     for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
       args.push('--search-attribute', `${name}=${type}`);
