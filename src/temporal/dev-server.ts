@@ -100,7 +100,24 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ([k, v]) => `${k}=${JSON.stringify(v)}`,
   );
   if (!binary) return startWithSdkDownload(port, options, dynamicConfig);
+  // A free port can be taken by another process before the server binds it (or one of the ports it
+  // derives from it): with ports of our own choosing, a bind failure is retried on new ones.
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startCli(binary, tries === 1 ? port : await freePort(), options, dynamicConfig);
+    } catch (err) {
+      const taken = err instanceof Error && /address already in use/.test(err.message);
+      if (!taken || tries >= 3 || options.port || options.uiPort) throw err;
+    }
+  }
+}
 
+async function startCli(
+  binary: string,
+  port: number,
+  options: DevServerOptions,
+  dynamicConfig: string[],
+): Promise<DevServer> {
   const uiPort = options.ui ? options.uiPort || (await freePort()) : undefined;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   args.push(...(uiPort ? ['--ui-port', String(uiPort)] : ['--headless']));

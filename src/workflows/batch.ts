@@ -76,12 +76,24 @@ const probeOptions = {
   retry: { maximumAttempts: 1 },
 } as const;
 
-/** The innermost cause's message (a child's failure wraps its termination or its own failure). */
-function rootCause(err: unknown): string {
+/** The innermost cause (a child's failure wraps its termination or its own failure). */
+function rootOf(err: unknown): unknown {
   let root = err;
   while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  return root instanceof Error ? root.message : String(root);
+  return root;
 }
+const rootCause = (err: unknown): string => {
+  const root = rootOf(err);
+  return root instanceof Error ? root.message : String(root);
+};
+/**
+ * A page that failed because this deployment's workers cannot read the batch's store: reconciling it
+ * needs that store too, so the batch fails with the reason instead of retrying the reconcile forever.
+ */
+const storeMismatch = (err: unknown): ApplicationFailure | undefined => {
+  const root = rootOf(err);
+  return root instanceof ApplicationFailure && root.type === 'StoreMismatchError' ? root : undefined;
+};
 
 function initialProgress(input: BatchWorkflowInput, pages: number): BatchProgress {
   const { options } = input;
@@ -120,6 +132,8 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   /** Summaries of pages that ended, and pages that ended without one: folded in by the main loop. */
   const ended: PageSummary[] = [];
   const silent: { page: number; detail: string }[] = [];
+  /** A page's failure that the batch cannot reconcile: the batch fails with it. */
+  let fatal: ApplicationFailure | undefined;
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
   /** A 401/402/outage pause this batch met, to spread to the account's other batches. */
@@ -184,7 +198,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   }));
   setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual', false));
   setHandler(resumeSignal, async (arg) => {
-    if (arg?.maxCredits !== undefined) maxCredits = arg.maxCredits;
+    if (arg?.maxCredits !== undefined) maxCredits = progress.maxCredits = arg.maxCredits;
     await resume();
   });
   setHandler(cancelSignal, () => {
@@ -279,7 +293,10 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       await child.signal(pauseSignal, { reason: progress.pauseReason ?? 'manual' }).catch(() => undefined);
     child.result().then(
       (summary) => ended.push(summary),
-      (err: unknown) => silent.push({ page, detail: rootCause(err) }),
+      (err: unknown) => {
+        fatal ??= storeMismatch(err);
+        silent.push({ page, detail: rootCause(err) });
+      },
     );
   };
 
@@ -313,6 +330,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           (workflowInfo().continueAsNewSuggested && running.size === 0) ||
           (canStartPage() && !workflowInfo().continueAsNewSuggested),
       );
+      if (fatal) throw ApplicationFailure.nonRetryable(fatal.message, fatal.type);
       if (ended.length > 0 || silent.length > 0) {
         for (const summary of ended.splice(0)) {
           running.delete(summary.page);

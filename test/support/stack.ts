@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,11 @@ export interface StackOptions {
   clientDataConverter?: DataConverter;
   /** Browser (BaaS) sessions the account may hold open at once. @default 2 */
   browserSessions?: number;
+  /**
+   * Workers reach the local API through a relay on a port of its own, so that `stopApi` and
+   * `restartApi` can take the API's address away and give it back. @default false
+   */
+  restartableApi?: boolean;
 }
 
 export interface WorkerProcess {
@@ -66,33 +72,104 @@ export interface Stack {
    * `devServer.dbFile`.
    */
   restartTemporal(): Promise<void>;
+  /**
+   * OmniScrape goes down as the workers see it: its address refuses connections and the calls in
+   * flight are cut. The local API itself keeps running, so its accounts, balance and counters are
+   * those of before when `restartApi` brings the address back. Needs `restartableApi`.
+   */
+  stopApi(): Promise<void>;
+  /** Listens again on the port `stopApi` closed. */
+  restartApi(): Promise<void>;
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** Every terminal record of a batch, in index order. */
   records(batchId: string): Promise<ResultRecord[]>;
   stop(): Promise<void>;
 }
 
+/**
+ * A TCP relay from a port of its own to `targetPort`, which can stop listening (connections refused,
+ * those open cut) and listen again on the same port.
+ */
+async function startRelay(targetPort: number) {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', drop).on('close', drop);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  let port = 0;
+  const listen = async () => {
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  };
+  await listen();
+  return {
+    port,
+    listen,
+    async close() {
+      if (!server.listening) return;
+      const closed = once(server, 'close');
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** Runs the starts together; when one fails, stops those that started and rethrows. */
+async function startAll<T extends readonly unknown[]>(
+  starts: { [K in keyof T]: Promise<T[K]> },
+  stop: (started: unknown) => Promise<void>,
+): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  await Promise.all(
+    settled.flatMap((s) => (s.status === 'fulfilled' ? [stop(s.value).catch(() => undefined)] : [])),
+  );
+  throw failed.reason;
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
   const concurrency = options.concurrency ?? 5;
   const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
-  const [firstTemporal, api, demo] = await Promise.all([
-    startDevServer(options.devServer),
-    startLocalApi({
-      accounts: [
-        {
-          id: 'test',
-          key: apiKey,
-          balance: options.balance ?? 1_000_000,
-          concurrency,
-          ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
-        },
-      ],
-      adminToken: ADMIN_TOKEN,
-      minPollIntervalMs: options.minPollIntervalMs ?? 100,
-    }),
-    startDemoSite({}),
-  ]);
+  // A part that fails to start (a port taken meanwhile) must not leave the others holding the process.
+  const [firstTemporal, api, demo] = await startAll<[DevServer, LocalApiHandle, DemoSite]>(
+    [
+      startDevServer(options.devServer),
+      startLocalApi({
+        accounts: [
+          {
+            id: 'test',
+            key: apiKey,
+            balance: options.balance ?? 1_000_000,
+            concurrency,
+            ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
+          },
+        ],
+        adminToken: ADMIN_TOKEN,
+        minPollIntervalMs: options.minPollIntervalMs ?? 100,
+      }),
+      startDemoSite({}),
+    ],
+    async (started) => {
+      const part = started as DevServer | LocalApiHandle | DemoSite;
+      await ('stop' in part ? part.stop() : part.close());
+    },
+  );
+  const relay = options.restartableApi ? await startRelay(api.port) : undefined;
+  const workerApiUrl = relay ? `http://127.0.0.1:${relay.port}/v1` : api.url;
   let temporal = firstTemporal;
   const client = await connectClient(
     { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
@@ -112,7 +189,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         TEMPORAL_ADDRESS: temporal.address,
-        OMNISCRAPE_API_URL: api.url,
+        OMNISCRAPE_API_URL: workerApiUrl,
         OMNISCRAPE_KEY: apiKey,
         OMNISCRAPE_CONCURRENCY: String(concurrency),
         SCRAPEFLOW_DATA_DIR: dataDir,
@@ -176,6 +253,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     temporal = await startDevServer(dev);
   };
 
+  const needRelay = () => {
+    if (!relay) throw new Error('stopApi and restartApi need restartableApi');
+    return relay;
+  };
+
   return {
     get temporal() {
       return temporal;
@@ -190,6 +272,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     workers,
     startWorker,
     restartTemporal,
+    stopApi: () => needRelay().close(),
+    restartApi: () => needRelay().listen(),
     admin,
     async records(batchId) {
       const out: ResultRecord[] = [];
@@ -199,6 +283,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async stop() {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close();
+      await relay?.close();
       await Promise.all([temporal.stop(), api.close(), demo.close()]);
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
