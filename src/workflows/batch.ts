@@ -76,24 +76,12 @@ const probeOptions = {
   retry: { maximumAttempts: 1 },
 } as const;
 
-/** The innermost cause (a child's failure wraps its termination or its own failure). */
-function rootOf(err: unknown): unknown {
+/** The innermost cause's message (a child's failure wraps its termination or its own failure). */
+function rootCause(err: unknown): string {
   let root = err;
   while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  return root;
-}
-const rootCause = (err: unknown): string => {
-  const root = rootOf(err);
   return root instanceof Error ? root.message : String(root);
-};
-/**
- * A page that failed because this deployment's workers cannot read the batch's store: reconciling it
- * needs that store too, so the batch fails with the reason instead of retrying the reconcile forever.
- */
-const storeMismatch = (err: unknown): ApplicationFailure | undefined => {
-  const root = rootOf(err);
-  return root instanceof ApplicationFailure && root.type === 'StoreMismatchError' ? root : undefined;
-};
+}
 
 function initialProgress(input: BatchWorkflowInput, pages: number): BatchProgress {
   const { options } = input;
@@ -132,8 +120,6 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   /** Summaries of pages that ended, and pages that ended without one: folded in by the main loop. */
   const ended: PageSummary[] = [];
   const silent: { page: number; detail: string }[] = [];
-  /** A page's failure that the batch cannot reconcile: the batch fails with it. */
-  let fatal: ApplicationFailure | undefined;
   let paused = carried?.paused ?? false;
   let cancelled = carried?.cancelled ?? false;
   /** A 401/402/outage pause this batch met, to spread to the account's other batches. */
@@ -220,19 +206,31 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
   };
 
   /** While paused for an outage: probes OmniScrape with backoff and resumes when it answers. */
+  let probes = 0;
+  /** The last wait of the probe that resumed the batch, and when it did (workflow time, ms). */
+  let lastProbe: { delay: number; resumedAt: number } | undefined;
   const probeUntilUp = async () => {
     probing = true;
     const outage = () => paused && progress.pauseReason === 'outage' && !cancelled;
+    // An outage back within a minute of a probe's resume (the probe's endpoint answers, the scrapes do
+    // not) goes on with the backoff instead of probing every 5 s again.
+    let delay =
+      lastProbe && Date.now() - lastProbe.resumedAt < 60_000
+        ? Math.min(lastProbe.delay * 2, PROBE_MAX_MS)
+        : PROBE_FIRST_MS;
     try {
-      for (let delay = PROBE_FIRST_MS, n = 1; outage(); delay = Math.min(delay * 2, PROBE_MAX_MS), n++) {
+      for (; outage(); delay = Math.min(delay * 2, PROBE_MAX_MS)) {
         if (await condition(() => !outage(), delay)) break; // resumed by an operator meanwhile
         const up = await proxyActivities<ScrapeActivities>({
           ...probeOptions,
-          activityId: `probe-${workflowInfo().runId.slice(0, 8)}-${n}`,
+          activityId: `probe-${++probes}`,
         })
           .probeApi({ account: options.account })
           .catch(() => false);
-        if (up && outage()) await resume();
+        if (up && outage()) {
+          lastProbe = { delay, resumedAt: Date.now() };
+          await resume();
+        }
       }
     } finally {
       probing = false;
@@ -293,10 +291,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       await child.signal(pauseSignal, { reason: progress.pauseReason ?? 'manual' }).catch(() => undefined);
     child.result().then(
       (summary) => ended.push(summary),
-      (err: unknown) => {
-        fatal ??= storeMismatch(err);
-        silent.push({ page, detail: rootCause(err) });
-      },
+      (err: unknown) => silent.push({ page, detail: rootCause(err) }),
     );
   };
 
@@ -330,7 +325,6 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           (workflowInfo().continueAsNewSuggested && running.size === 0) ||
           (canStartPage() && !workflowInfo().continueAsNewSuggested),
       );
-      if (fatal) throw ApplicationFailure.nonRetryable(fatal.message, fatal.type);
       if (ended.length > 0 || silent.length > 0) {
         for (const summary of ended.splice(0)) {
           running.delete(summary.page);

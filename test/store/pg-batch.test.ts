@@ -79,9 +79,9 @@ describe('a batch on the PostgreSQL store', () => {
       });
       await assert.rejects(handle.result(), (err: unknown) => {
         assert.ok(err instanceof WorkflowFailedError);
-        // The page's loadInputPage is refused; the batch, which cannot reconcile the page on this store
-        // either, fails with the same StoreMismatchError (never waiting on the page forever).
-        const root = err.cause as { message?: string; type?: string } | undefined;
+        // The page's loadInputPage is refused; the batch's reconcile of the page (recordMissing) is
+        // refused the same way, non-retryable: WorkflowFailedError → ActivityFailure → StoreMismatchError.
+        const root = err.cause?.cause as { message?: string; type?: string } | undefined;
         assert.equal(root?.type, 'StoreMismatchError');
         const message = String(root?.message);
         assert.match(message, /is not the batch's store/);
