@@ -1,6 +1,7 @@
 /**
- * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API, the demo
- * site, and scrape worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
+ * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API (in this
+ * process, or with `apiStateFile` a process of its own that a test can kill), the demo site, and scrape
+ * worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import {
+  freePort,
+  startDevServer,
+  type DevServer,
+  type DevServerOptions,
+} from '../../src/temporal/dev-server.js';
 import { connectClient } from '../../src/client/temporal.js';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
@@ -19,6 +25,7 @@ import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultRecord, ResultStore } from '../../src/store/types.js';
 import { BIN } from './cli.js';
+import { startLocalApiProcess, type LocalApiProcess } from './local-api-process.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -36,6 +43,12 @@ export interface StackOptions {
   clientDataConverter?: DataConverter;
   /** Browser (BaaS) sessions the account may hold open at once. @default 2 */
   browserSessions?: number;
+  /**
+   * Runs the local API as a process of its own (`scrapeflow local-api`) that keeps its balances, counters
+   * and charges in this file, so `apiProcess.kill()` / `apiProcess.start()` make an outage it survives.
+   * Its state is then read through `admin()`; `api` is not available. @default in this process
+   */
+  apiStateFile?: string;
 }
 
 export interface WorkerProcess {
@@ -51,7 +64,12 @@ export interface Stack {
   /** The dev server now running (replaced by `restartTemporal`). */
   readonly temporal: DevServer;
   client: Client;
-  api: LocalApiHandle;
+  /** The in-process local API (throws when the stack runs it as a process: `apiStateFile`). */
+  readonly api: LocalApiHandle;
+  /** The local API's process, with `apiStateFile`. */
+  apiProcess: LocalApiProcess | undefined;
+  /** The OmniScrape base URL the workers call. */
+  apiUrl: string;
   demoOrigin: string;
   demo: DemoSite;
   apiKey: string;
@@ -76,23 +94,31 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
   const concurrency = options.concurrency ?? 5;
   const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
-  const [firstTemporal, api, demo] = await Promise.all([
+  const apiConfig = {
+    accounts: [
+      {
+        id: 'test',
+        key: apiKey,
+        balance: options.balance ?? 1_000_000,
+        concurrency,
+        ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
+      },
+    ],
+    adminToken: ADMIN_TOKEN,
+    minPollIntervalMs: options.minPollIntervalMs ?? 100,
+  };
+  const [firstTemporal, localApi, demo] = await Promise.all([
     startDevServer(options.devServer),
-    startLocalApi({
-      accounts: [
-        {
-          id: 'test',
-          key: apiKey,
-          balance: options.balance ?? 1_000_000,
-          concurrency,
-          ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
-        },
-      ],
-      adminToken: ADMIN_TOKEN,
-      minPollIntervalMs: options.minPollIntervalMs ?? 100,
-    }),
+    options.apiStateFile === undefined
+      ? startLocalApi(apiConfig)
+      : startLocalApiProcess(
+          { ...apiConfig, faults: [], port: await freePort(), stateFile: options.apiStateFile },
+          join(dataDir, 'local-api.json'),
+        ),
     startDemoSite({}),
   ]);
+  const api = 'state' in localApi ? localApi : undefined;
+  const apiProcess = 'state' in localApi ? undefined : localApi;
   let temporal = firstTemporal;
   const client = await connectClient(
     { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
@@ -112,7 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         TEMPORAL_ADDRESS: temporal.address,
-        OMNISCRAPE_API_URL: api.url,
+        OMNISCRAPE_API_URL: localApi.url,
         OMNISCRAPE_KEY: apiKey,
         OMNISCRAPE_CONCURRENCY: String(concurrency),
         SCRAPEFLOW_DATA_DIR: dataDir,
@@ -156,7 +182,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${api.origin}${path}`, {
+    const res = await fetch(`${localApi.origin}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -181,7 +207,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return temporal;
     },
     client,
-    api,
+    get api() {
+      if (!api) throw new Error('the local API runs as a process here: read it through admin()');
+      return api;
+    },
+    apiProcess,
+    apiUrl: localApi.url,
     demoOrigin: demo.origin,
     demo,
     apiKey,
@@ -199,7 +230,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async stop() {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close();
-      await Promise.all([temporal.stop(), api.close(), demo.close()]);
+      await Promise.all([temporal.stop(), api?.close() ?? apiProcess?.kill(), demo.close()]);
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },
