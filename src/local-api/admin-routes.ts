@@ -7,6 +7,8 @@
  *   removes all, `DELETE /admin/faults/:id` one
  * - `POST /admin/balance` with `{ account, balance }` sets a balance, `{ account, add }` tops it up
  * - `GET /admin/accounts`: ids, balances, concurrency and slots in use, never keys
+ * - `GET /admin/charges`: the charge ledger, one entry per charge kept (charges.ts); `?account=` and
+ *   `?keyPrefix=` (an `Idempotency-Key` prefix, e.g. one batch's) narrow it
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -35,13 +37,27 @@ function parseRules(body: unknown): FaultRuleSpec[] {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, state: LocalApiState): void {
-  const { accounts, counters, faults } = state;
+  const { accounts, charges, counters, faults } = state;
 
   app.get('/admin/counters', () => counters.snapshot());
 
   app.post('/admin/counters/reset', () => {
     counters.reset();
+    charges.reset();
     return counters.snapshot();
+  });
+
+  app.get<{ Querystring: { account?: string; keyPrefix?: string } }>('/admin/charges', (request) => {
+    const { account, keyPrefix } = parseWith(
+      z.object({ account: z.string().min(1).optional(), keyPrefix: z.string().min(1).optional() }).strict(),
+      request.query,
+    );
+    return {
+      charges: charges.list({
+        ...(account !== undefined ? { account } : {}),
+        ...(keyPrefix !== undefined ? { keyPrefix } : {}),
+      }),
+    };
   });
 
   app.get('/admin/accounts', () => ({ accounts: accounts.list() }));

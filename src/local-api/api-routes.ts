@@ -135,6 +135,13 @@ async function scrapeInSlot(
   const { outcome } = run;
   const { charged, balanceAfter } = run.reservation.commit(outcome.success ? outcome.price : 0);
   state.counters.charged(account.id, charged);
+  const entry = state.charges.add({
+    account: account.id,
+    key: idempotencyKey ?? null,
+    url: req.url,
+    via: 'scrape',
+    credits: charged,
+  });
   const body = scrapeBody(outcome, charged, balanceAfter);
   // Written out: a repeat of this call (same Idempotency-Key) gets this answer, not a second charge.
   if (idempotencyKey !== undefined)
@@ -145,6 +152,7 @@ async function scrapeInSlot(
       if (reply.raw.writableFinished) return;
       account.balance += charged;
       state.counters.charged(account.id, -charged);
+      if (entry) state.charges.refund(entry);
     });
   }
   state.counters.outcome('scrape', outcome.success ? '200_success' : '200_failed');
@@ -169,6 +177,13 @@ export async function executeJob(
   const { outcome } = run;
   const { charged, balanceAfter } = run.reservation.commit(outcome.success ? outcome.price : 0);
   state.counters.charged(account.id, charged);
+  state.charges.add({
+    account: account.id,
+    key: job.idempotencyKey ?? null,
+    url: job.request.url,
+    via: 'async',
+    credits: charged,
+  });
   return scrapeBody(outcome, charged, balanceAfter);
 }
 

@@ -44,6 +44,7 @@ import { CHROMIUM_ARGS, findChromium } from '../config/binaries.js';
 import type { Logger } from '../logging/logger.js';
 import type { Account, Accounts } from './accounts.js';
 import { COST_TABLE, Reservation } from './billing.js';
+import type { ChargeLedger } from './charges.js';
 import type { Counters } from './counters.js';
 
 /** Browser sessions an account may hold open at once when its config does not say. */
@@ -57,6 +58,7 @@ const BLOCKED_TYPES = ['Image', 'Media', 'Font'] as const;
 export interface BaasOptions {
   accounts: Accounts;
   counters: Counters;
+  charges: ChargeLedger;
   logger: Logger;
   /** `Retry-After` of a 429 for the session limit, in seconds. */
   retryAfterSec: number;
@@ -313,7 +315,7 @@ export class BaasSessions {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const { accounts, counters, logger } = this.options;
+    const { accounts, counters, charges, logger } = this.options;
     const url = new URL(req.url ?? '/', 'http://local');
     const refused = (status: number, error: string, message: string, retryAfterSec?: number): void => {
       counters.browserOutcome(String(status));
@@ -396,6 +398,7 @@ export class BaasSessions {
     this.#wss.handleUpgrade(req, socket, head, (client) => {
       const { charged } = reservation.commit(COST_TABLE.baas_session);
       counters.charged(account.id, charged);
+      charges.add({ account: account.id, key: null, url: null, via: 'browser', credits: charged });
       counters.browserOutcome('101');
       counters.browserSessionStarted(account.id, this.activeFor(account.id));
       session.client = client;

@@ -9,7 +9,8 @@
  *   "accounts": [{ "id": "team-a", "key": "sk-team-a", "balance": 1000, "concurrency": 5 }],
  *   "faults": [{ "match": "*\/p/13", "action": "status", "status": 503, "first": 2 }],
  *   "minPollIntervalMs": 2000, "jobTtlMs": 3600000, "retryAfterSec": 1,
- *   "maxHangMs": 600000, "bodyLimitBytes": 1048576, "renderPages": 2, "chromiumPath": "/usr/bin/chromium"
+ *   "maxHangMs": 600000, "bodyLimitBytes": 1048576, "renderPages": 2, "chromiumPath": "/usr/bin/chromium",
+ *   "stateFile": "/var/tmp/local-api-state.json"
  * }
  * ```
  */
@@ -46,6 +47,7 @@ export const configFileSchema = z
     renderPages: z.number().int().min(1).max(64).optional(),
     chromiumPath: z.string().min(1).optional(),
     fetchTimeoutMs: z.number().int().min(1).optional(),
+    stateFile: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -96,6 +98,7 @@ export interface LocalApiFlags {
   balance?: string;
   concurrency?: string;
   adminToken?: string;
+  stateFile?: string;
 }
 
 const intFlag = (min: number, max: number) =>
@@ -115,9 +118,10 @@ const flagsSchema = z.object({
   /** Concurrency of the `--key` account. @default 5 */
   concurrency: intFlag(1, 10_000).default(5),
   adminToken: z.string().min(8, 'must be at least 8 characters').optional(),
+  stateFile: z.string().min(1).optional(),
 });
 
-const FLAG_NAMES: Record<string, string> = { adminToken: '--admin-token' };
+const FLAG_NAMES: Record<string, string> = { adminToken: '--admin-token', stateFile: '--state-file' };
 
 /**
  * Builds server options from flags and the config file they name. `--key` adds an account `cli` (with
@@ -141,12 +145,13 @@ export async function optionsFromFlags(flags: LocalApiFlags): Promise<LocalApiOp
     accounts.push({ id: 'cli', key: f.key, balance: f.balance, concurrency: f.concurrency });
   }
   if (accounts.length === 0) throw new ConfigError('accounts: give --key or a config file with accounts');
-  const { host, port: filePort, adminToken, faults, ...rest } = file;
+  const { host, port: filePort, adminToken, faults, stateFile, ...rest } = file;
   return {
     ...rest,
     host: f.host ?? host,
     port: f.port ?? filePort ?? 0,
     adminToken: f.adminToken ?? adminToken,
+    ...((f.stateFile ?? stateFile) !== undefined ? { stateFile: f.stateFile ?? stateFile } : {}),
     accounts,
     faults,
   };

@@ -71,6 +71,11 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
+/** The same keys, each at zero. */
+function zeroes(gauge: Record<string, number>): Map<string, number> {
+  return new Map(Object.keys(gauge).map((key) => [key, 0]));
+}
+
 export class Counters {
   /** Emits `outcome` with the endpoint and outcome each time a request is counted (tests wait on it). */
   readonly events = new EventEmitter<{ outcome: [Endpoint, Outcome] }>();
@@ -180,6 +185,38 @@ export class Counters {
     this.#peak = new Map(current);
     this.#renders = 0;
     this.#faults = new Map();
+  }
+
+  /**
+   * Takes up the cumulative counts of a snapshot (a restart loading its state file). Gauges start at
+   * zero: nothing is in flight in a process that just started.
+   */
+  restore(s: CountersSnapshot): void {
+    const map = (o: Record<string, number>) => new Map(Object.entries(o));
+    this.#since = new Date(s.since);
+    this.#outcomes = map(s.outcomes);
+    this.#endpoints = new Map(
+      (Object.entries(s.endpoints) as [Endpoint, Record<Outcome, number>][]).map(([e, o]) => [e, map(o)]),
+    );
+    this.#submitted = s.async.submitted;
+    this.#submittedByUrl = map(s.async.submitted_by_url);
+    this.#replays = s.async.idempotent_replays;
+    this.#polls = s.async.polls;
+    this.#completed = s.async.completed;
+    this.#failed = s.async.failed;
+    this.#chargedTotal = s.credits.charged_total;
+    this.#chargedByAccount = map(s.credits.charged_by_account);
+    this.#current = zeroes(s.concurrency.current_by_account);
+    this.#peak = map(s.concurrency.peak_by_account);
+    this.#renders = s.renders_started;
+    this.#faults = map(s.faults_fired);
+    this.#browserOutcomes = map(s.browser.outcomes);
+    this.#browserStarted = s.browser.sessions_started;
+    this.#browserEnded = s.browser.sessions_ended;
+    this.#browserSeconds = s.browser.session_seconds;
+    this.#browserBlocked = s.browser.blocked_requests;
+    this.#browserCurrent = zeroes(s.browser.current_by_account);
+    this.#browserPeak = map(s.browser.peak_by_account);
   }
 
   snapshot(): CountersSnapshot {

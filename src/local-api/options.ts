@@ -33,6 +33,11 @@ export interface LocalApiOptions {
   chromiumPath?: string;
   /** Timeouts of a fast fetch of the target, in ms. @default 30000 */
   fetchTimeoutMs?: number;
+  /**
+   * Where balances, counters and the charge ledger are kept across restarts (state-file.ts); loaded at
+   * start when it exists. @default none: the state lives in memory only
+   */
+  stateFile?: string;
   /** @default createLogger({ name: 'local-api' }) */
   logger?: Logger;
   /** The clock, in ms since the epoch (tests move it to expire jobs and pass poll limits). @default Date.now */

@@ -4,8 +4,9 @@
  *
  * Clients authenticate with `X-API-Key`; a missing or unknown key is answered 401 before the body is read.
  * Error bodies are `{ error, message, field? }` (see api-error.ts). Routes: api-routes.ts (scrapes and
- * async jobs), admin-routes.ts (counters, faults, balances), and `GET /healthz`; the BaaS WebSocket
- * `/browser` (baas.ts).
+ * async jobs), admin-routes.ts (counters, faults, balances, charges), and `GET /healthz`; the BaaS
+ * WebSocket `/browser` (baas.ts). With `stateFile`, balances, counters and charges survive a restart
+ * (state-file.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -13,6 +14,7 @@ import { registerSecret } from '../omniscrape/errors.js';
 import { createLogger } from '../logging/logger.js';
 import { Accounts } from './accounts.js';
 import { BaasSessions } from './baas.js';
+import { ChargeLedger } from './charges.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { ApiError, badRequest } from './api-error.js';
 import { ENDPOINT_OF_ROUTE, accountOf, executeJob, registerApiRoutes } from './api-routes.js';
@@ -25,6 +27,7 @@ import type { LocalApiOptions } from './options.js';
 import { Renderer } from './renderer.js';
 import { failedBody } from './response.js';
 import type { LocalApiState } from './state.js';
+import { StateFile } from './state-file.js';
 
 export interface LocalApiHandle {
   /** `http://127.0.0.1:P` */
@@ -74,7 +77,13 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
       logger,
     }));
   const counters = new Counters();
+  const charges = new ChargeLedger();
   const accounts = new Accounts(options.accounts);
+  // Before the port opens: the first answer already counts on top of what the last run left.
+  const stateFile =
+    options.stateFile === undefined
+      ? undefined
+      : StateFile.open(options.stateFile, { accounts, counters, charges, logger });
   const settings = {
     retryAfterSec: options.retryAfterSec ?? 1,
     maxHangMs: options.maxHangMs ?? 600_000,
@@ -89,6 +98,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
   const baas = new BaasSessions({
     accounts,
     counters,
+    charges,
     logger,
     retryAfterSec: settings.retryAfterSec,
     ...(options.chromiumPath ? { chromiumPath: options.chromiumPath } : {}),
@@ -97,6 +107,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     accounts,
     baas,
     counters,
+    charges,
     engine,
     settings,
     logger,
@@ -150,6 +161,13 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
     return reply.sent ? reply : undefined;
   });
 
+  // Whatever an answer tells (a charge, a balance) is in the state file before the answer is written.
+  if (stateFile)
+    app.addHook('onSend', (_request, _reply, payload, done) => {
+      stateFile.save();
+      done(null, payload);
+    });
+
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof ApiError) return sendApiError(reply, state, request, err);
     const status = err.statusCode ?? 500;
@@ -198,6 +216,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApiH
         await state.jobs.close();
         await engine.close();
         await ownRenderer?.close();
+        stateFile?.close();
       })()),
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Account, Accounts } from './accounts.js';
 import type { BaasSessions } from './baas.js';
 import { Reservation, cheapestPrice } from './billing.js';
+import type { ChargeLedger } from './charges.js';
 import type { Counters } from './counters.js';
 import type { Engine, ScrapeOutcome } from './engine.js';
 import type { FaultInjector } from './faults.js';
@@ -24,6 +25,8 @@ export interface LocalApiState {
   readonly accounts: Accounts;
   readonly faults: FaultInjector;
   readonly counters: Counters;
+  /** Every charge kept, by call (`GET /admin/charges`). */
+  readonly charges: ChargeLedger;
   readonly jobs: JobStore;
   /** Delivered sync answers by Idempotency-Key. */
   readonly replays: ScrapeReplays;

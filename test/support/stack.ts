@@ -1,6 +1,7 @@
 /**
- * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API, the demo
- * site, and scrape worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
+ * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API (in this
+ * process, or with `apiStateFile` a process of its own that a test can kill), the demo site, and scrape
+ * worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,7 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/dev-server.js';
+import {
+  freePort,
+  startDevServer,
+  type DevServer,
+  type DevServerOptions,
+} from '../../src/temporal/dev-server.js';
 import { connectClient } from '../../src/client/temporal.js';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
@@ -20,6 +26,7 @@ import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultRecord, ResultStore } from '../../src/store/types.js';
 import { BIN } from './cli.js';
+import { startLocalApiProcess, type LocalApiProcess } from './local-api-process.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -42,6 +49,12 @@ export interface StackOptions {
    * `restartApi` can take the API's address away and give it back. @default false
    */
   restartableApi?: boolean;
+  /**
+   * Runs the local API as a process of its own (`scrapeflow local-api`) that keeps its balances, counters
+   * and charges in this file, so `apiProcess.kill()` / `apiProcess.start()` make an outage it survives.
+   * Its state is then read through `admin()`; `api` is not available. @default in this process
+   */
+  apiStateFile?: string;
 }
 
 export interface WorkerProcess {
@@ -57,7 +70,12 @@ export interface Stack {
   /** The dev server now running (replaced by `restartTemporal`). */
   readonly temporal: DevServer;
   client: Client;
-  api: LocalApiHandle;
+  /** The in-process local API (throws when the stack runs it as a process: `apiStateFile`). */
+  readonly api: LocalApiHandle;
+  /** The local API's process, with `apiStateFile`. */
+  apiProcess: LocalApiProcess | undefined;
+  /** The OmniScrape base URL the workers call. */
+  apiUrl: string;
   demoOrigin: string;
   demo: DemoSite;
   apiKey: string;
@@ -144,32 +162,44 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
   const concurrency = options.concurrency ?? 5;
   const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
+  const apiConfig = {
+    accounts: [
+      {
+        id: 'test',
+        key: apiKey,
+        balance: options.balance ?? 1_000_000,
+        concurrency,
+        ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
+      },
+    ],
+    adminToken: ADMIN_TOKEN,
+    minPollIntervalMs: options.minPollIntervalMs ?? 100,
+  };
   // A part that fails to start (a port taken meanwhile) must not leave the others holding the process.
-  const [firstTemporal, api, demo] = await startAll<[DevServer, LocalApiHandle, DemoSite]>(
+  const [firstTemporal, localApi, demo] = await startAll<
+    [DevServer, LocalApiHandle | LocalApiProcess, DemoSite]
+  >(
     [
       startDevServer(options.devServer),
-      startLocalApi({
-        accounts: [
-          {
-            id: 'test',
-            key: apiKey,
-            balance: options.balance ?? 1_000_000,
-            concurrency,
-            ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
-          },
-        ],
-        adminToken: ADMIN_TOKEN,
-        minPollIntervalMs: options.minPollIntervalMs ?? 100,
-      }),
+      options.apiStateFile === undefined
+        ? startLocalApi(apiConfig)
+        : startLocalApiProcess(
+            { ...apiConfig, faults: [], port: await freePort(), stateFile: options.apiStateFile },
+            join(dataDir, 'local-api.json'),
+          ),
       startDemoSite({}),
     ],
     async (started) => {
-      const part = started as DevServer | LocalApiHandle | DemoSite;
-      await ('stop' in part ? part.stop() : part.close());
+      const part = started as DevServer | LocalApiHandle | LocalApiProcess | DemoSite;
+      if ('state' in part) await part.close();
+      else if ('kill' in part) await part.kill();
+      else await ('stop' in part ? part.stop() : part.close());
     },
   );
-  const relay = options.restartableApi ? await startRelay(api.port) : undefined;
-  const workerApiUrl = relay ? `http://127.0.0.1:${relay.port}/v1` : api.url;
+  const api = 'state' in localApi ? localApi : undefined;
+  const apiProcess = 'state' in localApi ? undefined : localApi;
+  const relay = options.restartableApi ? await startRelay(Number(new URL(localApi.url).port)) : undefined;
+  const workerApiUrl = relay ? `http://127.0.0.1:${relay.port}/v1` : localApi.url;
   let temporal = firstTemporal;
   const client = await connectClient(
     { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
@@ -233,7 +263,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${api.origin}${path}`, {
+    const res = await fetch(`${localApi.origin}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -263,7 +293,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return temporal;
     },
     client,
-    api,
+    get api() {
+      if (!api) throw new Error('the local API runs as a process here: read it through admin()');
+      return api;
+    },
+    apiProcess,
+    apiUrl: localApi.url,
     demoOrigin: demo.origin,
     demo,
     apiKey,
@@ -284,7 +319,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all(workers.map((w) => w.kill('SIGKILL')));
       await client.connection.close();
       await relay?.close();
-      await Promise.all([temporal.stop(), api.close(), demo.close()]);
+      await Promise.all([temporal.stop(), api?.close() ?? apiProcess?.kill(), demo.close()]);
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -18,6 +18,7 @@ export function registerLocalApi(program: Command): void {
     .option('--balance <credits>', 'balance of the --key account (default 1000)')
     .option('--concurrency <n>', 'concurrency limit of the --key account (default 5)')
     .option('--admin-token <token>', 'bearer token that enables /admin/*')
+    .option('--state-file <file>', 'keep balances, counters and charges in this file across restarts')
     .action(async (flags: LocalApiFlags) => {
       let options;
       try {
