@@ -17,6 +17,11 @@ const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 1000);
 const LIMITS = (process.env.BENCH_LIMITS ?? '5,20,50,100').split(',').map(Number);
 /** Rounds of C URLs per measurement: a steady state well past the ramp, ~30 s per side at L = 1 s. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+/** Page options to try against the defaults (`BENCH_PAGE_SIZE`, `BENCH_PAGES_IN_FLIGHT`); unset: defaults. */
+const PAGE_OPTIONS = {
+  ...(process.env.BENCH_PAGE_SIZE ? { pageSize: Number(process.env.BENCH_PAGE_SIZE) } : {}),
+  ...(process.env.BENCH_PAGES_IN_FLIGHT ? { pagesInFlight: Number(process.env.BENCH_PAGES_IN_FLIGHT) } : {}),
+};
 
 export async function run(): Promise<Record<string, unknown>> {
   const results: Record<string, unknown>[] = [];
@@ -31,7 +36,7 @@ export async function run(): Promise<Record<string, unknown>> {
       const urls = (offset: number, n = count) =>
         Array.from({ length: n }, (_, i) => `${stack.demoOrigin}/p/${offset + i + 1}`);
       const batch = (id: string, list: string[]) =>
-        timedBatch(stack, id, list, { mode: 'fast', concurrency: limit });
+        timedBatch(stack, id, list, { mode: 'fast', concurrency: limit, ...PAGE_OPTIONS });
       // Warm-up: workflow bundle load, connections, first runs of each code path.
       await batch(`warm-${limit}`, urls(90_000, 2 * limit));
       const bare = await bareScript({ apiUrl: stack.api.url, apiKey: stack.apiKey, urls: urls(0), limit });
