@@ -74,6 +74,22 @@ export function runningBatchesQuery(account: string): string {
 }
 
 export function createControlActivities({ store, logger, client, sendAlert }: ControlActivityDeps) {
+  /** Input lines [from, to) of a batch in store-sized chunks; an input that ends early is refused. */
+  async function* inputChunks(batchId: string, from: number, to: number): AsyncGenerator<UrlItem[]> {
+    for (let offset = from; offset < to;) {
+      const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, to - offset));
+      if (items.length === 0)
+        throw ApplicationFailure.nonRetryable(
+          `input of batch ${batchId} ends at ${offset}, expected ${to} URLs`,
+          'InputTooShort',
+        );
+      yield items;
+      offset = items[items.length - 1]!.index + 1;
+    }
+  }
+  /** Where a chunk-by-chunk activity resumes after `items`. */
+  const after = (items: UrlItem[]) => items[items.length - 1]!.index + 1;
+
   return {
     /**
      * Pauses every other running batch of the account (a 401/402 concerns the whole account, not one
@@ -137,15 +153,8 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       // store, and a batch that fails saying so beats one that waits on a retry forever.
       checkSameStore(store, options.storeId, false);
       const resumed = activityInfo().heartbeatDetails as DuplicatesProgress | undefined;
-      let offset = resumed?.offset ?? 0;
       const counts: DuplicateCounts = resumed?.counts ?? { succeeded: 0, failed: 0, dead_lettered: 0 };
-      while (offset < end) {
-        const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, end - offset));
-        if (items.length === 0)
-          throw ApplicationFailure.nonRetryable(
-            `input of batch ${batchId} ends at ${offset}, expected ${end} URLs`,
-            'InputTooShort',
-          );
+      for await (const items of inputChunks(batchId, resumed?.offset ?? 0, end)) {
         for (const item of items) {
           if (item.duplicateOf === undefined) continue;
           const first = await store.getResult(batchId, item.duplicateOf);
@@ -172,8 +181,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
           );
           counts[status] += 1;
         }
-        offset = items[items.length - 1]!.index + 1;
-        heartbeat({ offset, counts } satisfies DuplicatesProgress);
+        heartbeat({ offset: after(items), counts } satisfies DuplicatesProgress);
       }
       logger.info({ event: 'duplicates_recorded', batchId, counts }, 'duplicate lines recorded');
       return counts;
@@ -198,7 +206,6 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       // retry would wait forever, so the batch fails with the mismatch instead.
       checkSameStore(store, options.storeId, false);
       const resumed = activityInfo().heartbeatDetails as { offset: number; seen: RangeRecords } | undefined;
-      let offset = resumed?.offset ?? args.from;
       const seen: RangeRecords = resumed?.seen ?? {
         counts: { succeeded: 0, failed: 0, dead_lettered: 0 },
         credits: 0,
@@ -206,33 +213,26 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
         duplicates: 0,
       };
       let written = 0;
-      while (offset < to) {
-        const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, to - offset));
-        if (items.length === 0)
-          throw ApplicationFailure.nonRetryable(
-            `input of batch ${batchId} ends at ${offset}, expected ${to} URLs`,
-            'InputTooShort',
-          );
+      for await (const items of inputChunks(batchId, resumed?.offset ?? args.from, to)) {
         for (const item of items) {
           if (item.duplicateOf !== undefined) {
             seen.duplicates += 1;
             continue;
           }
-          let record = await store.getResult(batchId, item.index);
+          let record: Pick<UrlSummary, 'status' | 'charged' | 'methodUsed'> | undefined =
+            await store.getResult(batchId, item.index);
           if (!record) {
             const task = { batchId, item, options };
             const detail = args.detail ?? (reason === 'cancelled' ? 'the batch was cancelled' : undefined);
             const charged = await store.notedCharges(batchId, item.index);
-            await writeRecord(
+            record = await writeRecord(
               store,
               task,
               { status: 'failed', reason, ...(detail ? { detail } : {}) },
               { charged, attempts: 0 },
             );
-            record = await store.getResult(batchId, item.index);
             written += 1;
           }
-          if (!record) throw new Error(`record of line ${item.index} of batch ${batchId} vanished`);
           seen.counts[record.status] += 1;
           seen.credits += record.charged;
           if (record.charged) {
@@ -240,8 +240,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
             seen.creditsByMethod[method] = (seen.creditsByMethod[method] ?? 0) + record.charged;
           }
         }
-        offset = items[items.length - 1]!.index + 1;
-        heartbeat({ offset, seen });
+        heartbeat({ offset: after(items), seen });
       }
       logger.info(
         { event: 'records_filled', batchId, from: args.from, to, reason, written },
