@@ -4,11 +4,15 @@
 #   - the Temporal CLI (dev server + Web UI), built from its Go module when no binary is found
 #   - Chromium, from Debian's packages when none is found
 #   - PostgreSQL started when installed but down (only with --start-postgres)
+#   - with --cluster: the Temporal server and its SQL tool (temporal-server, temporal-sql-tool), built
+#     from the server's Go module, for a real cluster on PostgreSQL
 # Overrides: TEMPORAL_CLI_PATH, CHROMIUM_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_VERSION=v1.5.1
+# v1.31.5 and later need a newer Go than Debian's machines here have (>= 1.26.10).
+TEMPORAL_SERVER_VERSION=v1.31.2
 TOOLS_DIR="${SCRAPEFLOW_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/scrapeflow/bin}"
 say() { printf '[setup] %s\n' "$*" >&2; }
 apt_updated=0
@@ -18,9 +22,12 @@ apt_install() {
 }
 
 start_postgres=0
+cluster=0
+script_args="$*"
 for arg in "$@"; do
   case "$arg" in
     --start-postgres) start_postgres=1 ;;
+    --cluster) cluster=1 ;;
     *) say "unknown option: $arg"; exit 2 ;;
   esac
 done
@@ -34,6 +41,29 @@ if [ ! -f node_modules/.scrapeflow-lock ] || [ "$(cat node_modules/.scrapeflow-l
 fi
 say "building TypeScript"
 npm run --silent build
+
+# --- Go builds --------------------------------------------------------------------------------------
+# go_build <module/path@version> <name>: `go install`s one command into $TOOLS_DIR under <name>, saying
+# what failed (the module proxy, or its checksum database) when it cannot.
+go_build() {
+  local module=$1 name=$2 gobin log
+  gobin=$(mktemp -d)
+  log=$(mktemp)
+  mkdir -p "$TOOLS_DIR"
+  if ! GOBIN="$gobin" go install "$module" 2> "$log"; then
+    cat "$log" >&2
+    if grep -qiE 'sum\.golang\.org|checksum database|verifying module' "$log"; then
+      say "the Go checksum database is out of reach from this machine. If you trust the module proxy, retry with"
+      say "  GONOSUMDB=github.com/temporalio,go.temporal.io GOFLAGS=-mod=mod bash scripts/setup.sh $script_args   (or GOSUMDB=off)"
+    elif grep -qiE 'proxy\.golang\.org|dial tcp|no such host|i/o timeout' "$log"; then
+      say "the Go module proxy is out of reach from this machine (GOPROXY=$(go env GOPROXY))"
+    fi
+    rm -rf "$gobin" "$log"
+    return 1
+  fi
+  mv "$gobin/$(basename "${module%@*}")" "$TOOLS_DIR/$name"
+  rm -rf "$gobin" "$log"
+}
 
 # --- Temporal CLI -----------------------------------------------------------------------------------
 find_temporal() {
@@ -52,19 +82,27 @@ elif [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
   exit 1
 elif command -v go >/dev/null 2>&1; then
   say "building the Temporal CLI $TEMPORAL_VERSION from its Go module into $TOOLS_DIR (a few minutes, once)"
-  mkdir -p "$TOOLS_DIR"
-  if ! GOBIN="$TOOLS_DIR" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION" 2> /tmp/scrapeflow-go-install.log; then
-    cat /tmp/scrapeflow-go-install.log >&2
-    if grep -qiE 'sum\.golang\.org|checksum database|verifying module' /tmp/scrapeflow-go-install.log; then
-      say "the Go checksum database is out of reach from this machine. If you trust the module proxy, retry with"
-      say "  GONOSUMDB=github.com/temporalio GOFLAGS=-mod=mod bash scripts/setup.sh   (or GOSUMDB=off)"
-    fi
-    say "could not build the Temporal CLI; install it (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH"
-    exit 1
-  fi
+  go_build "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION" temporal ||
+    { say "could not build the Temporal CLI; install it (https://docs.temporal.io/cli) and set TEMPORAL_CLI_PATH"; exit 1; }
   say "temporal CLI: $TOOLS_DIR/temporal"
 else
   say "no temporal CLI and no Go toolchain: tests fall back to the Temporal SDK's own dev-server download"
+fi
+
+# --- Temporal server and SQL tool (--cluster) -------------------------------------------------------
+if [ "$cluster" = 1 ]; then
+  command -v go >/dev/null 2>&1 || { say "--cluster needs a Go toolchain (>= 1.26) to build the Temporal server"; exit 1; }
+  for pair in "server:temporal-server" "tools/sql:temporal-sql-tool"; do
+    cmd=${pair%%:*} name=${pair##*:}
+    if [ -x "$TOOLS_DIR/$name" ]; then
+      say "$name: $TOOLS_DIR/$name"
+      continue
+    fi
+    say "building $name $TEMPORAL_SERVER_VERSION from go.temporal.io/server into $TOOLS_DIR (minutes on 2 cores, once)"
+    go_build "go.temporal.io/server/cmd/$cmd@$TEMPORAL_SERVER_VERSION" "$name" ||
+      { say "could not build $name"; exit 1; }
+    say "$name: $TOOLS_DIR/$name"
+  done
 fi
 
 # --- Chromium ---------------------------------------------------------------------------------------
