@@ -6,6 +6,7 @@
  *   `PUT /admin/faults` or `POST /admin/faults?replace=true` replaces them all; `DELETE /admin/faults`
  *   removes all, `DELETE /admin/faults/:id` one
  * - `POST /admin/balance` with `{ account, balance }` sets a balance, `{ account, add }` tops it up
+ *   (never below what requests in flight hold: billing.ts)
  * - `GET /admin/accounts`: ids, balances, concurrency and slots in use, never keys
  * - `GET /admin/charges`: the charge ledger, one entry per charge kept (charges.ts); `?account=` and
  *   `?keyPrefix=` (an `Idempotency-Key` prefix, e.g. one batch's) narrow it
@@ -13,6 +14,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError, badRequest, firstIssue } from './api-error.js';
+import { setBalance } from './billing.js';
 import { faultRuleSchema, type FaultRuleSpec } from './faults.js';
 import type { LocalApiState } from './state.js';
 
@@ -66,8 +68,7 @@ export function registerAdminRoutes(app: FastifyInstance, state: LocalApiState):
     const body = parseWith(balanceSchema, request.body);
     const account = accounts.byId(body.account);
     if (!account) throw new ApiError(404, 'not_found', `no account ${body.account}`, { field: 'account' });
-    if ('balance' in body) account.balance = body.balance;
-    else account.balance = Math.max(0, account.balance + body.add);
+    setBalance(account, 'balance' in body ? body.balance : account.balance + body.add);
     return accounts.list().find((a) => a.id === account.id);
   });
 

@@ -17,8 +17,10 @@
  * Before any work, the request reserves the price of the cheapest method it can run (fast for `auto` and
  * `fast`, rendering for `js_rendering`); 402 when the balance minus what other requests in flight hold
  * cannot cover it. When `auto` escalates to rendering the reservation is raised to the rendering price
- * first, 402 when it cannot be. The solver extra is taken when the solver was used, capped at what is
- * left: the balance never goes below zero.
+ * first, 402 when it cannot be. What a reservation holds is charged in full: work that was accepted is
+ * paid at its price (a BaaS session's client notes the session price, it gets no bill to read). The
+ * solver extra, beyond the hold, is capped at what is left: the balance never goes below zero. For the
+ * same reason an operator cannot set a balance below what work in flight holds (`setBalance`).
  *
  * ## When the charge is committed
  * A sync scrape is charged when its response is delivered: if the client went away before the response
@@ -73,10 +75,15 @@ export class Reservation {
     return true;
   }
 
-  /** Charges `price` (capped at what the account has) and drops the hold. Returns what was charged. */
+  /**
+   * Charges `price` and drops the hold: the held part in full, anything beyond it capped at what the
+   * account has free. Returns what was charged.
+   */
   commit(price: number): { charged: number; balanceAfter: number } {
+    const held = this.#done ? 0 : this.#held;
     this.#drop();
-    const charged = Math.max(0, Math.min(price, this.account.balance - this.account.reserved));
+    const free = Math.max(0, this.account.balance - this.account.reserved - held);
+    const charged = Math.max(0, Math.min(price, held) + Math.min(Math.max(0, price - held), free));
     this.account.balance -= charged;
     return { charged, balanceAfter: this.account.balance };
   }
@@ -91,4 +98,13 @@ export class Reservation {
     this.#done = true;
     this.account.reserved -= this.#held;
   }
+}
+
+/**
+ * Sets an account's balance (the admin endpoint), never below what work in flight holds: that work was
+ * accepted against the old balance and is charged in full. Returns the balance set.
+ */
+export function setBalance(account: Account, requested: number): number {
+  account.balance = Math.max(requested, account.reserved, 0);
+  return account.balance;
 }
