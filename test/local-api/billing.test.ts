@@ -3,8 +3,15 @@ import assert from 'node:assert/strict';
 import type { Account } from '../../src/local-api/accounts.js';
 import { Reservation, setBalance } from '../../src/local-api/billing.js';
 
-const account = (balance: number): Account =>
-  ({ id: 'a', key: 'sk-billing-test', balance, concurrency: 5, reserved: 0, active: 0, activeSync: 0 }) as Account;
+const account = (balance: number): Account => ({
+  id: 'a',
+  key: 'sk-billing-test',
+  balance,
+  concurrency: 5,
+  reserved: 0,
+  active: 0,
+  activeSync: 0,
+});
 
 describe('local API billing: reservations', () => {
   it('charges what a reservation holds in full, and an extra beyond it only from what is free', () => {
