@@ -1,10 +1,18 @@
 /**
  * Search attributes that make batches and their pages findable in the Temporal Web UI and `list`.
- * Registered by the dev server helper at start; production clusters register them once
- * (`temporal operator search-attribute create`, see docker-compose.yml).
+ * Registered by the dev server helper at start; any other cluster once, by `scrapeflow cluster setup`
+ * (src/temporal/setup.ts; docker-compose.yml runs it as a one-shot service).
  * Pure module: workflows import it.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * The longest Keyword value every visibility store keeps: SQL visibility stores Keywords as
+ * `varchar(255)` and refuses a longer value. Every Keyword value scrapeflow writes is bounded below this
+ * by validation where it enters (batch ids, account labels) rather than cut here: a cut batch id would
+ * find another batch's workflows.
+ */
+export const MAX_KEYWORD_LENGTH = 255;
 
 export const BatchIdAttr = defineSearchAttributeKey('ScrapeflowBatchId', SearchAttributeType.KEYWORD);
 /** running | paused | completed | cancelled */
