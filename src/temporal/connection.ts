@@ -83,7 +83,8 @@ export interface TemporalConnectionSummary {
   namespace: string;
   /** `off`, `on` (server authenticated) or `mtls` (a client certificate too). */
   tls: 'off' | 'on' | 'mtls';
-  apiKey: boolean;
+  /** Whether an API key is sent (the key itself never is here). */
+  apiKeySet: boolean;
   /** The config file a profile was read from, when one was. */
   configFile?: string;
   profile?: string;
@@ -104,7 +105,7 @@ export function plainConnection(
   address: string,
   namespace = DEFAULT_TEMPORAL_NAMESPACE,
 ): TemporalConnectionSettings {
-  return settingsOf({ address }, { address, namespace, tls: 'off', apiKey: false });
+  return settingsOf({ address }, { address, namespace, tls: 'off', apiKeySet: false });
 }
 
 function settingsOf(
@@ -273,7 +274,7 @@ export function resolveTemporalConnection(env: TemporalEnv): TemporalConnectionS
     address,
     namespace,
     tls: !tlsOption ? 'off' : typeof tlsOption === 'object' && tlsOption.clientCertPair ? 'mtls' : 'on',
-    apiKey: connectionOptions.apiKey !== undefined,
+    apiKeySet: connectionOptions.apiKey !== undefined,
     ...(file ? { configFile: file.path } : {}),
     ...(usedProfile ? { profile: usedProfile } : {}),
   });

@@ -78,7 +78,7 @@ describe('Temporal connection from the environment', () => {
       address: '127.0.0.1:7233',
       namespace: 'default',
       tls: 'off',
-      apiKey: false,
+      apiKeySet: false,
     });
   });
 
@@ -125,7 +125,7 @@ describe('Temporal connection from the environment', () => {
     const s = resolve({ TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'tmprl-key-abcdef' });
     assert.equal(s.options.apiKey, 'tmprl-key-abcdef');
     assert.equal(s.options.tls, true);
-    assert.deepEqual({ tls: s.summary.tls, apiKey: s.summary.apiKey }, { tls: 'on', apiKey: true });
+    assert.deepEqual({ tls: s.summary.tls, apiKeySet: s.summary.apiKeySet }, { tls: 'on', apiKeySet: true });
     assert.ok(!JSON.stringify(s).includes('tmprl-key-abcdef'));
     assert.equal(redactSecrets('auth tmprl-key-abcdef failed'), 'auth [REDACTED] failed');
     // An API key over plaintext, when asked for (a local proxy terminating TLS).
