@@ -14,7 +14,8 @@
  * stops at once instead of failing each task. On `shutdown` every worker drains together.
  */
 import { NativeConnection } from '@temporalio/worker';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { clientAddress } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
@@ -103,8 +104,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   for (const role of roles) ROLES[role].require?.(config, deps);
   const settings = deps.connection ?? resolveTemporalConnection(config);
   const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
-  const address = (client.connection as Connection).options?.address ?? settings.address;
-  await requireSetup(client.connection, settings.namespace, address);
+  await requireSetup(client.connection, settings.namespace, clientAddress(client));
 
   const prepared = await prepareWorkerMetrics(config);
   const metrics: ScrapeMetrics | undefined =
