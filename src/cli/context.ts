@@ -35,8 +35,7 @@ export function toCliError(err: unknown): unknown {
   if (err instanceof InputError) return new CliError(`input ${err.message}`, ExitCode.usage);
   if (err instanceof LineNotFoundError) return new CliError(err.message, ExitCode.usage);
   if (err instanceof ValidationError) return new CliError(err.message, ExitCode.usage);
-  if (err instanceof ConfigError)
-    return new CliError(`${err.message} (fix the environment variable)`, ExitCode.usage);
+  if (err instanceof ConfigError) return new CliError(`${err.message} (${err.hint})`, ExitCode.usage);
   if (err instanceof NothingToRedriveError) return new CliError(err.message, ExitCode.notFound);
   if (err instanceof StoreUnavailableError) return new CliError(err.message, ExitCode.unavailable);
   if (err instanceof StoreHostMismatchError) return new CliError(err.message, ExitCode.usage);

@@ -2,7 +2,7 @@
  * Starting and steering batches: shared by the CLI, the HTTP service and scripts.
  */
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { httpUrl } from '../omniscrape/types.js';
 import {
   describeIssues,
@@ -16,6 +16,7 @@ import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
+import { clientAddress } from './temporal.js';
 import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/definitions.js';
 import { TASK_QUEUES, type PauseReason } from '../workflows/types.js';
 
@@ -89,8 +90,7 @@ export async function startBatch(client: Client, store: ResultStore, request: St
     );
   }
   const { namespace } = client.options;
-  const address =
-    'options' in client.connection ? (client.connection as Connection).options.address : 'TEMPORAL_ADDRESS';
+  const address = clientAddress(client);
   await requireSetup(client.connection, namespace, address);
   await requireFreeId(client, store, batchId);
   const deduper = options.dedupe === false ? undefined : new Deduper();

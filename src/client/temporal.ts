@@ -2,15 +2,18 @@
  * The one way scrapeflow processes connect to Temporal as a client (CLI, HTTP service, workers'
  * notifiers). A failed connection becomes an error that says how to start a server.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import type { Config } from '../config/env.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import type { EncryptionConfig } from '../codec/keys.js';
+import {
+  connectClientConnection,
+  resolveTemporalConnection,
+  type TemporalConnectionSettings,
+  type TemporalEnv,
+} from '../temporal/connection.js';
 
-export class TemporalUnavailableError extends Error {
-  override readonly name = 'TemporalUnavailableError';
-}
+export { TemporalUnavailableError } from '../temporal/connection.js';
 
 /**
  * The Temporal server answers, but the namespace is not ready for scrapeflow: it does not exist, or
@@ -31,22 +34,22 @@ export class TemporalNotSetUpError extends Error {
 }
 
 /**
- * Connects a client. Its data converter comes from the encryption settings in `config` (payloads are
- * encrypted when a key is configured), unless `options.dataConverter` is given.
+ * Connects a client as the environment configures it (address, namespace, TLS, API key, profile: see
+ * src/temporal/connection.ts), or with `options.connection` when given (the dev stack's own server).
+ * Its data converter comes from the encryption settings in `config` (payloads are encrypted when a key
+ * is configured), unless `options.dataConverter` is given.
  */
 export async function connectClient(
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'> & EncryptionConfig,
-  options: { dataConverter?: DataConverter } = {},
+  config: TemporalEnv & EncryptionConfig,
+  options: { dataConverter?: DataConverter; connection?: TemporalConnectionSettings } = {},
 ): Promise<Client> {
+  const settings = options.connection ?? resolveTemporalConnection(config);
   const dataConverter = options.dataConverter ?? dataConverterFromConfig(config);
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 5000 });
-  } catch (err) {
-    throw new TemporalUnavailableError(
-      `no Temporal server answers at ${config.TEMPORAL_ADDRESS} (${err instanceof Error ? err.message : String(err)}). ` +
-        'Start one with `scrapeflow dev` (embedded stack) or `temporal server start-dev`, or set TEMPORAL_ADDRESS.',
-    );
-  }
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  const connection = await connectClientConnection(settings);
+  return new Client({ connection, namespace: settings.namespace, dataConverter });
+}
+
+/** The address a client connects to, for messages (a test's connection-like may have none). */
+export function clientAddress(client: Client): string {
+  return (client.connection as Partial<Connection>).options?.address ?? 'TEMPORAL_ADDRESS';
 }

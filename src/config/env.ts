@@ -18,10 +18,39 @@ const envSchema = z.object({
   OMNISCRAPE_CONCURRENCY: intFrom(1, 5),
   /** Concurrent browser sessions per browser worker. @default 2 */
   BAAS_CONCURRENCY: intFrom(1, 2),
-  /** Temporal frontend address. @default 127.0.0.1:7233 */
-  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
-  /** Temporal namespace. @default default */
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // How every process connects to Temporal, as the Temporal CLI and SDKs read it (@temporalio/envconfig):
+  // these variables override the profile of a TOML config file. src/temporal/connection.ts resolves
+  // them; the defaults (127.0.0.1:7233, namespace `default`, no TLS) apply there, after the profile.
+  /** Temporal frontend address, `host:port`. @default the profile's, else 127.0.0.1:7233 */
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  /** Temporal namespace. @default the profile's, else `default` */
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  /** API key (Temporal Cloud, or a cluster with an authorizer): sent as a bearer token; implies TLS. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** `true`/`1` turns TLS on (with the system's CAs unless a CA is given), `false`/`0` off. */
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0']).optional(),
+  /** Client certificate (PEM) for mTLS; needs TEMPORAL_TLS_CLIENT_KEY_PATH (or `_DATA`). */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().min(1).optional(),
+  /** The client certificate's PEM itself, instead of a path. */
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().min(1).optional(),
+  /** Private key (PEM) of the client certificate. Never logged. */
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().min(1).optional(),
+  /** The private key's PEM itself, instead of a path. Never logged. */
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().min(1).optional(),
+  /** CA certificate (PEM) that signed the server's certificate. @default the system's CAs */
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().min(1).optional(),
+  /** The CA certificate's PEM itself, instead of a path. */
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().min(1).optional(),
+  /** Name checked against the server's certificate (and sent as SNI). @default the address's host */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** Profile of the config file to use. @default `default` (when the file has one) */
+  TEMPORAL_PROFILE: z.string().min(1).optional(),
+  /** TOML config file of profiles. @default `$XDG_CONFIG_HOME/temporalio/temporal.toml` (or `~/.config/…`), when it exists */
+  TEMPORAL_CONFIG_FILE: z.string().min(1).optional(),
+  /** Where the default Temporal config file is looked for (not settings themselves). */
+  HOME: z.string().min(1).optional(),
+  XDG_CONFIG_HOME: z.string().min(1).optional(),
+  APPDATA: z.string().min(1).optional(),
   /** Base URL of the Temporal Web UI, for the links `scrapeflow inspect` prints. @default http://localhost:8233 */
   TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
   /** Where the filesystem store keeps inputs, results and page bodies. @default ./.data */
@@ -65,6 +94,13 @@ export type Config = z.infer<typeof envSchema>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    /** What to do about it, as the CLI prints it after the message. */
+    readonly hint = 'fix the environment variable',
+  ) {
+    super(message);
+  }
 }
 
 /** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */

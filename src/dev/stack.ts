@@ -1,8 +1,9 @@
 /**
  * The embedded stack behind `scrapeflow dev` and `scrapeflow demo`, in one process where possible:
  * the Temporal dev server with its Web UI (a child process, managed by dev-server.ts), the local
- * OmniScrape API with one local account whose key the workers get, the demo site, the scrape worker and
- * the HTTP service. `stop()` closes them in reverse order and leaves no process behind. The store is
+ * OmniScrape API with one local account whose key the workers get, the demo site, a worker of every role
+ * (`worker --queue all`) and the HTTP service. Its processes talk to its own dev server in plaintext,
+ * whatever TEMPORAL_TLS, TEMPORAL_API_KEY or a Temporal profile say. `stop()` closes them in reverse order and leaves no process behind. The store is
  * the one the environment configures, as for every other command: PostgreSQL when
  * SCRAPEFLOW_DATABASE_URL is set (so a CLI in another shell with the same variable writes where these
  * workers read), else files under the data directory.
@@ -28,8 +29,8 @@ import { startService, type RunningService } from '../service/server.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
-import { startBrowserWorker } from '../workers/browser.js';
-import { startScrapeWorker, type RunningWorker } from '../workers/scrape.js';
+import { plainConnection } from '../temporal/connection.js';
+import { startWorkers, WORKER_ROLES } from '../workers/process.js';
 
 /** Default ports, as the Temporal CLI and the scrapeflow docs use them. */
 export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, service: 8787, api: 8788, demo: 8790 } as const;
@@ -186,22 +187,19 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     });
     const store = await openStore(config);
     stops.push({ name: 'store', stop: () => store.close() });
-    const client = await connectClient(config);
+    // The stack's own dev server: plaintext and local, whatever TEMPORAL_TLS_* or a profile configure.
+    const connection = plainConnection(temporal.address, config.TEMPORAL_NAMESPACE);
+    const client = await connectClient(config, { connection });
     stops.push({ name: 'client', stop: () => client.connection.close() });
-    const worker: RunningWorker = await startScrapeWorker({
+    const workers = await startWorkers({
       config,
-      logger: logger.child({ component: 'scrape-worker' }),
+      logger: logger.child({ component: 'worker' }),
       store,
       client,
+      roles: WORKER_ROLES,
+      connection,
     });
-    stops.push({ name: 'scrape-worker', stop: () => worker.shutdown() });
-    const browserWorker = await startBrowserWorker({
-      config,
-      logger: logger.child({ component: 'browser-worker' }),
-      store,
-      client,
-    });
-    stops.push({ name: 'browser-worker', stop: () => browserWorker.shutdown() });
+    stops.push({ name: 'workers', stop: () => workers.shutdown() });
     let service: RunningService;
     try {
       service = await startService({

@@ -22,7 +22,7 @@ const REDACT_PATHS = [
 ];
 
 export interface CreateLoggerOptions {
-  /** Logger name, e.g. `scrape-worker`. */
+  /** Logger name, e.g. `scrape-worker` (a worker process: its roles joined, `workflows-scrape-worker`). */
   name: string;
   /** pino level. @default process.env.LOG_LEVEL ?? 'info' */
   level?: string;

@@ -4,10 +4,11 @@
  * request has been answered.
  */
 import type { Client } from '@temporalio/client';
-import { connectClient } from '../client/temporal.js';
+import { clientAddress, connectClient } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../logging/logger.js';
 import { registerSecret } from '../omniscrape/errors.js';
+import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
@@ -46,10 +47,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     );
   registerSecret(token);
   const store = options.store ?? (await openStore(config));
-  let client: Client;
+  let client: Client | undefined;
   try {
     client = options.client ?? (await connectClient(config));
+    // A service against a bare namespace refuses to start (exit 3 naming `scrapeflow cluster setup`).
+    await requireSetup(client.connection, client.options.namespace, clientAddress(client));
   } catch (err) {
+    if (client && !options.client) await client.connection.close();
     if (!options.store) await store.close();
     throw err;
   }

@@ -2,9 +2,9 @@
  * The chaos suite (`npm run test:chaos`): a 2,000-URL batch against the local API with mixed faults —
  * 429 with Retry-After, 5xx (scattered and one burst), `success: false`, hangs (client timeouts that move
  * URLs to the async job flow), slow pages, slow async renders, and interactive pages that run in a
- * browser (BaaS sessions on the browser queue, per-URL `steps`) — while the suite kills the scrape
- * worker and the browser worker with SIGKILL several times (a replacement is started each time, so one is
- * always coming), restarts the Temporal dev server once (same port, persistent database file), drains the
+ * browser (BaaS sessions on the browser queue, per-URL `steps`) — while the suite kills a worker of each
+ * role (workflows, scrape, browser: one process each) with SIGKILL several times (a replacement is
+ * started each time, so one is always coming), restarts the Temporal dev server once (same port, persistent database file), drains the
  * balance to trigger a 402, tops up and resumes. Every fault is triggered on a progress milestone, never
  * on a timer.
  *
@@ -92,7 +92,8 @@ before(async () => {
       dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 1000 },
     },
   });
-  await stack.startWorker();
+  await stack.startWorker({}, 'workflows');
+  await stack.startWorker({}, 'scrape');
   await stack.startWorker({ BAAS_CONCURRENCY: String(BROWSER_SESSIONS) }, 'browser');
 });
 after(async () => {
@@ -109,7 +110,7 @@ after(async () => {
 const doneOf = (p: BatchProgress) => p.counts.succeeded + p.counts.failed + p.counts.dead_lettered;
 
 /** Kills the newest live worker of `queue` with SIGKILL, then starts its replacement. */
-async function killWorker(at: string, queue: 'scrape' | 'browser' = 'scrape'): Promise<void> {
+async function killWorker(at: string, queue: 'workflows' | 'scrape' | 'browser'): Promise<void> {
   const live = stack.workers.filter(
     (w) => w.queue === queue && w.child.exitCode === null && w.child.signalCode === null,
   );
@@ -244,11 +245,11 @@ describe(
       };
 
       await reach(0.1);
-      await killWorker('10%');
+      await killWorker('10%', 'scrape');
       await reach(0.15);
       caughtMidPage.push(await killBrowserWorkerMidPage('15%'));
       await reach(0.25);
-      await killWorker('25%');
+      await killWorker('25%', 'workflows');
 
       await reach(0.3);
       // A burst of 5xx: the next 15 scrapes answer 503.
@@ -280,7 +281,7 @@ describe(
       await reach(0.55);
       caughtMidPage.push(await killBrowserWorkerMidPage('55%'));
       await reach(0.6);
-      await killWorker('60%');
+      await killWorker('60%', 'scrape');
 
       await reach(0.7);
       // Async jobs still running while the balance is drained would end `failed: insufficient_balance`
@@ -309,7 +310,7 @@ describe(
       await resumeBatch(stack.client, batchId);
 
       await reach(0.85);
-      await killWorker('85%');
+      await killWorker('85%', 'workflows');
 
       final = await eventually(
         async () => {

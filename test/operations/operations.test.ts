@@ -162,7 +162,7 @@ describe('operations: cost logs, metrics, alerts, costs and encryption (one stac
     assert.ok(!worker.lines.some((l) => l.includes(stack.apiKey)), 'the API key never appears');
     assert.ok(!worker.lines.some((l) => l.includes('/hook/secret-token')), 'the webhook URL is redacted');
     assert.ok(
-      parsed(worker).some((l) => l.component === 'temporal-sdk' && l.name === 'scrape-worker'),
+      parsed(worker).some((l) => l.component === 'temporal-sdk' && l.name === 'workflows-scrape-worker'),
       'the Temporal SDK logs through the same pino logger',
     );
   });

@@ -1,7 +1,7 @@
 /**
  * The real stack for integration tests: a Temporal CLI dev server, the local OmniScrape API (in this
- * process, or with `apiStateFile` a process of its own that a test can kill), the demo site, and scrape
- * worker processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
+ * process, or with `apiStateFile` a process of its own that a test can kill), the demo site, and worker
+ * processes started from `bin/scrapeflow` (so `kill -9` kills a real process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -57,9 +57,15 @@ export interface StackOptions {
   apiStateFile?: string;
 }
 
+/**
+ * The `--queue` of a worker process: one role, or a comma list (`workflows,scrape` runs the workflows
+ * and the OmniScrape calls in one process, as one worker did before the roles were split).
+ */
+export type WorkerQueue = 'workflows' | 'scrape' | 'browser' | 'workflows,scrape' | 'all';
+
 export interface WorkerProcess {
   child: ChildProcess;
-  queue: 'scrape' | 'browser';
+  queue: WorkerQueue;
   /** Every JSON log line the worker printed. */
   lines: string[];
   exited: Promise<void>;
@@ -82,8 +88,11 @@ export interface Stack {
   dataDir: string;
   store: ResultStore;
   workers: WorkerProcess[];
-  /** Spawns `scrapeflow worker --queue <queue>` (default `scrape`) and waits for its start line. */
-  startWorker(env?: Record<string, string>, queue?: 'scrape' | 'browser'): Promise<WorkerProcess>;
+  /**
+   * Spawns `scrapeflow worker --queue <queue>` (default `workflows,scrape`) and waits for the start
+   * line of each of its roles.
+   */
+  startWorker(env?: Record<string, string>, queue?: WorkerQueue): Promise<WorkerProcess>;
   /**
    * Stops the Temporal dev server and starts it again on the same port and database file, so workers
    * and the client reconnect to the same address and find their workflows. Needs `devServer.port` and
@@ -212,7 +221,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const startWorker = async (
     env: Record<string, string> = {},
-    queue: 'scrape' | 'browser' = 'scrape',
+    queue: WorkerQueue = 'workflows,scrape',
   ): Promise<WorkerProcess> => {
     const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue], {
       env: {
@@ -240,10 +249,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
+    const roles = queue === 'all' ? ['workflows', 'scrape', 'browser'] : queue.split(',');
+    const waiting = new Set(roles.map((role) => `"${role} worker started"`));
     const started = new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on('line', (line) => {
         lines.push(line);
-        if (line.includes(`"${queue} worker started"`)) resolve();
+        for (const marker of waiting) if (line.includes(marker)) waiting.delete(marker);
+        if (waiting.size === 0) resolve();
       });
       void exited.then(() => reject(new Error(`worker exited before starting: ${stderr}`)));
     });

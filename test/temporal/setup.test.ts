@@ -95,6 +95,35 @@ describe('setup errors (a bare dev server)', () => {
     }
   });
 
+  it('a worker of every role exits 3 naming `scrapeflow cluster setup`, before polling', async () => {
+    for (const queue of ['workflows', 'scrape', 'browser', 'all']) {
+      const run = await runCli({ temporal: server, dataDir }, ['worker', '--queue', queue], {
+        env: { OMNISCRAPE_KEY: 'sk-test-setup', OMNISCRAPE_API_URL: 'http://127.0.0.1:9/v1' },
+      });
+      assert.equal(run.code, 3, `${queue}: ${run.stderr}`);
+      assert.match(
+        oneLine(run.stderr),
+        /lacks scrapeflow's search attributes ScrapeflowBatchId, .*: register them with `scrapeflow cluster setup`/,
+      );
+      assert.doesNotMatch(run.stdout, /worker started/);
+    }
+    const missing = await cli(['worker', '--queue', 'workflows'], 'no-such-namespace');
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(
+      oneLine(missing.stderr),
+      /namespace "no-such-namespace" does not exist.*`scrapeflow cluster setup`/,
+    );
+  });
+
+  it('the HTTP service refuses to start: exit 3 naming `scrapeflow cluster setup`', async () => {
+    const run = await runCli({ temporal: server, dataDir }, ['serve', '--port', '0'], {
+      env: { SCRAPEFLOW_API_TOKEN: 'setup-test-token' },
+    });
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(oneLine(run.stderr), /lacks scrapeflow's search attributes .*`scrapeflow cluster setup`/);
+    assert.doesNotMatch(run.stdout, /listening/);
+  });
+
   it("a start's own refusal is read as the same error (for servers that hide the attribute list)", async () => {
     const start = (namespace: string) =>
       new Client({ connection, namespace }).workflow

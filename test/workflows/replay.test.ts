@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { workflowSource } from '../../src/workers/scrape.js';
+import { workflowSource } from '../../src/workers/workflows.js';
 
 const DIR = new URL('../../../test/fixtures/histories/', import.meta.url);
 

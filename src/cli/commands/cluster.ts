@@ -1,12 +1,14 @@
 /**
  * `scrapeflow cluster setup`: makes the configured Temporal namespace ready for scrapeflow (the
- * namespace, and every search attribute with its type), against any cluster TEMPORAL_ADDRESS and
- * TEMPORAL_NAMESPACE name. Idempotent: a second run changes nothing and says so.
+ * namespace, and every search attribute with its type), against any cluster, connected as every other
+ * process is (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key, profile: src/temporal/connection.ts).
+ * Idempotent: a second run changes nothing and says so.
  */
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { Option, type Command } from 'commander';
 import { connectClient } from '../../client/temporal.js';
 import { loadConfig } from '../../config/env.js';
+import { resolveTemporalConnection } from '../../temporal/connection.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
 import { DEFAULT_RETENTION_MS, setUpNamespace } from '../../temporal/setup.js';
 import { say, toCliError } from '../context.js';
@@ -47,10 +49,11 @@ export function registerCluster(program: Command): void {
     .action(async ({ retention }: { retention: number }) => {
       try {
         const config = loadConfig();
-        const client = await connectClient(config);
+        const connection = resolveTemporalConnection(config);
+        const client = await connectClient(config, { connection });
         try {
-          const namespace = config.TEMPORAL_NAMESPACE;
-          const outcome = await setUpNamespace(client.connection, namespace, config.TEMPORAL_ADDRESS, {
+          const { namespace, address } = connection;
+          const outcome = await setUpNamespace(client.connection, namespace, address, {
             retentionMs: retention,
           });
           if (outcome.createdNamespace)
@@ -61,10 +64,7 @@ export function registerCluster(program: Command): void {
             say(
               `nothing to change: namespace ${JSON.stringify(namespace)} exists with all ${ALL_SEARCH_ATTRIBUTES.length} search attributes`,
             );
-          else
-            say(
-              `namespace ${JSON.stringify(namespace)} at ${config.TEMPORAL_ADDRESS} is set up for scrapeflow`,
-            );
+          else say(`namespace ${JSON.stringify(namespace)} at ${address} is set up for scrapeflow`);
         } finally {
           await client.connection.close();
         }

@@ -105,7 +105,7 @@ export function printAddresses(stack: EmbeddedStack, logFile: string | undefined
   say(`HTTP service       ${stack.serviceUrl}   (token: ${stack.apiToken})`);
   say(`local OmniScrape   ${stack.apiUrl}   (a local account; the workers hold its key)`);
   say(`demo site          ${stack.demoOrigin}`);
-  say(`workers            scrape and browser (in this process)`);
+  say(`workers            workflows, scrape and browser (in this process)`);
   say(`store              ${stack.store.id}`);
   say(`data               ${stack.dataDir}${logFile ? `   logs: ${logFile}` : ''}`);
 }

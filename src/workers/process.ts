@@ -1,0 +1,169 @@
+/**
+ * A worker process (`scrapeflow worker --queue <roles>`, and the `dev` stack): one or more roles, each
+ * the workers of one task queue, over what a process has once: the Temporal runtime (logs, metrics
+ * exporter), one `NativeConnection`, the data converter, the alerts and the Prometheus endpoint.
+ *
+ * - `workflows`: the batch and page workflows and their bookkeeping activities (queue `scrapeflow`).
+ * - `scrape`: the OmniScrape HTTP activities only (queue `scrape`); its slots are the plan's limit.
+ * - `browser`: the BaaS sessions (queue `browser`).
+ * Splitting them lets workflow processing scale apart from OmniScrape slots; a process can run several
+ * (`workflows,scrape`, or `all` as `dev` does).
+ *
+ * Before polling anything, the process checks that the namespace is set up for scrapeflow
+ * (`TemporalNotSetUpError`, naming `scrapeflow cluster setup`), so a worker against a bare cluster
+ * stops at once instead of failing each task. On `shutdown` every worker drains together.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { clientAddress } from '../client/temporal.js';
+import type { Config } from '../config/env.js';
+import type { Logger } from '../logging/logger.js';
+import type { ResultStore } from '../store/types.js';
+import { createAlerts, type Alerts } from '../alerts/index.js';
+import { dataConverterFromConfig } from '../codec/data-converter.js';
+import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
+import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
+import type { OmniScrapeApi } from '../activities/scrape.js';
+import {
+  resolveTemporalConnection,
+  TemporalUnavailableError,
+  unavailableMessage,
+  type TemporalConnectionSettings,
+} from '../temporal/connection.js';
+import { requireSetup } from '../temporal/setup.js';
+import { installRuntime } from './runtime.js';
+import type { RoleDefinition, StartedRole } from './role.js';
+import { workflowsRole } from './workflows.js';
+import { scrapeRole } from './scrape.js';
+import { browserRole } from './browser.js';
+
+/** The roles, in the order a process starts them. */
+export const WORKER_ROLES = ['workflows', 'scrape', 'browser'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
+/**
+ * `workflows`, `scrape`, `browser`, a comma list of them (`workflows,scrape`), or `all`. Returns the
+ * roles in start order, each once; throws naming the flag and the word it does not know.
+ */
+export function parseRoles(value: string, flag = '--queue'): WorkerRole[] {
+  const words = value
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+  if (words.length === 1 && words[0] === 'all') return [...WORKER_ROLES];
+  const unknown = words.filter((w) => !(WORKER_ROLES as readonly string[]).includes(w));
+  if (words.length === 0 || unknown.length)
+    throw new Error(
+      `${flag} must be ${WORKER_ROLES.join(', ')}, a comma list of them, or all (got ${JSON.stringify(value)})`,
+    );
+  return WORKER_ROLES.filter((r) => words.includes(r));
+}
+
+const ROLES: Record<WorkerRole, RoleDefinition> = {
+  workflows: workflowsRole,
+  scrape: scrapeRole,
+  browser: browserRole,
+};
+
+export interface WorkerProcessDeps {
+  config: Config;
+  logger: Logger;
+  store: ResultStore;
+  client: Client;
+  roles: readonly WorkerRole[];
+  /** The connection to use instead of the one the environment configures (the dev stack's server). */
+  connection?: TemporalConnectionSettings;
+  /** Injected in tests; built from the config otherwise. */
+  api?: OmniScrapeApi & { close?(): Promise<void> };
+}
+
+export interface RunningWorker {
+  roles: readonly WorkerRole[];
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+  /** Drains and stops. */
+  shutdown(): Promise<void>;
+  /** The Prometheus endpoint, when SCRAPEFLOW_METRICS_PORT is set. */
+  metricsUrl?: string;
+  /** `sendAlert('paused', {...})` and friends, for whatever runs in this process. */
+  alerts: Alerts;
+}
+
+/** Connects a worker connection; a server that does not answer is a `TemporalUnavailableError`. */
+async function connectNative(settings: TemporalConnectionSettings): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(settings.options);
+  } catch (err) {
+    throw new TemporalUnavailableError(unavailableMessage(settings, err));
+  }
+}
+
+export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWorker> {
+  const { config, logger, store, client, roles } = deps;
+  if (roles.length === 0) throw new Error('a worker process needs at least one role');
+  for (const role of roles) ROLES[role].require?.(config, deps);
+  const settings = deps.connection ?? resolveTemporalConnection(config);
+  const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
+  await requireSetup(client.connection, settings.namespace, clientAddress(client));
+
+  const prepared = await prepareWorkerMetrics(config);
+  const metrics: ScrapeMetrics | undefined =
+    prepared && roles.some((r) => r !== 'browser') ? createScrapeMetrics(prepared.registry) : undefined;
+  installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
+  const alerts = createAlerts(config, logger, metrics ? { onResult: (k, r) => metrics.alert(k, r) } : {});
+  const connection = await connectNative(settings);
+  const started: Array<{ role: WorkerRole; started: StartedRole }> = [];
+  try {
+    for (const role of roles)
+      started.push({
+        role,
+        started: await ROLES[role].start({
+          config,
+          logger,
+          store,
+          client,
+          connection,
+          namespace: settings.namespace,
+          dataConverter,
+          alerts,
+          ...(metrics ? { metrics } : {}),
+          ...(deps.api ? { api: deps.api } : {}),
+        }),
+      });
+  } catch (err) {
+    for (const { started: s } of started) await s.close?.();
+    await connection.close();
+    await alerts.close();
+    throw err;
+  }
+  const metricsServer = await prepared?.serve(logger);
+  const encrypted = Boolean(dataConverter.payloadCodecs?.length);
+  for (const { role, started: s } of started)
+    logger.info(
+      {
+        ...s.info,
+        temporal: settings.summary,
+        ...(metricsServer ? { metrics: metricsServer.url } : {}),
+        encrypted,
+      },
+      `${role} worker started`,
+    );
+  const workers = started.flatMap((s) => s.started.workers);
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    for (const { started: s } of started) await s.close?.();
+    await connection.close();
+    await alerts.close();
+    await metricsServer?.close();
+    logger.info({ roles }, 'worker stopped');
+  });
+  return {
+    roles,
+    done,
+    alerts,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+    async shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

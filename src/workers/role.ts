@@ -1,0 +1,57 @@
+/**
+ * What a worker role is to the process that runs it (see process.ts): a precondition on the
+ * configuration, and a start that creates the role's workers on the process's shared connection.
+ */
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import type { Config } from '../config/env.js';
+import type { Logger } from '../logging/logger.js';
+import type { ResultStore } from '../store/types.js';
+import type { Alerts } from '../alerts/index.js';
+import type { ScrapeMetrics } from '../metrics/scrape-metrics.js';
+import type { OmniScrapeApi, PageNotifier } from '../activities/scrape.js';
+import { rateLimitedSignal } from '../workflows/definitions.js';
+
+/** What every role gets from the process. */
+export interface RoleContext {
+  config: Config;
+  logger: Logger;
+  store: ResultStore;
+  client: Client;
+  connection: NativeConnection;
+  namespace: string;
+  dataConverter: DataConverter;
+  alerts: Alerts;
+  metrics?: ScrapeMetrics;
+  /** Injected in tests; the scrape role builds it from the config otherwise. */
+  api?: OmniScrapeApi & { close?(): Promise<void> };
+}
+
+/** A started role: its workers (created, not yet running) and what its start line says. */
+export interface StartedRole {
+  workers: Worker[];
+  /** Fields of the `<role> worker started` log line. */
+  info: Record<string, unknown>;
+  /** Closes what the role opened, after its workers stopped. */
+  close?(): Promise<void>;
+}
+
+/** A role's precondition on the configuration (an OmniScrape key), checked before anything connects. */
+export interface RoleDefinition {
+  require?(config: Config, deps: { api?: unknown }): void;
+  start(ctx: RoleContext): Promise<StartedRole>;
+}
+
+/** Tells the page workflow whose call met a 429 (its adaptive window shrinks under sustained 429s). */
+export function temporalNotifier(client: Client, logger: Logger): PageNotifier {
+  return {
+    async rateLimited(workflowId) {
+      try {
+        await client.workflow.getHandle(workflowId).signal(rateLimitedSignal);
+      } catch (err) {
+        logger.debug({ err, workflowId }, 'page did not take the rate-limit signal');
+      }
+    },
+  };
+}
