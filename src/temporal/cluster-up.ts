@@ -95,7 +95,10 @@ export interface RunningCluster {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The last lines of the server's log (for an unexpected exit). */
   logTail(lines?: number): Promise<string>;
-  /** SIGTERM, then SIGKILL after `graceMs` (default 30 s); resolves once the process is gone. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` (default 60 s: the server takes 3–15 s, about 2 s per system
+   * worker whose ShutdownWorker call times out); resolves once the process is gone.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -650,7 +653,7 @@ async function startServer(args: {
   const spawnError = new Promise<never>((_, reject) => child.on('error', reject));
   spawnError.catch(() => {});
 
-  const stop = async (graceMs = 30_000) => {
+  const stop = async (graceMs = 60_000) => {
     if (exit) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
