@@ -193,6 +193,19 @@ describe('scrapeflow cluster up (temporal-server on PostgreSQL)', { skip }, () =
     assert.equal(await terminate(up), 0, up.stderr());
   });
 
+  it('a server that exits by itself: cluster up exits 1 with the last lines of its log', async () => {
+    const up = start();
+    await up.ready;
+    const pid = Number(/server pid: (\d+)/.exec(up.lines.join('\n'))?.[1]);
+    assert.ok(pid > 0, up.lines.join('\n'));
+    process.kill(pid, 'SIGKILL');
+    assert.equal(await up.exited, 1);
+    assert.match(
+      up.stderr(),
+      /the Temporal server exited by itself \(SIGKILL\); last lines of .*temporal-server\.log:\n {2}info: /,
+    );
+  });
+
   describe('--tls (mTLS on the frontend)', () => {
     let certs: TestCerts;
     let up: UpProcess;
@@ -269,5 +282,30 @@ describe('scrapeflow cluster up (temporal-server on PostgreSQL)', { skip }, () =
         await connection.close();
       }
     });
+  });
+});
+
+describe('scrapeflow cluster up without the cluster binaries', () => {
+  it('fails naming `bash scripts/setup.sh --cluster` and the override variable', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'scrapeflow-no-tools-'));
+    try {
+      const up = clusterUp(['--database-url', 'postgres://postgres@127.0.0.1:5432/unused'], {
+        SCRAPEFLOW_TOOLS_DIR: empty,
+        PATH: '/usr/bin:/bin',
+      });
+      assert.equal(await up.exited, 3);
+      assert.match(
+        up.stderr(),
+        /no temporal-server in .*: run `bash scripts\/setup\.sh --cluster`.* or set TEMPORAL_SERVER_PATH/,
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad --database-url is a usage error naming the flag', async () => {
+    const up = clusterUp(['--database-url', 'mysql://x@127.0.0.1/db']);
+    assert.equal(await up.exited, 2);
+    assert.match(up.stderr(), /--database-url must be a postgres:\/\/ URL/);
   });
 });

@@ -186,7 +186,7 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
         if (err instanceof ClusterStartError) throw new CliError(err.message, ExitCode.unavailable);
         throw toCliError(err);
       }
-      say(`config: ${up.configFile}   log: ${up.logFile}`);
+      say(`config: ${up.configFile}   log: ${up.logFile}   server pid: ${up.pid}`);
       say(
         `ready: Temporal server ${TEMPORAL_SERVER_VERSION} at ${up.address}${up.tls ? ' (mTLS)' : ''} in ` +
           `${seconds(up.timings.startMs)} (schemas ${seconds(up.timings.schemaMs)}); ` +
