@@ -5,7 +5,8 @@
 #   - Chromium, from Debian's packages when none is found
 #   - PostgreSQL started when installed but down (only with --start-postgres)
 #   - with --cluster: the Temporal server and its SQL tool (temporal-server, temporal-sql-tool), built
-#     from the server's Go module, for a real cluster on PostgreSQL
+#     from the server's Go module, for a real cluster on PostgreSQL, and the server's PostgreSQL schemas
+#     (copied to ~/.cache/scrapeflow/temporal-schema/<version>/postgresql/v12)
 # Overrides: TEMPORAL_CLI_PATH, CHROMIUM_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,6 +104,18 @@ if [ "$cluster" = 1 ]; then
       { say "could not build $name"; exit 1; }
     say "$name: $TOOLS_DIR/$name"
   done
+  # The SQL schemas `scrapeflow cluster up` creates and migrates, copied out of Go's module cache (which
+  # `go clean -modcache` empties) next to the binaries.
+  schema_dir="$(dirname "$TOOLS_DIR")/temporal-schema/$TEMPORAL_SERVER_VERSION/postgresql/v12"
+  if [ ! -d "$schema_dir/temporal/versioned" ] || [ ! -d "$schema_dir/visibility/versioned" ]; then
+    module_dir=$(go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [ -d "$module_dir/schema/postgresql/v12" ] ||
+      { say "no schema/postgresql/v12 in the server module (${module_dir:-not downloaded})"; exit 1; }
+    rm -rf "$schema_dir" && mkdir -p "$schema_dir"
+    cp -R "$module_dir/schema/postgresql/v12/temporal" "$module_dir/schema/postgresql/v12/visibility" "$schema_dir/"
+    chmod -R u+w "$schema_dir"
+  fi
+  say "temporal schemas: $schema_dir"
 fi
 
 # --- Chromium ---------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 /**
- * Finds the external binaries scrapeflow drives: the Temporal CLI and Chromium. The search order is the
- * same as scripts/setup.sh: explicit env override, PATH, then the setup script's tool directory.
+ * Finds the external binaries scrapeflow drives: the Temporal CLI, Chromium, and the Temporal server and
+ * its SQL tool for `scrapeflow cluster up`. The search order is the same as scripts/setup.sh: explicit env
+ * override, PATH, then the setup script's tool directory (for the cluster binaries, which are pinned to
+ * one server release, that directory before PATH).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 function isExecutable(path: string): boolean {
   try {
@@ -74,3 +76,63 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
   '--disable-dev-shm-usage',
 ];
+
+/** The Temporal server release `scripts/setup.sh --cluster` builds and `scrapeflow cluster up` runs. */
+export const TEMPORAL_SERVER_VERSION = 'v1.31.2';
+
+const SETUP_CLUSTER = 'bash scripts/setup.sh --cluster';
+
+/**
+ * A cluster binary built by `scripts/setup.sh --cluster`: the env override when set, else the setup
+ * script's tool directory, else PATH. Throws naming the setup command when there is none.
+ */
+function findClusterBinary(name: string, envVar: string): string {
+  const override = process.env[envVar];
+  if (override) {
+    if (!isExecutable(override)) throw new Error(`${envVar}=${override} is not an executable file`);
+    return override;
+  }
+  const found = [join(toolsDir(), name), onPath(name)].find(
+    (c): c is string => c !== undefined && isExecutable(c),
+  );
+  if (!found)
+    throw new Error(
+      `no ${name} in ${toolsDir()} or on PATH: run \`${SETUP_CLUSTER}\` (builds it from the Temporal server's Go module) or set ${envVar}`,
+    );
+  return found;
+}
+
+/** `temporal-server`, the Temporal server itself (all services in one process). */
+export const findTemporalServer = () => findClusterBinary('temporal-server', 'TEMPORAL_SERVER_PATH');
+
+/** `temporal-sql-tool`, which creates and migrates the server's SQL schemas. */
+export const findTemporalSqlTool = () => findClusterBinary('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+
+/**
+ * The server's PostgreSQL schemas (`temporal/versioned`, `visibility/versioned`): TEMPORAL_SCHEMA_DIR,
+ * else the copy `scripts/setup.sh --cluster` makes next to the binaries, else the server module in Go's
+ * module cache. Throws naming the setup command when none holds them.
+ */
+export function findTemporalSchemaDir(): string {
+  const override = process.env.TEMPORAL_SCHEMA_DIR;
+  const hasSchemas = (dir: string) =>
+    existsSync(join(dir, 'temporal', 'versioned')) && existsSync(join(dir, 'visibility', 'versioned'));
+  if (override) {
+    if (!hasSchemas(override))
+      throw new Error(
+        `TEMPORAL_SCHEMA_DIR=${override} holds no temporal/versioned and visibility/versioned directories`,
+      );
+    return override;
+  }
+  const modCache = process.env.GOMODCACHE ?? join(process.env.GOPATH ?? join(homedir(), 'go'), 'pkg', 'mod');
+  const candidates = [
+    join(dirname(toolsDir()), 'temporal-schema', TEMPORAL_SERVER_VERSION, 'postgresql', 'v12'),
+    join(modCache, `go.temporal.io/server@${TEMPORAL_SERVER_VERSION}`, 'schema', 'postgresql', 'v12'),
+  ];
+  const found = candidates.find(hasSchemas);
+  if (!found)
+    throw new Error(
+      `no Temporal ${TEMPORAL_SERVER_VERSION} PostgreSQL schemas in ${candidates.join(' or ')}: run \`${SETUP_CLUSTER}\` or set TEMPORAL_SCHEMA_DIR`,
+    );
+  return found;
+}

@@ -59,6 +59,12 @@ const envSchema = z.object({
   SCRAPEFLOW_DATABASE_URL: z.string().min(1).optional(),
   /** Path of the `temporal` CLI binary. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** Path of the `temporal-server` binary `scrapeflow cluster up` runs (built by `setup.sh --cluster`). */
+  TEMPORAL_SERVER_PATH: z.string().min(1).optional(),
+  /** Path of the `temporal-sql-tool` binary `scrapeflow cluster up` migrates schemas with. */
+  TEMPORAL_SQL_TOOL_PATH: z.string().min(1).optional(),
+  /** Directory holding the server's PostgreSQL schemas (`temporal/versioned`, `visibility/versioned`). */
+  TEMPORAL_SCHEMA_DIR: z.string().min(1).optional(),
   /** Path of the Chromium binary. */
   CHROMIUM_PATH: z.string().min(1).optional(),
   /** Bearer token required by the HTTP service. */

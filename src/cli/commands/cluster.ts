@@ -3,16 +3,30 @@
  * namespace, and every search attribute with its type), against any cluster, connected as every other
  * process is (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS, API key, profile: src/temporal/connection.ts).
  * Idempotent: a second run changes nothing and says so.
+ *
+ * `scrapeflow cluster up`: the real Temporal server on PostgreSQL on this host, in the foreground
+ * (src/temporal/cluster-up.ts), until SIGINT / SIGTERM.
  */
+import { join, resolve } from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { Option, type Command } from 'commander';
 import { connectClient } from '../../client/temporal.js';
 import { loadConfig } from '../../config/env.js';
 import { resolveTemporalConnection } from '../../temporal/connection.js';
+import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
+import {
+  ClusterConfigError,
+  ClusterInterruptedError,
+  ClusterStartError,
+  clusterUp,
+  TLS_FILES,
+  type RunningCluster,
+} from '../../temporal/cluster-up.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
 import { DEFAULT_RETENTION_MS, setUpNamespace } from '../../temporal/setup.js';
-import { say, toCliError } from '../context.js';
+import { intOption, say, toCliError } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
+import { untilSignal } from '../signals.js';
 
 /** Parses `--retention` (`72h`, `7d`, `1d`) into milliseconds, or fails naming the flag. */
 function parseRetention(value: string): number {
@@ -31,7 +45,10 @@ function parseRetention(value: string): number {
 }
 
 export function registerCluster(program: Command): void {
-  const cluster = program.command('cluster').description('prepare a Temporal cluster for scrapeflow');
+  const cluster = program
+    .command('cluster')
+    .description('run a Temporal cluster on PostgreSQL, and prepare any cluster for scrapeflow');
+  registerClusterUp(cluster);
   cluster
     .command('setup')
     .description(
@@ -71,5 +88,124 @@ export function registerCluster(program: Command): void {
       } catch (err) {
         throw toCliError(err);
       }
+    });
+}
+
+interface UpFlags {
+  databaseUrl: string;
+  port: number;
+  ip: string;
+  tls?: string;
+  dir?: string;
+  historyShards: number;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What to type next, in another shell: the address (and the TLS files) and `cluster setup`. */
+function nextStep(up: RunningCluster, tlsDir: string | undefined): string {
+  let env = `TEMPORAL_ADDRESS=${up.address}`;
+  if (tlsDir) {
+    const dir = resolve(tlsDir);
+    env +=
+      ` TEMPORAL_TLS_SERVER_CA_CERT_PATH=${join(dir, TLS_FILES.ca)}` +
+      ` TEMPORAL_TLS_CLIENT_CERT_PATH=${join(dir, TLS_FILES.clientCert)}` +
+      ` TEMPORAL_TLS_CLIENT_KEY_PATH=${join(dir, TLS_FILES.clientKey)}` +
+      (up.tls?.serverNameOverride ? ` TEMPORAL_TLS_SERVER_NAME=${up.tls.serverNameOverride}` : '');
+  }
+  return `${env} scrapeflow cluster setup`;
+}
+
+function registerClusterUp(cluster: Command): void {
+  cluster
+    .command('up')
+    .description(
+      `run the Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (SQL visibility) in the foreground: ` +
+        'creates the databases and schemas when missing, migrates them, stops on SIGINT / SIGTERM',
+    )
+    .requiredOption(
+      '--database-url <url>',
+      'postgres://user:password@host:port/db; db (default temporal) holds persistence, db_visibility visibility',
+    )
+    .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), 7233)
+    .option(
+      '--ip <address>',
+      'interface the frontend listens on (the internal services stay on 127.0.0.1)',
+      '127.0.0.1',
+    )
+    .option(
+      '--tls <dir>',
+      `mTLS on the frontend: <dir> holds ${TLS_FILES.ca}, ${TLS_FILES.cert}, ${TLS_FILES.key} ` +
+        `(and ${TLS_FILES.clientCert}, ${TLS_FILES.clientKey} for the ready check; else the server's certificate)`,
+    )
+    .option(
+      '--dir <dir>',
+      "the server's config files and log (default: $SCRAPEFLOW_DATA_DIR/temporal-cluster-<port>)",
+    )
+    .option(
+      '--history-shards <n>',
+      'history shards, fixed when the database is first set up',
+      intOption('--history-shards', 1, 16_384),
+      4,
+    )
+    .addHelpText(
+      'after',
+      `
+The frontend listens on --port; the other services' gRPC and membership ports are free ones picked at
+each start on 127.0.0.1 (named in <dir>/config.yaml), so the cluster never collides with a dev server
+or another cluster. The server's log goes to <dir>/temporal-server.log (the previous start's to .1).
+Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and temporal-sql-tool).`,
+    )
+    .action(async (flags: UpFlags) => {
+      // Signals are handled from the start: one during start-up stops the server, as one later does.
+      const abort = new AbortController();
+      const signalled = untilSignal().then((signal) => {
+        abort.abort();
+        return signal;
+      });
+      let up: RunningCluster;
+      try {
+        const stateDir =
+          flags.dir ?? join(loadConfig().SCRAPEFLOW_DATA_DIR, `temporal-cluster-${flags.port}`);
+        up = await clusterUp({
+          databaseUrl: flags.databaseUrl,
+          stateDir,
+          port: flags.port,
+          ip: flags.ip,
+          historyShards: flags.historyShards,
+          ...(flags.tls ? { tlsDir: flags.tls } : {}),
+          signal: abort.signal,
+          onProgress: say,
+        });
+      } catch (err) {
+        if (err instanceof ClusterInterruptedError) {
+          say(`${await signalled}: ${err.message}`);
+          return;
+        }
+        if (err instanceof ClusterConfigError) throw new CliError(err.message, ExitCode.usage);
+        if (err instanceof ClusterStartError) throw new CliError(err.message, ExitCode.unavailable);
+        throw toCliError(err);
+      }
+      say(`config: ${up.configFile}   log: ${up.logFile}   server pid: ${up.pid}`);
+      say(
+        `ready: Temporal server ${TEMPORAL_SERVER_VERSION} at ${up.address}${up.tls ? ' (mTLS)' : ''} in ` +
+          `${seconds(up.timings.startMs)} (schemas ${seconds(up.timings.schemaMs)}); ` +
+          `next, in another shell: ${nextStep(up, flags.tls)}  (creates namespace ${JSON.stringify(loadConfig().TEMPORAL_NAMESPACE)})`,
+      );
+      const outcome = await Promise.race([
+        signalled.then((signal) => ({ signal })),
+        up.exited.then((exit) => ({ exit })),
+      ]);
+      if ('signal' in outcome) {
+        say(`${outcome.signal}: stopping the Temporal server`);
+        await up.stop();
+        say('stopped');
+        return;
+      }
+      const { code, signal } = outcome.exit;
+      throw new CliError(
+        `the Temporal server exited by itself (${signal ?? `exit ${code}`}); last lines of ${up.logFile}:\n${await up.logTail(20)}`,
+        ExitCode.failure,
+      );
     });
 }
