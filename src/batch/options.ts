@@ -75,11 +75,15 @@ export const batchOptionsSchema = z
       .default({})
       .transform((p) => ({ initialMs: 2000, factor: 1.5, maxMs: 10_000, budgetMs: 120_000, ...p })),
     timeouts: z
-      .object({ scrapeMs: ms(3_600_000).min(1000), heartbeatMs: ms(600_000).min(1000) })
+      .object({
+        scrapeMs: ms(3_600_000).min(1000),
+        heartbeatMs: ms(600_000).min(1000),
+        browserMs: ms(3_600_000).min(1000),
+      })
       .strict()
       .partial()
       .default({})
-      .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, ...t })),
+      .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, browserMs: 300_000, ...t })),
     steps: stepsSchema.optional(),
     dedupe: z.boolean().default(true),
   })

@@ -87,7 +87,8 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
     ...(task.options.searchableUrls === false
       ? {}
       : { summary: url.length > MAX_SUMMARY ? `${url.slice(0, MAX_SUMMARY)}…` : url }),
-    startToCloseTimeout: task.options.timeouts.scrapeMs,
+    startToCloseTimeout:
+      taskQueue === TASK_QUEUES.browser ? task.options.timeouts.browserMs : task.options.timeouts.scrapeMs,
     heartbeatTimeout: task.options.timeouts.heartbeatMs,
     // A cancelled call is awaited to its end: an answer that arrived (and was charged) is recorded.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

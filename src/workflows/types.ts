@@ -83,7 +83,12 @@ export interface BatchOptions {
   retry: RetryMatrixConfig;
   polling: PollingConfig;
   /** Activity timeouts, ms. */
-  timeouts: { scrapeMs: number; heartbeatMs: number };
+  /**
+   * `scrapeMs`: one HTTP call (start-to-close; the HTTP client's own timeout is a little shorter).
+   * `browserMs`: one BaaS session with its steps, which takes longer than a call. `heartbeatMs`: how soon
+   * a dead worker's call is noticed.
+   */
+  timeouts: { scrapeMs: number; heartbeatMs: number; browserMs: number };
   /**
    * Page interactions (src/batch/steps.ts). When set, every URL of the batch runs in a browser (BaaS)
    * session on the `browser` task queue instead of the scrape API; an input item's own `steps` replace

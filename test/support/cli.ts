@@ -29,11 +29,11 @@ export interface CliRun {
 }
 
 /**
- * Runs `scrapeflow <args>` against a stack's dev server and store (bounded by the test's timeout).
+ * Runs `scrapeflow <args>` against a stack's Temporal (dev server, or a cluster with its TLS env) and store (bounded by the test's timeout).
  * `env` adds to or overrides the environment; `stdin` is written to the process's standard input.
  */
 export function runCli(
-  stack: { temporal: { address: string }; dataDir: string },
+  stack: { temporal: { address: string; env?: Record<string, string> }; dataDir: string },
   args: string[],
   { env = {}, stdin = '' }: { env?: Record<string, string>; stdin?: string } = {},
 ): Promise<CliRun> {
@@ -42,6 +42,7 @@ export function runCli(
       env: {
         PATH: process.env.PATH ?? '',
         TEMPORAL_ADDRESS: stack.temporal.address,
+        ...stack.temporal.env,
         SCRAPEFLOW_DATA_DIR: stack.dataDir,
         ...env,
       },

@@ -27,6 +27,7 @@ import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultRecord, ResultStore } from '../../src/store/types.js';
 import { BIN } from './cli.js';
 import { startLocalApiProcess, type LocalApiProcess } from './local-api-process.js';
+import { startCluster, type ClusterOptions, type TestCluster } from './cluster.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -35,6 +36,12 @@ export interface StackOptions {
   /** The plan's concurrency limit, enforced by the local API and used as the worker's slot count. */
   concurrency?: number;
   devServer?: DevServerOptions;
+  /**
+   * A real cluster (`scrapeflow cluster up`: temporal-server on PostgreSQL, SQL visibility, optionally
+   * mTLS) instead of the dev server; `devServer` is then ignored, and every process connects with the
+   * cluster's `env`.
+   */
+  cluster?: ClusterOptions;
   minPollIntervalMs?: number;
   /** PostgreSQL store for the workers and the test (SCRAPEFLOW_DATABASE_URL); files when unset. */
   databaseUrl?: string;
@@ -73,8 +80,10 @@ export interface WorkerProcess {
 }
 
 export interface Stack {
-  /** The dev server now running (replaced by `restartTemporal`). */
-  readonly temporal: DevServer;
+  /** The dev server now running (replaced by `restartTemporal`), or the cluster. */
+  readonly temporal: DevServer | TestCluster;
+  /** What a scrapeflow process needs to reach Temporal (TEMPORAL_ADDRESS; with a TLS cluster its files). */
+  readonly temporalEnv: Record<string, string>;
   client: Client;
   /** The in-process local API (throws when the stack runs it as a process: `apiStateFile`). */
   readonly api: LocalApiHandle;
@@ -96,7 +105,7 @@ export interface Stack {
   /**
    * Stops the Temporal dev server and starts it again on the same port and database file, so workers
    * and the client reconnect to the same address and find their workflows. Needs `devServer.port` and
-   * `devServer.dbFile`.
+   * `devServer.dbFile`; a cluster restarts on its own port and databases.
    */
   restartTemporal(): Promise<void>;
   /**
@@ -186,10 +195,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   // A part that fails to start (a port taken meanwhile) must not leave the others holding the process.
   const [firstTemporal, localApi, demo] = await startAll<
-    [DevServer, LocalApiHandle | LocalApiProcess, DemoSite]
+    [DevServer | TestCluster, LocalApiHandle | LocalApiProcess, DemoSite]
   >(
     [
-      startDevServer(options.devServer),
+      options.cluster ? startCluster(options.cluster) : startDevServer(options.devServer),
       options.apiStateFile === undefined
         ? startLocalApi(apiConfig)
         : startLocalApiProcess(
@@ -210,8 +219,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const relay = options.restartableApi ? await startRelay(Number(new URL(localApi.url).port)) : undefined;
   const workerApiUrl = relay ? `http://127.0.0.1:${relay.port}/v1` : localApi.url;
   let temporal = firstTemporal;
+  const temporalEnv = () => ('env' in temporal ? temporal.env : { TEMPORAL_ADDRESS: temporal.address });
   const client = await connectClient(
-    { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
+    { ...temporalEnv(), TEMPORAL_NAMESPACE: 'default' },
     options.clientDataConverter ? { dataConverter: options.clientDataConverter } : {},
   );
   const workers: WorkerProcess[] = [];
@@ -227,7 +237,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        TEMPORAL_ADDRESS: temporal.address,
+        ...temporalEnv(),
         OMNISCRAPE_API_URL: workerApiUrl,
         OMNISCRAPE_KEY: apiKey,
         OMNISCRAPE_CONCURRENCY: String(concurrency),
@@ -288,6 +298,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
 
   const restartTemporal = async (): Promise<void> => {
+    if ('restart' in temporal) return temporal.restart();
     const dev = options.devServer;
     if (!dev?.port || !dev.dbFile)
       throw new Error('restartTemporal needs devServer.port and devServer.dbFile');
@@ -303,6 +314,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     get temporal() {
       return temporal;
+    },
+    get temporalEnv() {
+      return temporalEnv();
     },
     client,
     get api() {

@@ -190,7 +190,7 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
       say(
         `ready: Temporal server ${TEMPORAL_SERVER_VERSION} at ${up.address}${up.tls ? ' (mTLS)' : ''} in ` +
           `${seconds(up.timings.startMs)} (schemas ${seconds(up.timings.schemaMs)}); ` +
-          `next, in another shell: ${nextStep(up, flags.tls)}  (creates namespace ${JSON.stringify(loadConfig().TEMPORAL_NAMESPACE)})`,
+          `next, in another shell: ${nextStep(up, flags.tls)}  (creates namespace ${JSON.stringify(resolveTemporalConnection(loadConfig()).namespace)})`,
       );
       const outcome = await Promise.race([
         signalled.then((signal) => ({ signal })),
