@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import * as ceiling from './ceiling.js';
+import * as cluster from './cluster.js';
 import * as cost from './cost.js';
 import * as goodput from './goodput.js';
 import * as browser from './browser.js';
@@ -20,7 +21,7 @@ interface Benchmark {
   run(): Promise<Record<string, unknown>>;
 }
 
-const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, cost, render, localApiFast, browser];
+const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, cost, render, localApiFast, browser, cluster];
 /** Run only when named. */
 const ON_REQUEST: Benchmark[] = [scale];
 

@@ -2,8 +2,8 @@
  * `scrapeflow cluster up` as a user runs it: the real Temporal server (temporal-server, built by
  * `bash scripts/setup.sh --cluster`) on the real PostgreSQL at 127.0.0.1:5432 (SCRAPEFLOW_TEST_DATABASE_URL
  * overrides), in a database of its own per run, dropped at the end. Without the cluster binaries the
- * file is skipped (SCRAPEFLOW_REQUIRE_CLUSTER=1 makes that a failure); unreachable PostgreSQL fails it
- * unless SCRAPEFLOW_SKIP_PG=1.
+ * file fails naming `setup.sh --cluster` (SCRAPEFLOW_SKIP_CLUSTER=1 skips it instead); unreachable
+ * PostgreSQL fails it unless SCRAPEFLOW_SKIP_PG=1.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,7 +49,8 @@ async function pgProblem(): Promise<string | undefined> {
 }
 
 const noBinaries = missingBinaries();
-if (noBinaries && process.env.SCRAPEFLOW_REQUIRE_CLUSTER === '1') throw new Error(noBinaries);
+if (noBinaries && process.env.SCRAPEFLOW_SKIP_CLUSTER !== '1')
+  throw new Error(`the cluster tests need the Temporal server: ${noBinaries}`);
 const noPg = noBinaries ? undefined : await pgProblem();
 if (noPg && process.env.SCRAPEFLOW_SKIP_PG !== '1')
   throw new Error(`PostgreSQL is unreachable (${noPg}); set SCRAPEFLOW_SKIP_PG=1 to skip these tests`);
