@@ -13,6 +13,7 @@ import type {
 import { AsyncJobFailedError, NotFoundError, OmniScrapeError, isOutageSign } from '../omniscrape/errors.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
+import type { PlanPermits } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
@@ -99,7 +100,15 @@ export interface ScrapeActivityDeps {
   metrics?: CallObserver;
   /** Low-balance alerts. */
   balanceWatcher?: BalanceObserver;
+  /**
+   * The plan's permits (src/omniscrape/permits.ts): each scrape and async submit holds one of its
+   * account's for the length of the call. Unset: no limit here (tests that inject an API).
+   */
+  permits?: PlanPermits;
 }
+
+/** Calls that hold a plan permit; a status poll holds no slot at OmniScrape and takes none. */
+const TAKES_PERMIT: Record<CallKind, boolean> = { scrape: true, async_submit: true, async_poll: false };
 
 export type PollResult = { done: false; status: 'queued' | 'running' } | { done: true; summary: UrlSummary };
 
@@ -138,6 +147,7 @@ export function createScrapeActivities({
   notifier,
   metrics,
   balanceWatcher,
+  permits,
   health = new OutageDetector(),
 }: ScrapeActivityDeps) {
   /** Heartbeats while `work` runs (src/activities/heartbeat.ts). */
@@ -200,20 +210,50 @@ export function createScrapeActivities({
 
   /**
    * Makes one OmniScrape call under heartbeats and logs it (one line per call, whatever the outcome).
+   * A scrape or submit first waits (still heartbeating, cancellable) for a plan permit of the batch's
+   * account and gives it back when the call ends, however it ends; `work` is told how long that wait
+   * took, since it counts against the activity's start-to-close timeout. A wait that a cancellation or
+   * shutdown ends throws the cancellation itself: no call was made, so there is nothing to classify.
    * `describe` says what of the answer goes into the line.
    */
   async function callApi<T>(
     input: UrlTask,
     call: CallKind,
+    work: (signal: AbortSignal, waitedMs: number) => Promise<T>,
+    describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
+    jobId?: string,
+  ): Promise<T> {
+    return withHeartbeat(async (signal) => {
+      const asked = Date.now();
+      let release: (() => Promise<void>) | undefined;
+      if (permits && TAKES_PERMIT[call]) {
+        try {
+          release = await permits.acquire(input.options.account, { signal });
+        } catch (err) {
+          throw signal.aborted ? (signal.reason ?? err) : err;
+        }
+      }
+      try {
+        return await logged(input, call, (s) => work(s, Date.now() - asked), describe, signal, jobId);
+      } finally {
+        await release?.();
+      }
+    });
+  }
+
+  async function logged<T>(
+    input: UrlTask,
+    call: CallKind,
     work: (signal: AbortSignal) => Promise<T>,
     describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
+    signal: AbortSignal,
     jobId?: string,
   ): Promise<T> {
     const started = Date.now();
     metrics?.started(call);
     let result: T;
     try {
-      result = await withHeartbeat(work);
+      result = await work(signal);
     } catch (err) {
       health.record(err instanceof OmniScrapeError && isOutageSign(err));
       const response = (err as { response?: ScrapeResponse }).response;
@@ -325,10 +365,11 @@ export function createScrapeActivities({
         body = await callApi(
           input,
           'scrape',
-          (signal) =>
+          (signal, waitedMs) =>
             api.scrape(requestFor(input), {
               signal,
-              timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
+              // The wait for a permit came out of the activity's timeout: ours must still fire first.
+              timeoutMs: Math.max(1000, clientTimeoutMs(input.options.timeouts.scrapeMs) - waitedMs),
               // A retry after an answer was delivered but lost gets that answer again, not a second charge.
               idempotencyKey: idempotencyKeyOf(input),
             }),

@@ -14,8 +14,20 @@ const envSchema = z.object({
   OMNISCRAPE_KEY: z.string().min(1).optional(),
   /** BaaS WebSocket base, e.g. `wss://browser.omniscrape.io`. */
   OMNISCRAPE_BROWSER_URL: z.string().min(1).optional(),
-  /** The plan's concurrency limit: concurrent scrape activities per scrape worker. @default 5 */
-  OMNISCRAPE_CONCURRENCY: intFrom(1, 5),
+  /**
+   * The plan's concurrency limit: OmniScrape calls in flight per account, across every scrape worker
+   * (a permit per call, src/omniscrape/permits.ts; shared through PostgreSQL when
+   * SCRAPEFLOW_DATABASE_URL is set, else within the one scrape worker). @default 5
+   */
+  OMNISCRAPE_PLAN_CONCURRENCY: intFrom(1, 5),
+  /** The old name of OMNISCRAPE_PLAN_CONCURRENCY, still read when the new one is unset. */
+  OMNISCRAPE_CONCURRENCY: z.coerce.number().int().min(1).optional(),
+  /**
+   * Activity slots per scrape worker: scrape tasks one worker takes at once. Not the plan: a task
+   * beyond the plan waits (heartbeating) for a permit, so each worker can keep the whole plan busy.
+   * @default OMNISCRAPE_PLAN_CONCURRENCY
+   */
+  SCRAPEFLOW_SCRAPE_SLOTS: z.coerce.number().int().min(1).optional(),
   /** Concurrent browser sessions per browser worker. @default 2 */
   BAAS_CONCURRENCY: intFrom(1, 2),
   // How every process connects to Temporal, as the Temporal CLI and SDKs read it (@temporalio/envconfig):
@@ -112,6 +124,13 @@ export class ConfigError extends Error {
 /** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const { OMNISCRAPE_CONCURRENCY: oldName, OMNISCRAPE_PLAN_CONCURRENCY: newName } = cleaned;
+  if (oldName !== undefined && newName !== undefined && Number(oldName) !== Number(newName))
+    throw new ConfigError(
+      `invalid environment: OMNISCRAPE_CONCURRENCY (${oldName}) is the old name of OMNISCRAPE_PLAN_CONCURRENCY (${newName}) and disagrees with it`,
+      'set only OMNISCRAPE_PLAN_CONCURRENCY',
+    );
+  if (newName === undefined && oldName !== undefined) cleaned.OMNISCRAPE_PLAN_CONCURRENCY = oldName;
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');

@@ -181,7 +181,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       TEMPORAL_NAMESPACE: 'default',
       OMNISCRAPE_API_URL: api.url,
       OMNISCRAPE_KEY: apiKey,
-      OMNISCRAPE_CONCURRENCY: String(concurrency),
+      OMNISCRAPE_PLAN_CONCURRENCY: String(concurrency),
       SCRAPEFLOW_DATA_DIR: join(dataDir, 'store'),
       SCRAPEFLOW_API_TOKEN: apiToken,
     });

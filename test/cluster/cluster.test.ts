@@ -81,7 +81,7 @@ describe(
     const start = (queue: 'workflows' | 'scrape' | 'browser') =>
       stack.startWorker(
         queue === 'scrape'
-          ? { OMNISCRAPE_CONCURRENCY: String(SLOTS_PER_SCRAPE_WORKER) }
+          ? { SCRAPEFLOW_SCRAPE_SLOTS: String(SLOTS_PER_SCRAPE_WORKER) }
           : queue === 'browser'
             ? { BAAS_CONCURRENCY: String(BROWSER_SESSIONS) }
             : {},

@@ -240,7 +240,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...temporalEnv(),
         OMNISCRAPE_API_URL: workerApiUrl,
         OMNISCRAPE_KEY: apiKey,
-        OMNISCRAPE_CONCURRENCY: String(concurrency),
+        OMNISCRAPE_PLAN_CONCURRENCY: String(concurrency),
         SCRAPEFLOW_DATA_DIR: dataDir,
         LOG_LEVEL: 'info',
         ...(options.databaseUrl ? { SCRAPEFLOW_DATABASE_URL: options.databaseUrl } : {}),

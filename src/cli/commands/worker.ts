@@ -26,7 +26,7 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description(
       'run a worker process: workflows (batch and page workflows, store bookkeeping), scrape (OmniScrape ' +
-        'HTTP calls, OMNISCRAPE_CONCURRENCY slots), browser (BaaS sessions); several as a comma list, or all',
+        'HTTP calls within the plan, OMNISCRAPE_PLAN_CONCURRENCY account-wide), browser (BaaS sessions); several as a comma list, or all',
     )
     .addOption(
       new Option('--queue <roles>', `${WORKER_ROLES.join(' | ')}, a comma list of them, or all`)

@@ -15,6 +15,9 @@
  *   steps      jsonb         an input item's own browser steps (UrlItem.steps), NULL when it has none
  *   try_id     text          names one try of a URL (run, activity, attempt): a repeated note is one charge
  *   duplicate_of integer     an input line's first line of the same URL (UrlItem.duplicateOf), NULL on a first
+ *   lease_id   text          one held plan permit (src/omniscrape/pg-permits.ts): `<holder>/<random>`
+ *   holder     text          the scrape worker process holding it (`<hostname>/<pid>/<random>`)
+ *   expires_at timestamptz   database time after which the permit is free again unless renewed
  */
 
 export interface Migration {
@@ -94,5 +97,20 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'duplicate input lines point at their first',
     sql: (p) => `ALTER TABLE ${p}scrapeflow_inputs ADD COLUMN duplicate_of integer;`,
+  },
+  {
+    version: 6,
+    name: 'plan permits: leases of OmniScrape calls in flight per account',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_plan_leases (
+        lease_id    text        PRIMARY KEY,
+        account     text        NOT NULL,
+        holder      text        NOT NULL,
+        acquired_at timestamptz NOT NULL DEFAULT now(),
+        expires_at  timestamptz NOT NULL
+      );
+      CREATE INDEX scrapeflow_plan_leases_account ON ${p}scrapeflow_plan_leases (account, expires_at);
+      CREATE INDEX scrapeflow_plan_leases_holder ON ${p}scrapeflow_plan_leases (holder);
+    `,
   },
 ];

@@ -1,0 +1,209 @@
+/**
+ * Plan permits: the in-process semaphore, and the PostgreSQL leases against a real PostgreSQL
+ * (127.0.0.1:5432 by default; SCRAPEFLOW_TEST_DATABASE_URL overrides) in a schema of their own, dropped
+ * at the end. Several `PgPermits` are several holders on connections of their own, as scrape workers on
+ * several hosts are.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { LocalPermits, withPermit, type PlanPermits } from '../../src/omniscrape/permits.js';
+import { PgPermits } from '../../src/omniscrape/pg-permits.js';
+import { AbortedError } from '../../src/omniscrape/errors.js';
+import { PgStore } from '../../src/store/pg-store.js';
+import { eventually } from '../support/stack.js';
+
+const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Holds a permit for a few milliseconds of simulated call (not synchronisation: the work itself). */
+const call = () => new Promise((resolve) => setTimeout(resolve, 2 + Math.floor(Math.random() * 6)));
+
+/** Runs `calls` calls spread over the holders, counting permits held at once from the callers' side. */
+async function contend(holders: PlanPermits[], account: string, calls: number) {
+  let held = 0;
+  let peak = 0;
+  await Promise.all(
+    Array.from({ length: calls }, (_, i) =>
+      withPermit(holders[i % holders.length]!, account, undefined, async () => {
+        held += 1;
+        peak = Math.max(peak, held);
+        await call();
+        held -= 1;
+      }),
+    ),
+  );
+  return { peak, held };
+}
+
+describe('LocalPermits', () => {
+  it('holds at most the limit per account, hands a released permit to the oldest waiter, and lets a waiter abort', async () => {
+    const permits = new LocalPermits(2);
+    assert.deepEqual(await contend([permits], 'a', 40), { peak: 2, held: 0 });
+    const first = await permits.acquire('a');
+    const second = await permits.acquire('a');
+    await (
+      await permits.acquire('b')
+    )(); // another account has a plan of its own
+    const order: string[] = [];
+    const third = permits.acquire('a').then((r) => (order.push('third'), r));
+    const fourth = permits.acquire('a').then((r) => (order.push('fourth'), r));
+    const abort = new AbortController();
+    const aborted = permits.acquire('a', { signal: abort.signal });
+    abort.abort();
+    await assert.rejects(aborted, AbortedError);
+    await first();
+    await first(); // twice is harmless
+    await (
+      await third
+    )();
+    await second();
+    await (
+      await fourth
+    )();
+    assert.deepEqual(order, ['third', 'fourth']);
+    assert.equal(permits.held('a'), 0);
+  });
+});
+
+describe('PgPermits against PostgreSQL', () => {
+  const schema = `sf_permits_${randomBytes(4).toString('hex')}`;
+  const url = new URL(BASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  let admin: pg.Client;
+  const opened: PgPermits[] = [];
+  const open = async (limit: number, leaseMs = 3000) => {
+    const permits = await PgPermits.open({
+      connectionString: url.href,
+      limit,
+      leaseMs,
+      onError: (err, what) => process.stderr.write(`permits: ${what}: ${err.message}\n`),
+    });
+    opened.push(permits);
+    return permits;
+  };
+  const rows = async (account: string) =>
+    (
+      await admin.query<{ holder: string; live: boolean }>(
+        `SELECT holder, expires_at > now() AS live FROM ${schema}.scrapeflow_plan_leases WHERE account = $1`,
+        [account],
+      )
+    ).rows;
+
+  before(async () => {
+    admin = new pg.Client({ connectionString: BASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await (await PgStore.open(url.href)).close(); // the migrations
+  });
+  after(async () => {
+    for (const permits of opened) await permits.close();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  });
+
+  it('never holds more than the limit across four holders, and reaches it', async () => {
+    const holders = await Promise.all([open(3), open(3), open(3), open(3)]);
+    let dbPeak = 0;
+    let watching = true;
+    // The database's own count, sampled while the holders contend.
+    const watcher = (async () => {
+      while (watching) dbPeak = Math.max(dbPeak, (await rows('shared')).filter((r) => r.live).length);
+    })();
+    const result = await contend(holders, 'shared', 120);
+    watching = false;
+    await watcher;
+    assert.deepEqual(result, { peak: 3, held: 0 });
+    assert.ok(dbPeak <= 3, `the database saw ${dbPeak} live leases at once`);
+    assert.equal((await rows('shared')).length, 0, 'every lease deleted on release');
+  });
+
+  it("reclaims a dead holder's expired leases, and keeps a live holder's leases past their first expiry", async () => {
+    const permits = await open(2, 600);
+    // A worker SIGKILLed while holding the whole plan: its rows stay, unrenewed.
+    await admin.query(
+      `INSERT INTO ${schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+       VALUES ('dead/1', 'reclaim', 'dead', now() + interval '800 milliseconds'),
+              ('dead/2', 'reclaim', 'dead', now() + interval '800 milliseconds')`,
+    );
+    const release = await permits.acquire('reclaim');
+    const held = await rows('reclaim');
+    assert.ok(
+      !held.some((r) => r.holder === 'dead' && r.live),
+      'the permit came only once the dead lease expired',
+    );
+    assert.equal(held.filter((r) => r.holder === permits.holder).length, 1);
+
+    // A live holder renews: after three lease lengths its lease is still there, and another holder at
+    // the limit still waits.
+    const other = await open(2, 600);
+    const second = await permits.acquire('reclaim');
+    let waiting = true;
+    const third = other.acquire('reclaim').finally(() => (waiting = false));
+    const { rows: before } = await admin.query<{ at: Date }>(
+      `SELECT max(expires_at) AS at FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+      [permits.holder],
+    );
+    await eventually(
+      async () => {
+        const { rows: now } = await admin.query<{ ahead: boolean }>(
+          `SELECT min(expires_at) > $2::timestamptz + interval '1200 milliseconds' AS ahead
+           FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+          [permits.holder, before[0]!.at],
+        );
+        return now[0]?.ahead === true;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: 'the held leases renewed past two lease lengths' },
+    );
+    assert.ok(waiting, 'the other holder still waits: renewed leases are not free');
+    await release();
+    await (
+      await third
+    )();
+    await second();
+    assert.equal((await rows('reclaim')).length, 0);
+  });
+
+  it('gives the permit back when the call fails, and a cancelled wait holds nothing', async () => {
+    const permits = await open(1);
+    await assert.rejects(
+      withPermit(permits, 'errors', undefined, async () => {
+        assert.equal((await rows('errors')).length, 1);
+        throw new Error('the call failed');
+      }),
+      /the call failed/,
+    );
+    assert.equal((await rows('errors')).length, 0);
+
+    const holding = await permits.acquire('errors');
+    const abort = new AbortController();
+    const waiting = permits.acquire('errors', { signal: abort.signal });
+    abort.abort();
+    await assert.rejects(waiting, AbortedError);
+    await holding();
+    await eventually(async () => (await rows('errors')).length === 0, {
+      timeoutMs: 5000,
+      intervalMs: 20,
+      what: 'no lease left for the cancelled waiter',
+    });
+    await (
+      await permits.acquire('errors')
+    )();
+  });
+
+  it("a closing holder deletes its leases and refuses its waiters; one account's plan is not another's", async () => {
+    const permits = await open(1);
+    const other = await open(1);
+    await permits.acquire('x');
+    await (
+      await other.acquire('y')
+    )();
+    const refused = assert.rejects(permits.acquire('x'), /closed/);
+    await permits.close();
+    await refused;
+    assert.equal((await rows('x')).length, 0);
+    await (
+      await other.acquire('x')
+    )();
+  });
+});
