@@ -13,6 +13,7 @@ import { PgPermits } from '../../src/omniscrape/pg-permits.js';
 import { AbortedError } from '../../src/omniscrape/errors.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import { eventually } from '../support/stack.js';
+import { ConfigError, loadConfig } from '../../src/config/env.js';
 
 const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -35,6 +36,19 @@ async function contend(holders: PlanPermits[], account: string, calls: number) {
   );
   return { peak, held };
 }
+
+describe('the plan limit in the environment', () => {
+  it('reads OMNISCRAPE_PLAN_CONCURRENCY, still reads the old name, and refuses the two disagreeing', () => {
+    assert.equal(loadConfig({}).OMNISCRAPE_PLAN_CONCURRENCY, 5);
+    assert.equal(loadConfig({ OMNISCRAPE_CONCURRENCY: '7' }).OMNISCRAPE_PLAN_CONCURRENCY, 7);
+    assert.equal(loadConfig({ OMNISCRAPE_PLAN_CONCURRENCY: '9' }).SCRAPEFLOW_SCRAPE_SLOTS, undefined);
+    assert.throws(
+      () => loadConfig({ OMNISCRAPE_CONCURRENCY: '7', OMNISCRAPE_PLAN_CONCURRENCY: '9' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /OMNISCRAPE_CONCURRENCY.*OMNISCRAPE_PLAN_CONCURRENCY/.test(err.message),
+    );
+  });
+});
 
 describe('LocalPermits', () => {
   it('holds at most the limit per account, hands a released permit to the oldest waiter, and lets a waiter abort', async () => {
