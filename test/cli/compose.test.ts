@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { CLUSTER_DYNAMIC_CONFIG } from '../../src/temporal/cluster-up.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
@@ -34,6 +35,15 @@ describe('docker-compose.yml', () => {
       assert.match(compose, new RegExp(`command: \\['worker', '--queue', '${role}'\\]`), role);
     // The attributes themselves are registered by `cluster setup`, from the code's own list.
     assert.doesNotMatch(compose, /search-attribute create/);
+  });
+
+  it('gives the compose server the dynamic config `cluster up` gives its own', () => {
+    const file = readFileSync(`${ROOT}deploy/temporal/dynamicconfig.yaml`, 'utf8');
+    const entries = [...file.matchAll(/^([\w.]+):\n {2}- value: (.+)$/gm)].map(([, key, value]) => [
+      key,
+      JSON.parse(value!) as unknown,
+    ]);
+    assert.deepEqual(Object.fromEntries(entries), CLUSTER_DYNAMIC_CONFIG);
   });
 
   it('has no top-level name (docker-compose 1.29 rejects it) and runs as non-root in the image', () => {
