@@ -12,6 +12,7 @@ import * as cost from './cost.js';
 import * as goodput from './goodput.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
+import * as priority from './priority.js';
 import * as render from './render.js';
 import * as scale from './scale.js';
 import * as throughput from './throughput.js';
@@ -21,7 +22,17 @@ interface Benchmark {
   run(): Promise<Record<string, unknown>>;
 }
 
-const BENCHMARKS: Benchmark[] = [throughput, goodput, ceiling, cost, render, localApiFast, browser, cluster];
+const BENCHMARKS: Benchmark[] = [
+  throughput,
+  goodput,
+  ceiling,
+  cost,
+  render,
+  localApiFast,
+  browser,
+  cluster,
+  priority,
+];
 /** Run only when named. */
 const ON_REQUEST: Benchmark[] = [scale];
 
