@@ -13,6 +13,7 @@ import * as goodput from './goodput.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
 import * as plan from './plan.js';
+import * as priority from './priority.js';
 import * as render from './render.js';
 import * as scale from './scale.js';
 import * as throughput from './throughput.js';
@@ -32,6 +33,7 @@ const BENCHMARKS: Benchmark[] = [
   localApiFast,
   browser,
   cluster,
+  priority,
 ];
 /** Run only when named. */
 const ON_REQUEST: Benchmark[] = [scale];

@@ -7,6 +7,7 @@ import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/
 import { selectorError } from '../local-api/extract.js';
 import { stepsSchema } from './steps.js';
 import type { BatchOptions } from '../workflows/types.js';
+import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
 
@@ -36,6 +37,16 @@ export const batchOptionsSchema = z
     adaptive: z.boolean().default(true),
     tags: z.array(z.string().min(1).max(100)).max(50).default([]),
     account: z.string().min(1).max(100).default('default'),
+    priority: z
+      .number()
+      .int()
+      .min(HIGHEST_PRIORITY)
+      .max(LOWEST_PRIORITY)
+      .default(DEFAULT_PRIORITY)
+      .describe(
+        "Temporal task priority of all the batch's work: 1 most urgent … 5 least; 3 is the default. " +
+          'Backlogged tasks of a lower number are handed to workers first',
+      ),
     schema: z
       .record(
         z.string().min(1),

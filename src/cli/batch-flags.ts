@@ -1,11 +1,12 @@
 /**
  * Batch-option flags shared by `start` and `redrive`: mode, output format, selectors, concurrency,
- * tags, async flow, account. Parsed into the input of `batchOptionsSchema` (which validates them).
+ * tags, async flow, account, priority. Parsed into the input of `batchOptionsSchema` (which validates them).
  */
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { BatchOptionsInput } from '../batch/options.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES } from '../omniscrape/types.js';
+import { HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
 import { intOption } from './context.js';
 import { CliError, ExitCode } from './exit.js';
 
@@ -24,6 +25,7 @@ export interface BatchFlags {
   maxCredits?: number;
   pageSize?: number;
   pagesInFlight?: number;
+  priority?: number;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -53,6 +55,12 @@ export function addBatchFlags(command: Command): Command {
       ]),
     )
     .option('--account <label>', 'OmniScrape account label the batch spends from (default "default")')
+    .option(
+      '--priority <n>',
+      "Temporal task priority: 1 most urgent … 5 least (default 3); an urgent batch's URLs go ahead of " +
+        "queued ones of less urgent batches (needs the server's new matcher: the dev server and `cluster up` have it)",
+      intOption('--priority', HIGHEST_PRIORITY, LOWEST_PRIORITY),
+    )
     .option('--solver', 'enable the anti-bot challenge solver')
     .option('--no-dedupe', 'scrape (and pay for) every line, also a URL that appears on several lines')
     .option(
@@ -118,6 +126,7 @@ export async function batchOptionsFromFlags(flags: BatchFlags): Promise<Partial<
     ...(flags.tag?.length ? { tags: flags.tag } : {}),
     ...(flags.asyncFlow ? { asyncFlow: flags.asyncFlow } : {}),
     ...(flags.account ? { account: flags.account } : {}),
+    ...(flags.priority !== undefined ? { priority: flags.priority } : {}),
     ...(flags.solver ? { enableSolver: true } : {}),
     ...(flags.dedupe === false ? { dedupe: false } : {}),
     ...(flags.maxCredits !== undefined ? { maxCredits: flags.maxCredits } : {}),

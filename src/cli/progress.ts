@@ -125,6 +125,7 @@ export function summaryLines(p: BatchProgress): string[] {
   const byTag = Object.entries(p.creditsByTag);
   if (byTag.length) lines.push(`credits by tag: ${byTag.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (p.lastBalance !== undefined) lines.push(`balance after: ${p.lastBalance}`);
+  if (p.priority !== undefined) lines.push(`priority: ${p.priority} (1 most urgent … 5 least)`);
   if (p.duplicates?.lines)
     lines.push(`duplicate lines: ${p.duplicates.lines} (not scraped: each record points at its first line)`);
   if (p.state === 'paused') lines.push(pauseAdvice(p));

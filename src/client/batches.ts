@@ -18,6 +18,7 @@ import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-at
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
 import { clientAddress } from './temporal.js';
 import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/definitions.js';
+import { taskPriority } from '../workflows/priority.js';
 import { TASK_QUEUES, type PauseReason } from '../workflows/types.js';
 
 /** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
@@ -112,6 +113,8 @@ export async function startBatch(client: Client, store: ResultStore, request: St
       // Temporal refuses the id too, for a start that raced past `requireFreeId`.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',
+      // The batch workflow's own tasks; its pages and activities carry the same (src/workflows).
+      priority: taskPriority(options),
       typedSearchAttributes: [
         { key: BatchIdAttr, value: batchId },
         { key: BatchStatusAttr, value: 'running' },

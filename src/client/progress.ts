@@ -14,6 +14,7 @@ import { redactSecrets } from '../omniscrape/errors.js';
 import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';
+import { DEFAULT_PRIORITY } from '../workflows/priority.js';
 import { withBatch } from './batches.js';
 
 /** The state of a batch whose workflow closed without completing, by the workflow's status. */
@@ -152,10 +153,16 @@ export function getProgress(client: Client, store: ResultStore, batchId: string)
   return withBatch(batchId, async () => {
     const handle = client.workflow.getHandle(batchId);
     const description = await handle.describe();
-    if (description.status.name === 'COMPLETED') return (await handle.result()) as BatchProgress;
     const closed = closedStateOf(description.status.name);
-    if (closed) return closedProgress(client, store, description, closed);
-    return withRunningPages(client, await handle.query(progressQuery));
+    const progress =
+      description.status.name === 'COMPLETED'
+        ? ((await handle.result()) as BatchProgress)
+        : closed
+          ? await closedProgress(client, store, description, closed)
+          : await withRunningPages(client, await handle.query(progressQuery));
+    // What the server holds, not what the batch was asked for: 0 or unset there means Temporal's default.
+    const priority = description.priority?.priorityKey;
+    return { ...progress, priority: priority || DEFAULT_PRIORITY };
   });
 }
 

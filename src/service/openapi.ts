@@ -143,6 +143,10 @@ export function openApiDocument(serverUrl?: string) {
             lastBalance: { type: 'number' },
             window: { type: 'integer', description: 'URLs its pages may have in flight now' },
             concurrency: { type: 'integer' },
+            priority: {
+              type: 'integer',
+              description: "the Temporal task priority the batch's workflow carries: 1 most urgent … 5 least",
+            },
             rateLimited: { type: 'integer', description: '429 answers seen' },
             waiting: { type: 'integer', description: 'URLs waiting for a resume (401, 402, outage)' },
             pages: {

@@ -88,9 +88,13 @@ export async function waitForTemporal(address: string, timeoutMs: number, exited
  * the default four, a task lands in a partition no poller is waiting on and is forwarded. Measured by the
  * ceiling benchmark on 2 cores: 48 → 60 URLs/s through the whole pipeline.
  */
-export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean>> = {
   'matching.numTaskqueueReadPartitions': 1,
   'matching.numTaskqueueWritePartitions': 1,
+  // Batch priority and fairness between accounts (src/workflows/priority.ts) are the new matcher's: the
+  // classic one accepts the fields and dispatches first in, first out. Server 1.29.1 (dev server 1.5.1).
+  'matching.useNewMatcher': true,
+  'matching.enableFairness': true,
 };
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {

@@ -40,6 +40,7 @@ import {
   resumeSignal,
 } from './definitions.js';
 import { pageWorkflow } from './page.js';
+import { taskPriority } from './priority.js';
 import {
   TASK_QUEUES,
   pageWorkflowId,
@@ -59,16 +60,6 @@ const controlOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 } as const;
-const control = proxyActivities<ControlActivities>(controlOptions);
-/**
- * Activities that page through a whole range of the input (a million lines take minutes): they
- * heartbeat their offset, so a retry after a worker dies resumes where it stopped.
- */
-const longControl = proxyActivities<ControlActivities>({
-  ...controlOptions,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-});
 /** One probe, one try: the loop around it is the backoff. */
 const probeOptions = {
   taskQueue: TASK_QUEUES.scrape,
@@ -107,6 +98,19 @@ function initialProgress(input: BatchWorkflowInput, pages: number): BatchProgres
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
   const { batchId, options, total, carried } = input;
+  /** Every task the batch schedules (pages, control activities, probes) ranks as the batch does. */
+  const priority = taskPriority(options);
+  const control = proxyActivities<ControlActivities>({ ...controlOptions, priority });
+  /**
+   * Activities that page through a whole range of the input (a million lines take minutes): they
+   * heartbeat their offset, so a retry after a worker dies resumes where it stopped.
+   */
+  const longControl = proxyActivities<ControlActivities>({
+    ...controlOptions,
+    priority,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+  });
   const pageCount = Math.ceil(total / options.pageSize);
   const progress = carried?.progress ?? initialProgress(input, pageCount);
   const pages = (progress.pages ??= { total: pageCount, done: 0, running: [] });
@@ -223,6 +227,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         if (await condition(() => !outage(), delay)) break; // resumed by an operator meanwhile
         const up = await proxyActivities<ScrapeActivities>({
           ...probeOptions,
+          priority,
           activityId: `probe-${++probes}`,
         })
           .probeApi({ account: options.account })
@@ -282,6 +287,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         ],
         // A batch that is terminated leaves no page running: each records its URLs as cancelled.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        priority,
         typedSearchAttributes: [{ key: BatchIdAttr, value: batchId }],
       }),
     );

@@ -47,9 +47,11 @@ import {
   rateLimitedSignal,
   resumeSignal,
 } from './definitions.js';
+import { taskPriority } from './priority.js';
 import {
   TASK_QUEUES,
   stepsOf,
+  type BatchOptions,
   type PageProgress,
   type PageSummary,
   type PageWorkflowInput,
@@ -70,10 +72,12 @@ const MAX_SUMMARY = 300;
  * Bookkeeping activities, each with an explicit id: default ids are sequence numbers, which would
  * collide with the URL activities' ids (their indexes).
  */
-const control = (activityId: string) =>
+const control = (activityId: string, options: BatchOptions) =>
   proxyActivities<ControlActivities>({
     taskQueue: TASK_QUEUES.control,
     activityId,
+    // Loading input and recording failures gate the page's progress: they rank as its URLs do.
+    priority: taskPriority(options),
     startToCloseTimeout: '1 minute',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
@@ -84,6 +88,8 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
   return proxyActivities<A>({
     taskQueue,
     activityId,
+    // Its batch's priority, and its account as the fairness key (src/workflows/priority.ts).
+    priority: taskPriority(task.options),
     ...(task.options.searchableUrls === false
       ? {}
       : { summary: url.length > MAX_SUMMARY ? `${url.slice(0, MAX_SUMMARY)}…` : url }),
@@ -314,7 +320,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
         });
       }
       if (buffer.length === 0) {
-        buffer = await control(`load-${cursor}`).loadInputPage({
+        buffer = await control(`load-${cursor}`, options).loadInputPage({
           batchId,
           offset: cursor,
           limit: Math.min(LOAD_CHUNK, end - cursor),
@@ -352,7 +358,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
       urls.cancel();
       await condition(() => inFlight.size === 0);
       // Every URL of the page without a record gets `failed(cancelled)`; the counts are the store's.
-      const recorded = await control('record-cancelled').recordMissing({
+      const recorded = await control('record-cancelled', options).recordMissing({
         batchId,
         options,
         from: offset,
@@ -424,7 +430,7 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
     }
     if (result.done) return result.summary;
   }
-  return control(nextId()).recordFailure({
+  return control(nextId(), task.options).recordFailure({
     task,
     reason: 'render_timeout',
     detail: `async job ${jobId} not complete after ${polling.budgetMs} ms`,
@@ -445,7 +451,7 @@ async function settleFailure(
   const details = failureDetails(err);
   const waitFor = details && PAUSE_OUTCOMES[details.outcome];
   if (waitFor) return new Paused(waitFor, details.at);
-  return control(nextId()).recordFailure({
+  return control(nextId(), task.options).recordFailure({
     task,
     reason: details?.code ?? 'internal',
     detail: details?.message ?? (err instanceof Error ? err.message : String(err)),

@@ -62,8 +62,19 @@ export interface BatchOptions {
   adaptive: boolean;
   /** Cost-attribution tags for every URL of the batch. */
   tags: string[];
-  /** The OmniScrape account label the batch spends from (for account-wide pause; never the key). */
+  /**
+   * The OmniScrape account label the batch spends from (for account-wide pause; never the key). Also
+   * the Temporal fairness key of the batch's tasks (src/workflows/priority.ts): accounts take turns on
+   * shared task queues.
+   */
   account: string;
+  /**
+   * Temporal task priority (`priorityKey`) of every task of the batch: 1 is the most urgent, 5 the
+   * least. When workers are the bottleneck, backlogged tasks of a lower number go first, so an urgent
+   * batch overtakes a big one already running. Optional here only for inputs built by hand and
+   * batches started before it existed. @default 3 (Temporal's own default)
+   */
+  priority?: number;
   schema?: Record<string, FieldRule>;
   /**
    * Show each URL as its activities' summary in the Web UI (user metadata, which payload encryption
@@ -168,6 +179,11 @@ export interface BatchProgress {
   startedAt: string;
   endedAt?: string;
   continuedAsNew: number;
+  /**
+   * The Temporal task priority the batch's workflow carries (1 most urgent … 5), as the server
+   * describes it; filled by `getProgress` (the workflow does not report it).
+   */
+  priority?: number;
   /**
    * Duplicate lines (src/batch/dedupe.ts): how many the input has (`lines`), and how many of those the
    * batch has passed that have no record yet (`waiting`: they get theirs from their first lines' records

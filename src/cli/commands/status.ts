@@ -28,7 +28,8 @@ JSON fields: batchId, state (running|paused|completed|cancelled|failed|terminate
 pauseReason (auth|balance|outage|budget|manual), failure (why the workflow failed, was terminated or
 timed out), total, counts {succeeded, failed, dead_lettered, in_flight, pending}, credits,
 creditsByMethod, creditsByTag, lastBalance, maxCredits, window, concurrency, rateLimited, waiting,
-pages {total, done, running}, duplicates {lines, waiting}, startedAt, endedAt.`,
+pages {total, done, running}, duplicates {lines, waiting}, priority (1 most urgent … 5), startedAt,
+endedAt.`,
     )
     .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
       await withContext(async ({ client, store }) => {
