@@ -70,6 +70,8 @@ export class PgPermits implements PlanPermits {
   #listener: pg.Client | undefined;
   #schema = '';
   #closed = false;
+  /** Lease transactions under way: `close` lets them end before it deletes this holder's leases. */
+  readonly #taking = new Set<Promise<unknown>>();
 
   private constructor(options: PgPermitsOptions) {
     this.limit = checkLimit(options.limit);
@@ -160,10 +162,11 @@ export class PgPermits implements PlanPermits {
     listener?.removeAllListeners('error');
     listener?.on('error', () => {});
     await listener?.end().catch(() => undefined);
-    if (this.#held.size > 0)
-      await this.#pool
-        .query('DELETE FROM scrapeflow_plan_leases WHERE holder = $1', [this.holder])
-        .catch((err: Error) => this.#onError(err, 'releasing on close'));
+    // A take that began before the close may still insert leases: they are this holder's too.
+    await Promise.allSettled(this.#taking);
+    await this.#pool
+      .query('DELETE FROM scrapeflow_plan_leases WHERE holder = $1', [this.holder])
+      .catch((err: Error) => this.#onError(err, 'releasing on close'));
     this.#held.clear();
     await this.#pool.end();
   }
@@ -221,6 +224,16 @@ export class PgPermits implements PlanPermits {
 
   /** One attempt: up to `want` new leases of the account, as many as are free. */
   async #take(account: string, want: number): Promise<string[]> {
+    const taking = this.#takeNow(account, want);
+    this.#taking.add(taking);
+    try {
+      return await taking;
+    } finally {
+      this.#taking.delete(taking);
+    }
+  }
+
+  async #takeNow(account: string, want: number): Promise<string[]> {
     const ids = Array.from({ length: want }, () => `${this.holder}/${randomBytes(6).toString('hex')}`);
     const client = await this.#pool.connect();
     let broken: Error | undefined;

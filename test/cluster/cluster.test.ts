@@ -3,7 +3,8 @@
  * deployment runs it. The server is `scrapeflow cluster up` (temporal-server v1.31.2 on PostgreSQL, SQL
  * visibility) with mTLS, certificates made by openssl; the namespace is set up by `scrapeflow cluster
  * setup`; every process connects with the TEMPORAL_TLS_* variables. Workers run by role in processes of
- * their own: 2 workflows, 2 scrape (the plan's slots split between them), 1 browser, all on the
+ * their own: 2 workflows, 2 scrape (each with slots for the whole plan: the PostgreSQL permits hold it
+ * account-wide), 1 browser, all on the
  * PostgreSQL store. A 1,000-URL batch (interactive pages in a browser among them, `success: false`,
  * 429s and 5xx) runs while one worker of each role is SIGKILLed and the server is restarted once, each on
  * a progress milestone. Then the invariants of ../shared/DESIGN.md, the visibility counts by batch and by
@@ -32,9 +33,9 @@ if (unavailable && process.env.SCRAPEFLOW_SKIP_CLUSTER !== '1')
   throw new Error(`the cluster tests need the Temporal server: ${unavailable}`);
 
 const TOTAL = 1000;
-/** The plan's limit, split between the two scrape workers. */
+/** The plan's limit. Each scrape worker has as many slots: only the permits in PostgreSQL hold the plan. */
 const PLAN_LIMIT = 6;
-const SLOTS_PER_SCRAPE_WORKER = PLAN_LIMIT / 2;
+const SLOTS_PER_SCRAPE_WORKER = PLAN_LIMIT;
 const BROWSER_SESSIONS = 2;
 const PAGE_SIZE = 250;
 const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -17,24 +17,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { findTemporalServer, findTemporalSqlTool, findTemporalSchemaDir } from '../../src/config/binaries.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { makeTestCerts, type TestCerts } from '../support/certs.js';
+import { CLUSTER_ADMIN_URL, clusterUnavailable } from '../support/cluster.js';
 import { BIN, runCli } from '../support/cli.js';
 import { eventually } from '../support/stack.js';
 
-const ADMIN_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-
-function missingBinaries(): string | undefined {
-  try {
-    findTemporalServer();
-    findTemporalSqlTool();
-    findTemporalSchemaDir();
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
+const ADMIN_URL = CLUSTER_ADMIN_URL;
 
 async function pgProblem(): Promise<string | undefined> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
@@ -48,7 +37,7 @@ async function pgProblem(): Promise<string | undefined> {
   }
 }
 
-const noBinaries = missingBinaries();
+const noBinaries = clusterUnavailable();
 if (noBinaries && process.env.SCRAPEFLOW_SKIP_CLUSTER !== '1')
   throw new Error(`the cluster tests need the Temporal server: ${noBinaries}`);
 const noPg = noBinaries ? undefined : await pgProblem();

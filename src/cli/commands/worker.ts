@@ -1,10 +1,7 @@
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../../config/env.js';
 import { createLogger } from '../../logging/logger.js';
-import { openStore } from '../../store/index.js';
-import { connectClient } from '../../client/temporal.js';
 import { parseRoles, startWorkers, WORKER_ROLES, type WorkerRole } from '../../workers/process.js';
-import { toCliError } from '../context.js';
+import { withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
 
@@ -33,24 +30,11 @@ export function registerWorker(program: Command): void {
         .argParser(rolesFlag)
         .makeOptionMandatory(),
     )
-    .action(async ({ queue: roles }: { queue: WorkerRole[] }) => {
-      try {
-        const config = loadConfig();
+    .action(({ queue: roles }: { queue: WorkerRole[] }) =>
+      withContext(async ({ config, client, store }) => {
         const logger = createLogger({ name: `${roles.join('-')}-worker` });
-        const store = await openStore(config);
-        try {
-          const client = await connectClient(config);
-          try {
-            const worker = await startWorkers({ config, logger, store, client, roles });
-            await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
-          } finally {
-            await client.connection.close();
-          }
-        } finally {
-          await store.close();
-        }
-      } catch (err) {
-        throw toCliError(err);
-      }
-    });
+        const worker = await startWorkers({ config, logger, store, client, roles });
+        await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
+      }),
+    );
 }
