@@ -35,6 +35,18 @@ export function clusterUnavailable(): string | undefined {
   }
 }
 
+/** Drops a cluster's persistence database and its `<db>_visibility`, whoever is still connected. */
+export async function dropClusterDatabases(database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: CLUSTER_ADMIN_URL });
+  await admin.connect();
+  try {
+    for (const db of [database, `${database}_visibility`])
+      await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
 export interface ClusterOptions {
   /** mTLS on the frontend, with certificates made by openssl for this cluster. @default false */
   tls?: boolean;
@@ -147,14 +159,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     },
     async stop() {
       await down(current);
-      const admin = new pg.Client({ connectionString: CLUSTER_ADMIN_URL });
-      await admin.connect();
-      try {
-        for (const db of [database, `${database}_visibility`])
-          await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
+      await dropClusterDatabases(database);
       await certs?.remove();
       await rm(stateDir, { recursive: true, force: true });
     },

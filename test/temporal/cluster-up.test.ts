@@ -19,7 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { makeTestCerts, type TestCerts } from '../support/certs.js';
-import { CLUSTER_ADMIN_URL, clusterUnavailable } from '../support/cluster.js';
+import { CLUSTER_ADMIN_URL, clusterUnavailable, dropClusterDatabases } from '../support/cluster.js';
 import { BIN, runCli } from '../support/cli.js';
 import { eventually } from '../support/stack.js';
 
@@ -119,14 +119,7 @@ describe('scrapeflow cluster up (temporal-server on PostgreSQL)', { skip }, () =
   after(async () => {
     for (const up of running)
       if (up.child.exitCode === null && up.child.signalCode === null) await terminate(up);
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    try {
-      for (const db of [database, `${database}_visibility`])
-        await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await dropClusterDatabases(database);
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 
