@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
-import { selectorError } from '../local-api/extract.js';
+import { selectorError } from './selectors.js';
 import { stepsSchema } from './steps.js';
 import { DEFAULT_PERMIT_WAIT_MS, type BatchOptions } from '../workflows/types.js';
 import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
@@ -123,8 +123,7 @@ export const batchOptionsSchema = z
         message: 'is required when outputFormat is css_extractor',
       });
     }
-    // Selector syntax is checked here with the engine OmniScrape's extraction uses (cheerio / css-select),
-    // so a typo fails the batch at start, naming the field, instead of failing every URL.
+    // A typo fails the batch at start, naming the field, instead of failing every URL.
     for (const [name, selector] of Object.entries(o.cssSelectors ?? {})) {
       const problem = selectorError(selector);
       if (problem) ctx.addIssue({ code: 'custom', path: ['cssSelectors', name], message: problem });

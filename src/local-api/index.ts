@@ -14,7 +14,7 @@ export {
   type FaultRuleInput,
   type FaultRuleView,
 } from './faults.js';
-export { extract, parseSelector, selectorError } from './extract.js';
+export { extract } from './extract.js';
 export {
   ConfigError,
   configFileSchema,
