@@ -47,12 +47,12 @@ import {
   rateLimitedSignal,
   resumeSignal,
 } from './definitions.js';
+import type { BatchOptions } from '../batch/options.js';
 import { taskPriority } from './priority.js';
 import {
   TASK_QUEUES,
   permitWaitOf,
   stepsOf,
-  type BatchOptions,
   type PageProgress,
   type PageSummary,
   type PageWorkflowInput,
