@@ -75,7 +75,7 @@ const MAX_SUMMARY = 300;
  */
 const control = (activityId: string, options: BatchOptions) =>
   proxyActivities<ControlActivities>({
-    taskQueue: TASK_QUEUES.control,
+    taskQueue: TASK_QUEUES.workflows,
     activityId,
     // Loading input and recording failures gate the page's progress: they rank as its URLs do.
     priority: taskPriority(options),

@@ -6,8 +6,11 @@ import type { Step } from '../batch/steps.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
 
 export const TASK_QUEUES = {
-  /** Workflows and bookkeeping activities (store reads and writes). */
-  control: 'scrapeflow',
+  /**
+   * Workflows and their bookkeeping activities (store reads and writes): the `workflows` worker role.
+   * Named `scrapeflow`: the workflows of running batches and every deployment's workers use that name.
+   */
+  workflows: 'scrapeflow',
   /** OmniScrape HTTP calls, each holding a plan permit of its account (src/omniscrape/permits.ts). */
   scrape: 'scrape',
   /** Browser (BaaS) sessions. */
