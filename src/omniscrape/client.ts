@@ -155,10 +155,8 @@ export class OmniScrapeClient {
    * delivered answer again instead of a second charge, where the API honours the key.
    */
   async scrape(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<ScrapeResponse> {
-    const body = validateRequest(request);
-    const headers = idempotencyHeaders(options?.idempotencyKey);
     const res = await this.#call(
-      { method: 'POST', path: '/scrape', body, headers, schema: scrapeResponseSchema },
+      { method: 'POST', path: '/scrape', request, schema: scrapeResponseSchema },
       options,
     );
     if (!res.data.success) {
@@ -173,10 +171,8 @@ export class OmniScrapeClient {
 
   /** `POST /scrape/async`: queues the scrape and returns its job id at once. */
   async submitAsync(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<AsyncSubmitResponse> {
-    const body = validateRequest(request);
-    const headers = idempotencyHeaders(options?.idempotencyKey);
     const res = await this.#call(
-      { method: 'POST', path: '/scrape/async', body, headers, schema: asyncSubmitResponseSchema },
+      { method: 'POST', path: '/scrape/async', request, schema: asyncSubmitResponseSchema },
       options,
     );
     return res.data;
@@ -197,23 +193,21 @@ export class OmniScrapeClient {
     return this.#closing;
   }
 
-  /** One request: `body` is JSON text, `headers` go over the defaults, `schema` checks a 2xx answer. */
+  /**
+   * One request: `request` (validated first) is the JSON body, `options.idempotencyKey` goes into the
+   * `Idempotency-Key` header, `schema` checks a 2xx answer.
+   */
   async #call<T>(
     {
       method,
       path,
-      body,
-      headers: extraHeaders = {},
+      request,
       schema,
-    }: {
-      method: 'GET' | 'POST';
-      path: string;
-      body?: string;
-      headers?: Record<string, string>;
-      schema: z.ZodType<T>;
-    },
-    options: CallOptions | undefined,
+    }: { method: 'GET' | 'POST'; path: string; request?: ScrapeRequestInput; schema: z.ZodType<T> },
+    options: SubmitAsyncOptions | undefined,
   ): Promise<{ status: number; text: string; data: T }> {
+    const body = request === undefined ? undefined : validateRequest(request);
+    const extraHeaders = idempotencyHeaders(options?.idempotencyKey);
     const o = this.#options;
     const fullPath = this.#prefix + path;
     const what = `${method} ${fullPath}`;
