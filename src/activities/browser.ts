@@ -159,7 +159,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     /** One BaaS session: connect, run the steps, store, write the record. */
     async browseUrl(input: UrlTask): Promise<UrlSummary> {
       const ctx = Context.current();
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       const earlier = await earlierTryRecord(store, input, ctx.info.attempt);
       if (earlier) return earlier;
       const signal = ctx.cancellationSignal;

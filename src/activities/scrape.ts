@@ -371,7 +371,7 @@ export function createScrapeActivities({
 
     /** The synchronous scrape: one call, its record written, a summary returned. */
     async scrapeUrl(input: UrlTask): Promise<UrlSummary> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       const earlier = await earlierTryRecord(store, input, Context.current().info.attempt);
       if (earlier) return earlier;
       let body: ScrapeResponse;
@@ -396,7 +396,7 @@ export function createScrapeActivities({
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
     async submitAsyncJob(input: UrlTask): Promise<{ jobId: string; attempts: number }> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       try {
         const res = await callApi({
           input,
@@ -417,7 +417,7 @@ export function createScrapeActivities({
 
     /** One status poll of an async job; on completion the record is written. */
     async pollAsyncJob(input: UrlTask & { jobId: string; attemptsBefore: number }): Promise<PollResult> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       const ofJob = { attemptsBefore: input.attemptsBefore, jobId: input.jobId };
       const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
         success: job.success ?? job.status === 'complete',
