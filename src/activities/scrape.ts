@@ -10,12 +10,18 @@ import type {
   ScrapeRequestInput,
   ScrapeResponse,
 } from '../omniscrape/types.js';
-import { AsyncJobFailedError, NotFoundError, OmniScrapeError, isOutageSign } from '../omniscrape/errors.js';
+import {
+  AsyncJobFailedError,
+  NotFoundError,
+  OmniScrapeError,
+  PlanBusyError,
+  isOutageSign,
+} from '../omniscrape/errors.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
 import type { PlanPermits } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlTask } from '../workflows/types.js';
+import { permitWaitOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, summaryOf, tagsOf, writeRecord } from './records.js';
 
@@ -211,30 +217,36 @@ export function createScrapeActivities({
   /**
    * Makes one OmniScrape call under heartbeats and logs it (one line per call, whatever the outcome).
    * A scrape or submit first waits (still heartbeating, cancellable) for a plan permit of the batch's
-   * account and gives it back when the call ends, however it ends; `work` is told how long that wait
-   * took, since it counts against the activity's start-to-close timeout. A wait that a cancellation or
-   * shutdown ends throws the cancellation itself: no call was made, so there is nothing to classify.
-   * `describe` says what of the answer goes into the line.
+   * account, at most `timeouts.permitWaitMs` (the activity's start-to-close leaves room for it), and
+   * gives it back when the call ends, however it ends. A wait that runs out throws `PlanBusyError` (the
+   * URL is queued again); one that a cancellation or shutdown ends throws the cancellation itself: no
+   * call was made, so there is nothing to classify. `describe` says what of the answer goes into the line.
    */
   async function callApi<T>(
     input: UrlTask,
     call: CallKind,
-    work: (signal: AbortSignal, waitedMs: number) => Promise<T>,
+    work: (signal: AbortSignal) => Promise<T>,
     describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
     jobId?: string,
   ): Promise<T> {
     return withHeartbeat(async (signal) => {
-      const asked = Date.now();
       let release: (() => Promise<void>) | undefined;
       if (permits && TAKES_PERMIT[call]) {
+        const { account } = input.options;
+        const waitMs = permitWaitOf(input.options);
+        const patience = AbortSignal.timeout(waitMs);
         try {
-          release = await permits.acquire(input.options.account, { signal });
+          release = await permits.acquire(account, { signal: AbortSignal.any([signal, patience]) });
         } catch (err) {
-          throw signal.aborted ? (signal.reason ?? err) : err;
+          if (signal.aborted) throw signal.reason ?? err;
+          if (!patience.aborted) throw err;
+          throw new PlanBusyError(
+            `no plan permit of account ${JSON.stringify(account)} came free within ${waitMs} ms`,
+          );
         }
       }
       try {
-        return await logged(input, call, (s) => work(s, Date.now() - asked), describe, signal, jobId);
+        return await logged(input, call, work, describe, signal, jobId);
       } finally {
         await release?.();
       }
@@ -365,11 +377,10 @@ export function createScrapeActivities({
         body = await callApi(
           input,
           'scrape',
-          (signal, waitedMs) =>
+          (signal) =>
             api.scrape(requestFor(input), {
               signal,
-              // The wait for a permit came out of the activity's timeout: ours must still fire first.
-              timeoutMs: Math.max(1000, clientTimeoutMs(input.options.timeouts.scrapeMs) - waitedMs),
+              timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
               // A retry after an answer was delivered but lost gets that answer again, not a second charge.
               idempotencyKey: idempotencyKeyOf(input),
             }),

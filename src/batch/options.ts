@@ -6,7 +6,7 @@ import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
 import { selectorError } from '../local-api/extract.js';
 import { stepsSchema } from './steps.js';
-import type { BatchOptions } from '../workflows/types.js';
+import { DEFAULT_PERMIT_WAIT_MS, type BatchOptions } from '../workflows/types.js';
 import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
@@ -20,7 +20,16 @@ export const batchOptionsSchema = z
     jsWaitSelector: z.string().min(1).max(2000).optional(),
     jsWaitTimeoutMs: ms(300_000).optional(),
     asyncFlow: z.enum(['on_timeout', 'js_rendering', 'always']).default('js_rendering'),
-    concurrency: z.number().int().min(1).max(1000).default(5),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "URLs of the batch in flight at once, waiting for a plan permit included (default: twice the plan's " +
+          'concurrency, so the plan stays busy while each URL turns over)',
+      ),
     pageSize: z.number().int().min(1).max(5000).default(500).describe('input lines per page workflow'),
     pagesInFlight: z
       .number()
@@ -90,11 +99,18 @@ export const batchOptionsSchema = z
         scrapeMs: ms(3_600_000).min(1000),
         heartbeatMs: ms(600_000).min(1000),
         browserMs: ms(3_600_000).min(1000),
+        permitWaitMs: ms(3_600_000).min(1000),
       })
       .strict()
       .partial()
       .default({})
-      .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, browserMs: 300_000, ...t })),
+      .transform((t) => ({
+        scrapeMs: 150_000,
+        heartbeatMs: 15_000,
+        browserMs: 300_000,
+        permitWaitMs: DEFAULT_PERMIT_WAIT_MS,
+        ...t,
+      })),
     steps: stepsSchema.optional(),
     dedupe: z.boolean().default(true),
   })
@@ -177,7 +193,19 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '')
     .join('; ');
 }
 
-export function parseBatchOptions(input: unknown): BatchOptions {
+/** The default `concurrency` per unit of the plan: headroom to keep the plan busy while URLs turn over. */
+export const WINDOW_PER_PLAN = 2;
+/** The plan's concurrency assumed where a caller does not know it (OMNISCRAPE_PLAN_CONCURRENCY's default). */
+export const DEFAULT_PLAN = 5;
+
+/**
+ * Validates batch options and fills their defaults. `plan` is the account's plan concurrency as the
+ * caller knows it (OMNISCRAPE_PLAN_CONCURRENCY): an unset `concurrency` becomes `WINDOW_PER_PLAN` × it.
+ * Each URL spends part of its time in the window outside its OmniScrape call (scheduling, the record,
+ * the workflow task that starts the next URL); the URLs beyond the plan wait for a permit meanwhile, so
+ * a permit is taken again the moment it is given back.
+ */
+export function parseBatchOptions(input: unknown, context: { plan?: number } = {}): BatchOptions {
   const parsed = batchOptionsSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -186,5 +214,6 @@ export function parseBatchOptions(input: unknown): BatchOptions {
       first ? formatPath(first.path) : '',
     );
   }
-  return parsed.data;
+  const { concurrency, ...rest } = parsed.data;
+  return { ...rest, concurrency: concurrency ?? WINDOW_PER_PLAN * (context.plan ?? DEFAULT_PLAN) };
 }

@@ -30,6 +30,11 @@ export interface StartBatchRequest {
   /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
   urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
   options?: BatchOptionsInput;
+  /**
+   * The plan's concurrency of the batch's account as this client knows it (OMNISCRAPE_PLAN_CONCURRENCY):
+   * an unset `options.concurrency` is derived from it (`parseBatchOptions`). @default 5
+   */
+  plan?: number;
 }
 
 export function newBatchId(): string {
@@ -76,7 +81,7 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
  * stored input is removed again, so a refused start leaves nothing behind.
  */
 export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
-  const options = parseBatchOptions(request.options);
+  const options = parseBatchOptions(request.options, { plan: request.plan });
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
   options.storeId = store.id;

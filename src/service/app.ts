@@ -40,6 +40,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Largest JSON body, bytes (uploaded files stream and are not limited). @default 10 MiB */
   bodyLimitBytes?: number;
+  /** The plan's concurrency (OMNISCRAPE_PLAN_CONCURRENCY): a batch's default concurrency comes from it. */
+  plan?: number;
 }
 
 /** Longest path parameter the router takes; ids longer than MAX_BATCH_ID_LENGTH are refused by validation. */
@@ -247,6 +249,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         ...(query.batchId ? { batchId: query.batchId } : {}),
         urls,
         options: options as never,
+        plan: deps.plan,
       }).catch((err: unknown) => {
         throw toHttpError(err);
       });
@@ -264,6 +267,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
       ...(body.batchId ? { batchId: body.batchId } : {}),
       urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
       ...(body.options ? { options: body.options } : {}),
+      plan: deps.plan,
     });
     return reply.code(201).send({ batchId, total, links: batchLinks(batchId) });
   });

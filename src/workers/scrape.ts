@@ -3,8 +3,9 @@
  * OmniScrape HTTP activities. The plan (OMNISCRAPE_PLAN_CONCURRENCY) is held by permits, one per call,
  * not by this worker's slots: with SCRAPEFLOW_DATABASE_URL set they are leases in PostgreSQL shared by
  * every scrape worker of the deployment, else a semaphore in this process. The slots
- * (SCRAPEFLOW_SCRAPE_SLOTS, default the plan) only say how many tasks this worker takes at once, so
- * one worker can keep the whole plan busy and adding workers never divides it. The workflows that
+ * (SCRAPEFLOW_SCRAPE_SLOTS, default twice the plan, as a batch's default window) only say how many
+ * tasks this worker takes at once, so one worker can keep the whole plan busy and adding workers never
+ * divides it. The workflows that
  * schedule these calls run on the `workflows` role. On shutdown, in-flight calls finish and nothing new
  * is polled; the leases go last.
  */
@@ -15,6 +16,7 @@ import { TASK_QUEUES } from '../workflows/types.js';
 import { LocalPermits, type PlanPermits } from '../omniscrape/permits.js';
 import { PgPermits } from '../omniscrape/pg-permits.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
+import { WINDOW_PER_PLAN } from '../batch/options.js';
 
 export const scrapeRole: RoleDefinition = {
   require(config, deps) {
@@ -23,7 +25,7 @@ export const scrapeRole: RoleDefinition = {
   },
   async start({ config, connection, namespace, dataConverter, store, logger, client, alerts, metrics, api }) {
     const plan = config.OMNISCRAPE_PLAN_CONCURRENCY;
-    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? plan;
+    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * plan;
     const permits: PlanPermits = config.SCRAPEFLOW_DATABASE_URL
       ? await PgPermits.open({
           connectionString: config.SCRAPEFLOW_DATABASE_URL,

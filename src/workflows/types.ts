@@ -9,7 +9,7 @@ import type { TerminalStatus, UrlItem } from '../store/types.js';
 export const TASK_QUEUES = {
   /** Workflows and bookkeeping activities (store reads and writes). */
   control: 'scrapeflow',
-  /** OmniScrape HTTP calls; the worker's activity slots are the account-wide semaphore. */
+  /** OmniScrape HTTP calls, each holding a plan permit of its account (src/omniscrape/permits.ts). */
   scrape: 'scrape',
   /** Browser (BaaS) sessions. */
   browser: 'browser',
@@ -44,7 +44,11 @@ export interface BatchOptions {
   jsWaitTimeoutMs?: number;
   /** When URLs use the async job flow: only after two timeouts, also for every js_rendering URL, or always. */
   asyncFlow: 'on_timeout' | 'js_rendering' | 'always';
-  /** URLs in flight at once across the batch's pages (the sum of their windows' ceilings). */
+  /**
+   * URLs in flight at once across the batch's pages (the sum of their windows' ceilings), those waiting
+   * for a plan permit included: the plan, not this, bounds the account's calls at OmniScrape.
+   * @default twice the plan's concurrency (`parseBatchOptions`)
+   */
   concurrency: number;
   /** Input lines per page workflow. @default 500 */
   pageSize: number;
@@ -93,13 +97,14 @@ export interface BatchOptions {
   pauseBelowBalance?: number;
   retry: RetryMatrixConfig;
   polling: PollingConfig;
-  /** Activity timeouts, ms. */
   /**
-   * `scrapeMs`: one HTTP call (start-to-close; the HTTP client's own timeout is a little shorter).
-   * `browserMs`: one BaaS session with its steps, which takes longer than a call. `heartbeatMs`: how soon
-   * a dead worker's call is noticed.
+   * Activity timeouts, ms. `scrapeMs`: one HTTP call (the HTTP client's own timeout is a little
+   * shorter). `permitWaitMs`: how long a call may wait for a plan permit of its account before its URL
+   * goes back to the page's queue (`PlanBusyError`); a scrape activity's start-to-close is the sum of
+   * both, so the wait never shortens the call. `browserMs`: one BaaS session with its steps, which takes
+   * longer than a call. `heartbeatMs`: how soon a dead worker's call is noticed.
    */
-  timeouts: { scrapeMs: number; heartbeatMs: number; browserMs: number };
+  timeouts: { scrapeMs: number; heartbeatMs: number; browserMs: number; permitWaitMs?: number };
   /**
    * Page interactions (src/batch/steps.ts). When set, every URL of the batch runs in a browser (BaaS)
    * session on the `browser` task queue instead of the scrape API; an input item's own `steps` replace
@@ -280,3 +285,10 @@ export const pageWorkflowId = (batchId: string, page: number): string => `${batc
  */
 export const stepsOf = (task: Pick<UrlTask, 'item' | 'options'>): Step[] | undefined =>
   task.item.steps ?? task.options.steps;
+
+/** `timeouts.permitWaitMs` when a batch's options lack it (they were stored before it existed). */
+export const DEFAULT_PERMIT_WAIT_MS = 60_000;
+
+/** How long a call of the batch may wait for a plan permit (`timeouts.permitWaitMs`). */
+export const permitWaitOf = (options: Pick<BatchOptions, 'timeouts'>): number =>
+  options.timeouts.permitWaitMs ?? DEFAULT_PERMIT_WAIT_MS;

@@ -14,7 +14,10 @@ const fails = (input: unknown, field: string) =>
 describe('parseBatchOptions', () => {
   it('applies the documented defaults', () => {
     const o = parseBatchOptions({});
-    assert.equal(o.concurrency, 5);
+    assert.equal(o.concurrency, 10, "twice the default plan's concurrency (5)");
+    assert.equal(parseBatchOptions({}, { plan: 20 }).concurrency, 40, 'twice the plan the caller knows');
+    assert.equal(parseBatchOptions({ concurrency: 7 }, { plan: 20 }).concurrency, 7, 'as given');
+    assert.equal(o.timeouts.permitWaitMs, 60_000);
     assert.equal(o.mode, 'auto');
     assert.equal(o.asyncFlow, 'js_rendering');
     assert.equal(o.retry.rateLimitMaxTries, 5);
@@ -27,6 +30,7 @@ describe('parseBatchOptions', () => {
   it('names the offending field', () => {
     fails({ mode: 'turbo' }, 'mode');
     fails({ concurrency: 0 }, 'concurrency');
+    fails({ timeouts: { permitWaitMs: 10 } }, 'timeouts.permitWaitMs');
     fails({ outputFormat: 'css_extractor' }, 'cssSelectors');
     fails({ retry: { upstreamRetries: -1 } }, 'retry.upstreamRetries');
     fails({ bogus: true }, '');

@@ -33,7 +33,7 @@ export const ADMIN_TOKEN = 'test-admin-token';
 
 export interface StackOptions {
   balance?: number;
-  /** The plan's concurrency limit, enforced by the local API and used as the worker's slot count. */
+  /** The plan's concurrency limit, enforced by the local API and held by the workers' permits. @default 5 */
   concurrency?: number;
   devServer?: DevServerOptions;
   /**
@@ -94,6 +94,8 @@ export interface Stack {
   demoOrigin: string;
   demo: DemoSite;
   apiKey: string;
+  /** The plan's concurrency limit of the account (`concurrency`). */
+  plan: number;
   dataDir: string;
   store: ResultStore;
   workers: WorkerProcess[];
@@ -329,6 +331,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     demoOrigin: demo.origin,
     demo,
     apiKey,
+    plan: concurrency,
     dataDir,
     store,
     workers,

@@ -88,11 +88,12 @@ Examples:
         process.stderr.write(`skipped ${err.message}\n`);
       },
     });
-    await withContext(async ({ client, store }) => {
+    await withContext(async ({ config, client, store }) => {
       const { batchId, total } = await startBatch(client, store, {
         ...(flags.batchId ? { batchId: flags.batchId } : {}),
         urls,
         options,
+        plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
       });
       if (flags.json && !flags.wait) say(JSON.stringify({ batchId, total, skipped }));
       else if (!flags.json) {
