@@ -10,7 +10,8 @@ import type { ResultStore, TerminalStatus, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
 import { writeRecord } from './records.js';
-import type { BatchOptions, PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
+import type { BatchOptions } from '../batch/options.js';
+import type { PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;

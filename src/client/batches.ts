@@ -113,7 +113,7 @@ export async function startBatch(client: Client, store: ResultStore, request: St
   try {
     const handle = await client.workflow.start('batchWorkflow', {
       workflowId: batchId,
-      taskQueue: TASK_QUEUES.control,
+      taskQueue: TASK_QUEUES.workflows,
       args: [{ batchId, options, total, ...(deduper?.duplicates ? { duplicates: deduper.duplicates } : {}) }],
       // Temporal refuses the id too, for a start that raced past `requireFreeId`.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -157,7 +157,10 @@ export class OmniScrapeClient {
   async scrape(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<ScrapeResponse> {
     const body = validateRequest(request);
     const headers = idempotencyHeaders(options?.idempotencyKey);
-    const res = await this.#call('POST', '/scrape', body, headers, options, scrapeResponseSchema);
+    const res = await this.#call(
+      { method: 'POST', path: '/scrape', body, headers, schema: scrapeResponseSchema },
+      options,
+    );
     if (!res.data.success) {
       throw new ScrapeFailedError(`scrape of ${request.url} failed: ${res.data.error ?? 'no reason given'}`, {
         status: res.status,
@@ -172,8 +175,11 @@ export class OmniScrapeClient {
   async submitAsync(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<AsyncSubmitResponse> {
     const body = validateRequest(request);
     const headers = idempotencyHeaders(options?.idempotencyKey);
-    return (await this.#call('POST', '/scrape/async', body, headers, options, asyncSubmitResponseSchema))
-      .data;
+    const res = await this.#call(
+      { method: 'POST', path: '/scrape/async', body, headers, schema: asyncSubmitResponseSchema },
+      options,
+    );
+    return res.data;
   }
 
   /** `GET /scrape/async/{jobId}`. A `failed` job is returned like any other status, not thrown. */
@@ -182,7 +188,7 @@ export class OmniScrapeClient {
       throw new BadRequestError('jobId must be a non-empty string', { field: 'jobId' });
     }
     const path = `/scrape/async/${encodeURIComponent(jobId)}`;
-    return (await this.#call('GET', path, undefined, {}, options, asyncJobResponseSchema)).data;
+    return (await this.#call({ method: 'GET', path, schema: asyncJobResponseSchema }, options)).data;
   }
 
   /** Closes the pool once the requests in flight have finished. Idempotent. */
@@ -191,13 +197,22 @@ export class OmniScrapeClient {
     return this.#closing;
   }
 
+  /** One request: `body` is JSON text, `headers` go over the defaults, `schema` checks a 2xx answer. */
   async #call<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    body: string | undefined,
-    extraHeaders: Record<string, string>,
+    {
+      method,
+      path,
+      body,
+      headers: extraHeaders = {},
+      schema,
+    }: {
+      method: 'GET' | 'POST';
+      path: string;
+      body?: string;
+      headers?: Record<string, string>;
+      schema: z.ZodType<T>;
+    },
     options: CallOptions | undefined,
-    schema: z.ZodType<T>,
   ): Promise<{ status: number; text: string; data: T }> {
     const o = this.#options;
     const fullPath = this.#prefix + path;

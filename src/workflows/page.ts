@@ -47,12 +47,12 @@ import {
   rateLimitedSignal,
   resumeSignal,
 } from './definitions.js';
+import type { BatchOptions } from '../batch/options.js';
 import { taskPriority } from './priority.js';
 import {
   TASK_QUEUES,
   permitWaitOf,
   stepsOf,
-  type BatchOptions,
   type PageProgress,
   type PageSummary,
   type PageWorkflowInput,
@@ -75,7 +75,7 @@ const MAX_SUMMARY = 300;
  */
 const control = (activityId: string, options: BatchOptions) =>
   proxyActivities<ControlActivities>({
-    taskQueue: TASK_QUEUES.control,
+    taskQueue: TASK_QUEUES.workflows,
     activityId,
     // Loading input and recording failures gate the page's progress: they rank as its URLs do.
     priority: taskPriority(options),
@@ -396,7 +396,7 @@ async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary 
     try {
       return await remote<BrowserActivities>(TASK_QUEUES.browser, task, nextId()).browseUrl(task);
     } catch (err) {
-      return settleFailure(task, nextId, err, 0);
+      return settleFailure(task, nextId, err);
     }
   }
   const direct =
@@ -408,7 +408,7 @@ async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary 
   } catch (err) {
     const details = failureDetails(err);
     if (details?.outcome === 'switch_to_async') return asyncFlow(task, nextId, details.attempt);
-    return settleFailure(task, nextId, err, 0);
+    return settleFailure(task, nextId, err);
   }
 }
 
@@ -426,7 +426,7 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
       attempts += submitted.attempts;
     } catch (err) {
       // A plan that stayed busy submits again here: the URL already belongs to the async flow.
-      const settled = await settleFailure(task, nextId, err, attempts);
+      const settled = await settleFailure(task, nextId, err, { attemptsBefore: attempts });
       if (settled !== REQUEUE) return settled;
     }
   }
@@ -443,7 +443,7 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
         attemptsBefore: attempts,
       });
     } catch (err) {
-      return settleFailure(task, nextId, err, attempts, jobId);
+      return settleFailure(task, nextId, err, { attemptsBefore: attempts, jobId });
     }
     if (result.done) return result.summary;
   }
@@ -461,8 +461,7 @@ async function settleFailure(
   task: UrlTask,
   nextId: () => string,
   err: unknown,
-  attemptsBefore: number,
-  jobId?: string,
+  { attemptsBefore = 0, jobId }: { attemptsBefore?: number; jobId?: string } = {},
 ): Promise<UrlSummary | Paused | typeof REQUEUE> {
   if (isCancellation(err)) throw err;
   const details = failureDetails(err);

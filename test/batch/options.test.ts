@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { describeIssues, parseBatchOptions, ValidationError } from '../../src/batch/options.js';
-import { checkFields } from '../../src/batch/field-schema.js';
+import { checkFields, fieldRuleSchema } from '../../src/batch/field-schema.js';
 import { stepsSchema } from '../../src/batch/steps.js';
 
 const fails = (input: unknown, field: string) =>
@@ -68,11 +68,11 @@ describe('describeIssues', () => {
 
 describe('checkFields', () => {
   it('accepts conforming fields and names every violation', () => {
-    const schema = {
-      title: { type: 'string' as const },
-      price: { type: 'number' as const },
-      qty: { type: 'integer' as const, required: false },
-    };
+    const schema = z.record(z.string(), fieldRuleSchema).parse({
+      title: { type: 'string' },
+      price: { type: 'number' },
+      qty: { type: 'integer', required: false },
+    });
     assert.deepEqual(checkFields({ title: 'A', price: '$1,234.50', qty: null }, schema), []);
     assert.deepEqual(checkFields({ title: ' ', price: 'call us', qty: '1.5' }, schema), [
       'title: required but missing',
