@@ -101,9 +101,9 @@ export interface Stack {
   workers: WorkerProcess[];
   /**
    * Spawns `scrapeflow worker --queue <queue>` (default `workflows,scrape`) and waits for the start
-   * line of each of its roles.
+   * line of each of its roles. `bin` runs another build's executable (test/support/build.ts).
    */
-  startWorker(env?: Record<string, string>, queue?: WorkerQueue): Promise<WorkerProcess>;
+  startWorker(env?: Record<string, string>, queue?: WorkerQueue, bin?: string): Promise<WorkerProcess>;
   /**
    * Stops the Temporal dev server and starts it again on the same port and database file, so workers
    * and the client reconnect to the same address and find their workflows. Needs `devServer.port` and
@@ -234,8 +234,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const startWorker = async (
     env: Record<string, string> = {},
     queue: WorkerQueue = 'workflows,scrape',
+    bin = BIN,
   ): Promise<WorkerProcess> => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue], {
+    const child = spawn(process.execPath, [bin, 'worker', '--queue', queue], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
