@@ -50,7 +50,7 @@ async function listeningUrl(args: string[]): Promise<string> {
 describe('scrapeflow local-api (CLI)', () => {
   it(
     'takes host and port from the config file, and an explicit flag over the file',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const dir = await mkdtemp(join(tmpdir(), 'sf-local-api-'));
       try {
@@ -70,7 +70,7 @@ describe('scrapeflow local-api (CLI)', () => {
     },
   );
 
-  it('prints the listening URL, serves, and stops gracefully on SIGTERM', { timeout: 60_000 }, async () => {
+  it('prints the listening URL, serves, and stops gracefully on SIGTERM', { timeout: 180_000 }, async () => {
     const child = spawn(
       process.execPath,
       [BIN, 'local-api', '--port', '0', '--key', 'sk-cli-quick', '--balance', '3'],
@@ -100,7 +100,7 @@ describe('scrapeflow local-api (CLI)', () => {
     assert.equal(code, 0);
   });
 
-  it('exits 2 naming the flag when a flag is invalid', { timeout: 60_000 }, async () => {
+  it('exits 2 naming the flag when a flag is invalid', { timeout: 180_000 }, async () => {
     const child = spawn(process.execPath, [BIN, 'local-api', '--key', 'sk-cli-quick', '--concurrency', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
