@@ -18,7 +18,7 @@
  * - A retry first looks for the URL's record: an earlier try that wrote it and lost only its completion
  *   (worker killed, server restart) is the answer, and a new session would be billed again.
  *
- * ## Errors into the taxonomy (retries per src/omniscrape/errors.ts `retryDecision`)
+ * ## Errors into the taxonomy (retries per src/omniscrape/retry-matrix.ts `retryDecision`)
  * | what happened | error | behaviour |
  * | --- | --- | --- |
  * | upgrade refused 401 | `AuthError` | batch pauses (auth) |
@@ -34,6 +34,7 @@ import { Context } from '@temporalio/activity';
 import { chromium, type Browser } from 'playwright';
 import { screenshotBatchId } from '../batch/steps.js';
 import type { Logger } from '../logging/logger.js';
+import { redactSecrets, registerSecret } from '../logging/secrets.js';
 import {
   AuthError,
   BalanceExhaustedError,
@@ -44,8 +45,6 @@ import {
   RateLimitedError,
   UnexpectedStatusError,
   UpstreamError,
-  redactSecrets,
-  registerSecret,
 } from '../omniscrape/errors.js';
 import { PRICES } from '../omniscrape/prices.js';
 import type { ResultStore } from '../store/types.js';

@@ -2,7 +2,7 @@
  * Validation of batch options at the boundary (CLI flags, HTTP bodies, scripts). Errors name the field.
  */
 import { z } from 'zod';
-import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
+import { DEFAULT_RETRY_MATRIX } from '../omniscrape/retry-matrix.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
 import { selectorError } from '../local-api/extract.js';
 import { stepsSchema } from './steps.js';

@@ -11,7 +11,7 @@ import {
   decodeOptionalFailureToOptionalError,
 } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
-import { redactSecrets } from '../omniscrape/errors.js';
+import { redactSecrets } from '../logging/secrets.js';
 import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
 import { pageWorkflowId, type BatchWorkflowInput } from '../workflows/types.js';
 import { withBatch } from './batches.js';

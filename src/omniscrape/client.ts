@@ -6,14 +6,8 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../config/env.js';
-import {
-  AbortedError,
-  BadRequestError,
-  ResponseTooLargeError,
-  ScrapeFailedError,
-  redactSecrets,
-  registerSecret,
-} from './errors.js';
+import { redactSecrets, registerSecret } from '../logging/secrets.js';
+import { AbortedError, BadRequestError, ResponseTooLargeError, ScrapeFailedError } from './errors.js';
 import { SlotQueue } from './slots.js';
 import { parseBody, readBounded, safeCause, statusError, transportError } from './transport.js';
 import {

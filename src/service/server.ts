@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import { clientAddress, connectClient } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../logging/logger.js';
-import { registerSecret } from '../omniscrape/errors.js';
+import { registerSecret } from '../logging/secrets.js';
 import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';

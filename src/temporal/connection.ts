@@ -26,7 +26,7 @@ import {
 } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError, type Config } from '../config/env.js';
-import { registerSecret } from '../omniscrape/errors.js';
+import { registerSecret } from '../logging/secrets.js';
 
 /** Where processes connect when neither the environment nor a profile names an address. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';

@@ -2,7 +2,7 @@
  * Types and names shared by the workflows, the activities and the clients. Pure: no I/O.
  */
 import type { Step } from '../batch/steps.js';
-import type { RetryMatrixConfig } from '../omniscrape/errors.js';
+import type { RetryMatrixConfig } from '../omniscrape/retry-matrix.js';
 import type { OutputFormat, ScrapeMode } from '../omniscrape/types.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
 

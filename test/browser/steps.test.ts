@@ -6,7 +6,8 @@ import { browserError } from '../../src/activities/browser.js';
 import { browserUrlFrom } from '../../src/workers/browser.js';
 import { COST_TABLE } from '../../src/local-api/billing.js';
 import { DEFAULT_SESSION_PRICE } from '../../src/activities/browser.js';
-import { DEFAULT_RETRY_MATRIX, registerSecret, retryDecision } from '../../src/omniscrape/errors.js';
+import { registerSecret } from '../../src/logging/secrets.js';
+import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';
 
 const fails = (steps: unknown, field: string, message: RegExp) =>
   assert.throws(

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/tls-config.js';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
-import { redactSecrets } from '../../src/omniscrape/errors.js';
+import { redactSecrets } from '../../src/logging/secrets.js';
 import { resolveTemporalConnection, type TemporalEnv } from '../../src/temporal/connection.js';
 
 let dir: string;
