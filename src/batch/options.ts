@@ -8,6 +8,7 @@ import { selectorError } from '../local-api/extract.js';
 import { stepsSchema } from './steps.js';
 import { DEFAULT_PERMIT_WAIT_MS, type BatchOptions } from '../workflows/types.js';
 import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
+import { ValidationError } from '../errors.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
 
@@ -151,17 +152,6 @@ export const batchOptionsSchema = z
   });
 
 export type BatchOptionsInput = z.input<typeof batchOptionsSchema>;
-
-export class ValidationError extends Error {
-  override readonly name = 'ValidationError';
-  constructor(
-    message: string,
-    /** The first offending field, as a dotted path. */
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A zod path as a field name: `retry.upstreamRetries`, `steps[2].selector`. */
 export function formatPath(path: readonly PropertyKey[], prefix = ''): string {

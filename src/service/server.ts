@@ -12,6 +12,7 @@ import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
+import { MissingTokenError } from '../errors.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -32,10 +33,6 @@ export interface RunningService {
   port: number;
   /** Stops accepting requests, answers the ones in flight, then closes what it opened. */
   close(): Promise<void>;
-}
-
-export class MissingTokenError extends Error {
-  override readonly name = 'MissingTokenError';
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
