@@ -25,7 +25,6 @@ export type OmniScrapeErrorCode =
   | 'unexpected_status'
   | 'scrape_failed'
   | 'async_job_failed'
-  | 'async_job_timeout'
   | 'browser_timeout'
   | 'browser_step_failed'
   | 'plan_busy'
@@ -182,11 +181,6 @@ export class AsyncJobFailedError extends OmniScrapeError {
     this.jobId = options.jobId;
     this.response = options.response;
   }
-}
-
-/** An async job did not finish within the wait budget. The URL fails as `render_timeout`. */
-export class AsyncJobTimeoutError extends OmniScrapeError {
-  readonly code = 'async_job_timeout';
 }
 
 /**

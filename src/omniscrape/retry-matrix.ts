@@ -100,7 +100,6 @@ export function retryDecision(
       return { retry: false, outcome: 'dead_letter' };
     case 'plan_busy':
       return { retry: false, outcome: 'requeue' };
-    case 'async_job_timeout':
     case 'bad_request':
     case 'not_found':
     case 'unexpected_status':
