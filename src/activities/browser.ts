@@ -17,7 +17,7 @@
  *   and the note being written (a few milliseconds) leaves that session out of the record.
  * - A retry first looks for the URL's record (`earlierTryRecord`): a new session would be billed again.
  *
- * ## Errors into the taxonomy (retries per src/omniscrape/errors.ts `retryDecision`)
+ * ## Errors into the taxonomy (retries per src/omniscrape/retry-matrix.ts `retryDecision`)
  * | what happened | error | behaviour |
  * | --- | --- | --- |
  * | upgrade refused 401 | `AuthError` | batch pauses (auth) |
@@ -33,6 +33,7 @@ import { Context } from '@temporalio/activity';
 import { chromium, type Browser } from 'playwright';
 import { screenshotBatchId } from '../batch/steps.js';
 import type { Logger } from '../logging/logger.js';
+import { redactSecrets, registerSecret } from '../logging/secrets.js';
 import {
   AuthError,
   BalanceExhaustedError,
@@ -43,8 +44,6 @@ import {
   RateLimitedError,
   UnexpectedStatusError,
   UpstreamError,
-  redactSecrets,
-  registerSecret,
 } from '../omniscrape/errors.js';
 import { PRICES } from '../omniscrape/prices.js';
 import type { ResultStore } from '../store/types.js';

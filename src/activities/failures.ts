@@ -4,12 +4,8 @@
  * `nextRetryDelay` or non-retryable with the outcome the workflow acts on.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  OmniScrapeError,
-  retryDecision,
-  type RetryDecision,
-  type RetryMatrixConfig,
-} from '../omniscrape/errors.js';
+import { OmniScrapeError } from '../omniscrape/errors.js';
+import { retryDecision, type RetryDecision, type RetryMatrixConfig } from '../omniscrape/retry-matrix.js';
 
 /** What a non-retryable failure carries for the workflow (first detail). */
 export interface FailureDetails {

@@ -10,13 +10,8 @@ import type {
   ScrapeRequestInput,
   ScrapeResponse,
 } from '../omniscrape/types.js';
-import {
-  AsyncJobFailedError,
-  NotFoundError,
-  OmniScrapeError,
-  PlanBusyError,
-  isOutageSign,
-} from '../omniscrape/errors.js';
+import { AsyncJobFailedError, NotFoundError, OmniScrapeError, PlanBusyError } from '../omniscrape/errors.js';
+import { isOutageSign } from '../omniscrape/retry-matrix.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
 import type { PlanPermits } from '../omniscrape/permits.js';

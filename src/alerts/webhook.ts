@@ -4,7 +4,7 @@
  * drops the new alert (counted and logged), a webhook that keeps failing is given up on after
  * `maxAttempts`. Timers are unref'd so a pending retry never keeps a process alive.
  */
-import { registerSecret } from '../omniscrape/errors.js';
+import { registerSecret } from '../logging/secrets.js';
 import type { Logger } from '../logging/logger.js';
 
 export type AlertKind = 'low_balance' | 'paused';

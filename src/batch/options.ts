@@ -6,13 +6,14 @@
  * boundary (CLI flags, HTTP bodies, scripts) names the field.
  */
 import { z } from 'zod';
-import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
+import { DEFAULT_RETRY_MATRIX } from '../omniscrape/retry-matrix.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
 import { fieldRuleSchema } from './field-schema.js';
 import { selectorError } from './selectors.js';
 import { stepsSchema } from './steps.js';
 import { DEFAULT_PERMIT_WAIT_MS } from '../workflows/types.js';
 import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
+import { ValidationError } from '../errors.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
 
@@ -244,17 +245,6 @@ export type BatchOptions = Omit<ParsedBatchOptions, 'concurrency' | 'priority' |
 };
 
 export type BatchOptionsInput = z.input<typeof batchOptionsSchema>;
-
-export class ValidationError extends Error {
-  override readonly name = 'ValidationError';
-  constructor(
-    message: string,
-    /** The first offending field, as a dotted path. */
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A zod path as a field name: `retry.upstreamRetries`, `steps[2].selector`. */
 export function formatPath(path: readonly PropertyKey[], prefix = ''): string {

@@ -1,22 +1,13 @@
 /**
  * What most commands need: the configuration, one Temporal client and the store, opened once and
- * closed in `finally`; and the mapping from library errors to exit codes with a hint of what to do.
+ * closed in `finally`; and the line and exit code an error ends the CLI with.
  */
 import type { Client } from '@temporalio/client';
-import { ValidationError } from '../batch/options.js';
-import { BatchIdTakenError, BatchNotFoundError } from '../client/batches.js';
-import { InputError } from '../client/input.js';
-import { LineNotFoundError } from '../client/inspect.js';
-import { NothingToRedriveError } from '../client/redrive.js';
-import { connectClient, TemporalNotSetUpError, TemporalUnavailableError } from '../client/temporal.js';
-import { ConfigError, loadConfig, type Config } from '../config/env.js';
-import {
-  openStore,
-  StoreHostMismatchError,
-  StoreUnavailableError,
-  type ResultStore,
-} from '../store/index.js';
+import { connectClient } from '../client/temporal.js';
+import { loadConfig, type Config } from '../config/env.js';
+import { openStore, type ResultStore } from '../store/index.js';
 import { CliError, ExitCode } from './exit.js';
+import { answerOf, isAppError } from '../errors.js';
 
 export interface CliContext {
   config: Config;
@@ -24,41 +15,30 @@ export interface CliContext {
   store: ResultStore;
 }
 
-/** Maps a known error to a `CliError` with its exit code; anything else is returned unchanged. */
-export function toCliError(err: unknown): unknown {
+/**
+ * `err` as the line and exit code the CLI ends with: a `CliError` as it is, an application error as
+ * `ERROR_ANSWERS` says; undefined for anything else (a bug: the CLI prints its stack).
+ */
+export function toCliError(err: unknown): CliError | undefined {
   if (err instanceof CliError) return err;
-  if (err instanceof TemporalUnavailableError) return new CliError(err.message, ExitCode.unavailable);
-  if (err instanceof TemporalNotSetUpError) return new CliError(err.message, ExitCode.unavailable);
-  if (err instanceof BatchIdTakenError) return new CliError(err.message, ExitCode.batchIdTaken);
-  if (err instanceof BatchNotFoundError)
-    return new CliError(`${err.message}: check the id with \`scrapeflow list\``, ExitCode.notFound);
-  if (err instanceof InputError) return new CliError(`input ${err.message}`, ExitCode.usage);
-  if (err instanceof LineNotFoundError) return new CliError(err.message, ExitCode.usage);
-  if (err instanceof ValidationError) return new CliError(err.message, ExitCode.usage);
-  if (err instanceof ConfigError) return new CliError(`${err.message} (${err.hint})`, ExitCode.usage);
-  if (err instanceof NothingToRedriveError) return new CliError(err.message, ExitCode.notFound);
-  if (err instanceof StoreUnavailableError) return new CliError(err.message, ExitCode.unavailable);
-  if (err instanceof StoreHostMismatchError) return new CliError(err.message, ExitCode.usage);
-  return err;
+  if (!isAppError(err)) return undefined;
+  const answer = answerOf(err);
+  return new CliError(answer.cliMessage?.(err) ?? err.message, answer.exit);
 }
 
-/** Runs `work` with a context, closing the client and store afterwards; errors come back mapped. */
+/** Runs `work` with a context, closing the client and store afterwards. */
 export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const store = await openStore(config);
   try {
-    const config = loadConfig();
-    const store = await openStore(config);
+    const client = await connectClient(config);
     try {
-      const client = await connectClient(config);
-      try {
-        return await work({ config, client, store });
-      } finally {
-        await client.connection.close();
-      }
+      return await work({ config, client, store });
     } finally {
-      await store.close();
+      await client.connection.close();
     }
-  } catch (err) {
-    throw toCliError(err);
+  } finally {
+    await store.close();
   }
 }
 

@@ -4,7 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands/index.js';
-import { CliError, ExitCode } from './exit.js';
+import { toCliError } from './context.js';
+import { ExitCode } from './exit.js';
 
 export function buildProgram(): Command {
   const program = new Command('scrapeflow')
@@ -24,9 +25,10 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       return;
     }
-    if (err instanceof CliError) {
-      process.stderr.write(`scrapeflow: ${err.message}\n`);
-      process.exitCode = err.exitCode;
+    const failure = toCliError(err);
+    if (failure) {
+      process.stderr.write(`scrapeflow: ${failure.message}\n`);
+      process.exitCode = failure.exitCode;
       return;
     }
     process.stderr.write(`scrapeflow: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -4,13 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { httpUrl } from '../omniscrape/types.js';
-import {
-  describeIssues,
-  formatPath,
-  parseBatchOptions,
-  ValidationError,
-  type BatchOptionsInput,
-} from '../batch/options.js';
+import { describeIssues, formatPath, parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
 import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
@@ -20,6 +14,13 @@ import { clientAddress } from './temporal.js';
 import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/definitions.js';
 import { taskPriority } from '../workflows/priority.js';
 import { TASK_QUEUES, type PauseReason } from '../workflows/types.js';
+import {
+  BatchEndedError,
+  BatchIdTakenError,
+  BatchNotFoundError,
+  ValidationError,
+  type BatchAction,
+} from '../errors.js';
 
 /** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
 export type UrlItemInput = Omit<UrlItem, 'index' | 'steps' | 'duplicateOf'> & { steps?: StepInput[] };
@@ -136,22 +137,6 @@ export async function startBatch(client: Client, store: ResultStore, request: St
   }
 }
 
-/** A start under an id that names a batch already (`state`: running, completed, failed, terminated, …, or `stored input`). */
-export class BatchIdTakenError extends Error {
-  override readonly name = 'BatchIdTakenError';
-  readonly code = 'batch_id_taken';
-  readonly field = 'batchId';
-  constructor(
-    readonly batchId: string,
-    readonly state: string,
-  ) {
-    super(
-      `batch id ${JSON.stringify(batchId)} is taken (${state === 'stored input' ? 'the store holds input for it' : `a batch under it is ${state}`}): ` +
-        'a batch id names one batch forever, so choose another id (or leave it out to get a generated one)',
-    );
-  }
-}
-
 /** The state of the latest workflow run under `workflowId` (`running`, `completed`, …), if there is one. */
 async function workflowState(client: Client, workflowId: string): Promise<string | undefined> {
   try {
@@ -169,10 +154,6 @@ async function requireFreeId(client: Client, store: ResultStore, batchId: string
   if ((await store.inputCount(batchId)) !== undefined) throw new BatchIdTakenError(batchId, 'stored input');
 }
 
-export class BatchNotFoundError extends Error {
-  override readonly name = 'BatchNotFoundError';
-}
-
 /** Runs `work`, turning Temporal's not-found into a `BatchNotFoundError` naming the batch. */
 export async function withBatch<T>(batchId: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -182,6 +163,12 @@ export async function withBatch<T>(batchId: string, work: () => Promise<T>): Pro
       throw new BatchNotFoundError(`no batch ${JSON.stringify(batchId)}`);
     throw err;
   }
+}
+
+/** Fails with `BatchEndedError` when the batch's workflow has closed (a signal would not reach it). */
+export async function requireRunning(client: Client, batchId: string, action: BatchAction): Promise<void> {
+  const { status } = await withBatch(batchId, () => client.workflow.getHandle(batchId).describe());
+  if (status.name !== 'RUNNING') throw new BatchEndedError(batchId, status.name.toLowerCase(), action);
 }
 
 export function pauseBatch(client: Client, batchId: string, reason: PauseReason = 'manual') {

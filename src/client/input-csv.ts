@@ -10,7 +10,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
-import { InputError, MAX_LINE_BYTES, type InputLine } from './input-lines.js';
+import { MAX_LINE_BYTES, type InputLine } from './input-lines.js';
+import { InputError } from '../errors.js';
 
 /** One CSV record and the 1-based line it starts on. */
 export interface CsvRecord {

@@ -4,22 +4,10 @@
  * reading: the caller decides whether it rejects the input or skips the line, and the next line is read
  * as usual (an over-long line's bytes are dropped up to its newline, never held).
  */
+import { InputError } from '../errors.js';
 
 /** Longest accepted line, in bytes: a file without newlines must not fill memory. */
 export const MAX_LINE_BYTES = 64 * 1024;
-
-/** A bad line in an input file. */
-export class InputError extends Error {
-  override readonly name = 'InputError';
-  readonly code = 'invalid_input';
-  constructor(
-    message: string,
-    /** 1-based line number. */
-    readonly line: number,
-  ) {
-    super(`line ${line}: ${message}`);
-  }
-}
 
 /** One line of an input: its text (without the line end), or why it cannot be read. */
 export type InputLine = { line: number; text: string } | { line: number; error: InputError };

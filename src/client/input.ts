@@ -21,12 +21,13 @@ import { stepsSchema, type Step } from '../batch/steps.js';
 import { httpUrl } from '../omniscrape/types.js';
 import type { UrlItem } from '../store/types.js';
 import { csvRecords } from './input-csv.js';
-import { InputError, inputLines } from './input-lines.js';
+import { inputLines } from './input-lines.js';
+import { InputError, isAppError } from '../errors.js';
 
 export const INPUT_FORMATS = ['text', 'csv', 'jsonl'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
 
-export { InputError, MAX_LINE_BYTES } from './input-lines.js';
+export { MAX_LINE_BYTES } from './input-lines.js';
 
 export interface ParseInputOptions {
   /** @default 'text' */
@@ -102,7 +103,7 @@ export async function* parseInput(
     try {
       return check();
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
+      if (!isAppError(err, 'invalid_input')) throw err;
       reject(err);
       return undefined;
     }

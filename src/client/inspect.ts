@@ -11,18 +11,14 @@ import {
   decodeOptionalFailureToOptionalError,
 } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
-import { redactSecrets } from '../omniscrape/errors.js';
+import { redactSecrets } from '../logging/secrets.js';
 import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
 import { pageWorkflowId, type BatchWorkflowInput } from '../workflows/types.js';
 import { withBatch } from './batches.js';
+import { LineNotFoundError } from '../errors.js';
 
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const { PendingActivityState } = proto.temporal.api.enums.v1;
-
-/** The line named does not exist: an index past the input's end, or a URL the input does not hold. */
-export class LineNotFoundError extends Error {
-  override readonly name = 'LineNotFoundError';
-}
 
 /** Which line: by its 0-based index, or by its exact URL (the first line that has it). */
 export type LineSelector = { index: number } | { url: string };

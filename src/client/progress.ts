@@ -10,7 +10,7 @@ import {
   decodeOptionalFailureToOptionalError,
 } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
-import { redactSecrets } from '../omniscrape/errors.js';
+import { redactSecrets } from '../logging/secrets.js';
 import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';

@@ -14,8 +14,9 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { BatchOptionsInput } from '../batch/options.js';
 import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore, type UrlItem } from '../store/types.js';
 import type { BatchWorkflowInput } from '../workflows/types.js';
-import { BatchNotFoundError, startBatch } from './batches.js';
+import { startBatch } from './batches.js';
 import { exportResults } from './results.js';
+import { BatchNotFoundError, NothingToRedriveError } from '../errors.js';
 
 export interface RedriveRequest {
   /** The batch whose dead letters run again. */
@@ -27,11 +28,6 @@ export interface RedriveRequest {
   newBatchId?: string;
   /** Options of the new batch, over the original batch's. */
   options?: Partial<BatchOptionsInput>;
-}
-
-export class NothingToRedriveError extends Error {
-  override readonly name = 'NothingToRedriveError';
-  readonly code = 'nothing_to_redrive';
 }
 
 /** The options a batch was started with, from the first event of its (latest run's) history. */

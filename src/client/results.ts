@@ -8,8 +8,8 @@ import {
   type ResultStore,
   type TerminalStatus,
 } from '../store/types.js';
-import { BatchNotFoundError } from './batches.js';
 import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
+import { BatchNotFoundError } from '../errors.js';
 
 export const RESULT_FORMATS = ['jsonl', 'csv'] as const;
 export type ResultFormat = (typeof RESULT_FORMATS)[number];

@@ -13,26 +13,6 @@ import {
   type TemporalEnv,
 } from '../temporal/connection.js';
 
-export { TemporalUnavailableError } from '../temporal/connection.js';
-
-/**
- * The Temporal server answers, but the namespace is not ready for scrapeflow: it does not exist, or
- * search attributes are missing or have the wrong type. The message names them and the command that
- * fixes it (`scrapeflow cluster setup`).
- */
-export class TemporalNotSetUpError extends Error {
-  override readonly name = 'TemporalNotSetUpError';
-  readonly code = 'temporal_not_set_up';
-  constructor(
-    message: string,
-    readonly namespace: string,
-    /** What is missing or wrong: the namespace's name, or search attribute names. */
-    readonly missing: string[],
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Connects a client as the environment configures it (address, namespace, TLS, API key, profile: see
  * src/temporal/connection.ts), or with `options.connection` when given (the dev stack's own server).

@@ -2,7 +2,8 @@
  * The encryption keyring, read from the environment. The first key encrypts; every key decrypts, so
  * an old key stays listed (second) until no history written with it is needed any more.
  */
-import { ConfigError, type Config } from '../config/env.js';
+import { type Config } from '../config/env.js';
+import { ConfigError } from '../errors.js';
 
 export type EncryptionConfig = Partial<
   Pick<Config, 'SCRAPEFLOW_ENCRYPTION_KEY' | 'SCRAPEFLOW_ENCRYPTION_KEY_ID' | 'SCRAPEFLOW_ENCRYPTION_KEYS'>

@@ -4,6 +4,7 @@
  * for settings.
  */
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
 
 const intFrom = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 
@@ -111,17 +112,6 @@ const envSchema = z.object({
 });
 
 export type Config = z.infer<typeof envSchema>;
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    message: string,
-    /** What to do about it, as the CLI prints it after the message. */
-    readonly hint = 'fix the environment variable',
-  ) {
-    super(message);
-  }
-}
 
 /** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

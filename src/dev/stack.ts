@@ -31,6 +31,7 @@ import type { ResultStore } from '../store/types.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { plainConnection } from '../temporal/connection.js';
 import { startWorkers, WORKER_ROLES } from '../workers/process.js';
+import { StackStartError } from '../errors.js';
 
 /** Default ports, as the Temporal CLI and the scrapeflow docs use them. */
 export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, service: 8787, api: 8788, demo: 8790 } as const;
@@ -68,10 +69,6 @@ export interface EmbeddedStack {
   dataDir: string;
   /** Stops everything (reverse start order); safe to call twice. */
   stop(): Promise<void>;
-}
-
-export class StackStartError extends Error {
-  override readonly name = 'StackStartError';
 }
 
 /** `port` when it is free on 127.0.0.1, else 0 (a free one); for commands that prefer defaults. */

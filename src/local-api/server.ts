@@ -10,7 +10,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { registerSecret } from '../omniscrape/errors.js';
+import { registerSecret } from '../logging/secrets.js';
 import { createLogger } from '../logging/logger.js';
 import { Accounts } from './accounts.js';
 import { BaasSessions } from './baas.js';

@@ -4,7 +4,7 @@
  * every registered secret string (see `registerSecret`) is scrubbed from each serialised line.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { redactSecrets } from '../omniscrape/errors.js';
+import { redactSecrets } from './secrets.js';
 
 export type { Logger } from 'pino';
 

@@ -5,15 +5,9 @@
  */
 import { Pool } from 'undici';
 import { z } from 'zod';
-import { ConfigError, loadConfig } from '../config/env.js';
-import {
-  AbortedError,
-  BadRequestError,
-  ResponseTooLargeError,
-  ScrapeFailedError,
-  redactSecrets,
-  registerSecret,
-} from './errors.js';
+import { loadConfig } from '../config/env.js';
+import { redactSecrets, registerSecret } from '../logging/secrets.js';
+import { AbortedError, BadRequestError, ResponseTooLargeError, ScrapeFailedError } from './errors.js';
 import { SlotQueue } from './slots.js';
 import { parseBody, readBounded, safeCause, statusError, transportError } from './transport.js';
 import {
@@ -23,6 +17,7 @@ import {
   scrapeResponseSchema,
 } from './types.js';
 import type { AsyncJobResponse, AsyncSubmitResponse, ScrapeRequestInput, ScrapeResponse } from './types.js';
+import { ConfigError } from '../errors.js';
 
 export interface OmniScrapeClientOptions {
   /** API base URL including its path prefix, e.g. `https://api.omniscrape.io/v1`. */

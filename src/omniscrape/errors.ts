@@ -4,11 +4,12 @@
  * Every failure of an OmniScrape call surfaces as exactly one of these classes. Each has a stable
  * `code`, its class name as `name` (which becomes the Temporal failure `type`), readonly data a caller
  * needs to act on, and the original `cause`. This module is pure (no Node imports) so workflow code can
- * use the names and codes; `retryDecision` is the error matrix, applied once by the activities.
+ * use the names and codes; what each code leads to (retry or give up) is retry-matrix.ts.
  *
  * No error ever carries the API key: messages are built from status codes, URLs of the API itself and
  * body excerpts passed through `redactSecrets`.
  */
+import { redactSecrets } from '../logging/secrets.js';
 
 export type OmniScrapeErrorCode =
   | 'auth'
@@ -24,7 +25,6 @@ export type OmniScrapeErrorCode =
   | 'unexpected_status'
   | 'scrape_failed'
   | 'async_job_failed'
-  | 'async_job_timeout'
   | 'browser_timeout'
   | 'browser_step_failed'
   | 'plan_busy'
@@ -32,23 +32,8 @@ export type OmniScrapeErrorCode =
 
 const MAX_EXCERPT = 500;
 
-/** Strings that must never leave the process in an error, a log line or a history. */
-const secrets = new Set<string>();
-
-/** Registers a secret (the API key, an admin token) so that `redactSecrets` removes it everywhere. */
-export function registerSecret(secret: string | undefined): void {
-  if (secret && secret.length >= 4) secrets.add(secret);
-}
-
-/** Replaces every registered secret, and anything shaped like `apikey=...`, with `[REDACTED]`. */
-export function redactSecrets(text: string): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join('[REDACTED]');
-  return out.replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]');
-}
-
 /** A short, redacted excerpt of a response body, safe to keep in errors and records. */
-export function bodyExcerpt(body: string | undefined): string | undefined {
+function bodyExcerpt(body: string | undefined): string | undefined {
   if (body === undefined) return undefined;
   const cut = body.length > MAX_EXCERPT ? `${body.slice(0, MAX_EXCERPT)}…` : body;
   return redactSecrets(cut);
@@ -198,11 +183,6 @@ export class AsyncJobFailedError extends OmniScrapeError {
   }
 }
 
-/** An async job did not finish within the wait budget. The URL fails as `render_timeout`. */
-export class AsyncJobTimeoutError extends OmniScrapeError {
-  readonly code = 'async_job_timeout';
-}
-
 /**
  * A browser (BaaS) session timed out: connecting, a navigation, or a step's wait. Retried like a 5xx
  * (`upstreamRetries` times, `upstreamDelayMs` apart), then the URL fails as `browser_timeout`.
@@ -242,127 +222,4 @@ export class PlanBusyError extends OmniScrapeError {
 /** The caller aborted the request (activity cancellation, shutdown). */
 export class AbortedError extends OmniScrapeError {
   readonly code = 'aborted';
-}
-
-/** Delays and budgets of the error matrix. Every value is configurable so tests run fast. */
-export interface RetryMatrixConfig {
-  /** First 429 delay in ms. @default 2000 */
-  rateLimitBaseMs: number;
-  /** Growth factor of the 429 delay per try. @default 1.5 */
-  rateLimitFactor: number;
-  /** Cap of the 429 delay in ms, before jitter. @default 60000 */
-  rateLimitCapMs: number;
-  /** Jitter as a fraction of the delay, applied ±. @default 0.2 */
-  rateLimitJitter: number;
-  /** Total tries for a URL that keeps answering 429. @default 5 */
-  rateLimitMaxTries: number;
-  /** Retries after a 5xx, connection error (CDP disconnect included), malformed body or browser timeout. @default 3 */
-  upstreamRetries: number;
-  /** Delay between those retries in ms. @default 5000 */
-  upstreamDelayMs: number;
-  /** Retries after a client timeout before the URL moves to the async job flow. @default 1 */
-  timeoutRetries: number;
-  /** Delay before the timeout retry in ms. @default 1000 */
-  timeoutDelayMs: number;
-}
-
-export const DEFAULT_RETRY_MATRIX: RetryMatrixConfig = {
-  rateLimitBaseMs: 2000,
-  rateLimitFactor: 1.5,
-  rateLimitCapMs: 60_000,
-  rateLimitJitter: 0.2,
-  rateLimitMaxTries: 5,
-  upstreamRetries: 3,
-  upstreamDelayMs: 5000,
-  timeoutRetries: 1,
-  timeoutDelayMs: 1000,
-};
-
-export type RetryDecision =
-  | { retry: true; delayMs: number }
-  | {
-      retry: false;
-      /**
-       * What the URL becomes when the activity gives up with this error; `outage`: it waits, and the
-       * account's batches pause until OmniScrape answers again.
-       */
-      outcome:
-        'pause_auth' | 'pause_balance' | 'dead_letter' | 'fail' | 'switch_to_async' | 'outage' | 'requeue';
-    };
-
-/**
- * The error matrix. `attempt` is the 1-based number of the try that just failed (Temporal's
- * `activityInfo().attempt`); budgets count all tries of the activity, so a URL that meets several
- * error classes never exceeds the smallest budget that applies to the current error.
- * `random` is a number in [0, 1) for the jitter. `apiDown`: most recent calls across URLs failed at
- * the transport or with a 5xx (`OutageDetector`), so such an error is the API's outage, not the URL's.
- */
-export function retryDecision(
-  error: OmniScrapeError,
-  attempt: number,
-  config: RetryMatrixConfig,
-  random: number,
-  apiDown = false,
-): RetryDecision {
-  if (error instanceof ConnectionError && error.unreachable) return { retry: false, outcome: 'outage' };
-  if (apiDown && isOutageSign(error)) return { retry: false, outcome: 'outage' };
-  switch (error.code) {
-    case 'auth':
-      return { retry: false, outcome: 'pause_auth' };
-    case 'balance_exhausted':
-      return { retry: false, outcome: 'pause_balance' };
-    case 'rate_limited': {
-      if (attempt >= config.rateLimitMaxTries) return { retry: false, outcome: 'fail' };
-      const backoff = Math.min(
-        config.rateLimitBaseMs * config.rateLimitFactor ** (attempt - 1),
-        config.rateLimitCapMs,
-      );
-      const jittered = backoff * (1 + config.rateLimitJitter * (2 * random - 1));
-      const retryAfter = (error as RateLimitedError).retryAfterMs ?? 0;
-      return { retry: true, delayMs: Math.round(Math.max(jittered, retryAfter)) };
-    }
-    case 'upstream':
-    case 'connection':
-    case 'malformed_response':
-    case 'browser_timeout':
-      return attempt <= config.upstreamRetries
-        ? { retry: true, delayMs: config.upstreamDelayMs }
-        : { retry: false, outcome: 'fail' };
-    case 'client_timeout':
-      return attempt <= config.timeoutRetries
-        ? { retry: true, delayMs: config.timeoutDelayMs }
-        : { retry: false, outcome: 'switch_to_async' };
-    case 'scrape_failed':
-    case 'async_job_failed':
-    case 'browser_step_failed':
-      return { retry: false, outcome: 'dead_letter' };
-    case 'plan_busy':
-      return { retry: false, outcome: 'requeue' };
-    case 'async_job_timeout':
-    case 'bad_request':
-    case 'not_found':
-    case 'unexpected_status':
-    case 'response_too_large':
-    case 'aborted':
-      return { retry: false, outcome: 'fail' };
-  }
-}
-
-/** Errors that, on most calls at once, mean OmniScrape itself is down. */
-export function isOutageSign(error: OmniScrapeError): boolean {
-  return error.code === 'upstream' || error.code === 'connection' || error.code === 'malformed_response';
-}
-
-/** Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds. */
-export function parseRetryAfter(
-  value: string | string[] | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const trimmed = raw.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
 }

@@ -4,6 +4,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
+import { redactSecrets } from '../logging/secrets.js';
 import {
   AuthError,
   BadRequestError,
@@ -16,8 +17,6 @@ import {
   RateLimitedError,
   UnexpectedStatusError,
   UpstreamError,
-  parseRetryAfter,
-  redactSecrets,
 } from './errors.js';
 import { apiErrorBodySchema } from './types.js';
 
@@ -170,4 +169,18 @@ export function safeCause(err: unknown): unknown {
   copy.stack = err.stack === undefined ? undefined : redactSecrets(err.stack);
   if ('code' in err) Object.assign(copy, { code: err.code });
   return copy;
+}
+
+/** Parses a Retry-After header (delta-seconds or an HTTP date) into milliseconds. */
+export function parseRetryAfter(
+  value: string | string[] | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const trimmed = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
 }

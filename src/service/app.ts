@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parseBatchOptions } from '../batch/options.js';
-import { cancelBatch, pauseBatch, resumeBatch, startBatch } from '../client/batches.js';
+import { cancelBatch, pauseBatch, requireRunning, resumeBatch, startBatch } from '../client/batches.js';
 import { parseInput, type InputFormat } from '../client/input.js';
 import { getCosts } from '../client/costs.js';
 import { listBatches } from '../client/list.js';
@@ -18,8 +18,9 @@ import { exportResults, formatResults } from '../client/results.js';
 import { scrapeOne, type ScrapeOneOutcome } from '../client/scrape-one.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
+import { ValidationError } from '../errors.js';
 import { bearerChecker } from './auth.js';
-import { HttpError, sendError, toHttpError, validate } from './errors.js';
+import { httpAnswer, sendError, underField, validate } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import {
   batchParamsSchema,
@@ -66,7 +67,7 @@ function checkOptions(options: unknown): void {
   try {
     parseBatchOptions(options);
   } catch (err) {
-    throw toHttpError(err, 'options');
+    throw underField('options', err);
   }
 }
 
@@ -179,42 +180,26 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   app.addHook('onRequest', async (request, reply) => {
     if (authorized(request.headers.authorization)) return;
     void reply.header('www-authenticate', 'Bearer');
-    return sendError(
-      reply,
-      new HttpError(
-        401,
-        'unauthorized',
-        'send Authorization: Bearer <token> (the SCRAPEFLOW_API_TOKEN of this service)',
-      ),
-    );
+    return sendError(reply, {
+      status: 401,
+      code: 'unauthorized',
+      message: 'send Authorization: Bearer <token> (the SCRAPEFLOW_API_TOKEN of this service)',
+    });
   });
   app.setErrorHandler((err, request, reply) => {
-    const httpError = toHttpError(err);
-    if (httpError.status >= 500) logger.error({ err, url: request.url }, 'request failed');
-    return sendError(reply, httpError);
+    const answer = httpAnswer(err);
+    if (answer.status >= 500) logger.error({ err, url: request.url }, 'request failed');
+    return sendError(reply, answer);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new HttpError(404, 'not_found', `no route ${request.method} ${request.url}; see GET /openapi.json`),
-    ),
+    sendError(reply, {
+      status: 404,
+      code: 'not_found',
+      message: `no route ${request.method} ${request.url}; see GET /openapi.json`,
+    }),
   );
 
   const params = (request: FastifyRequest) => validate(batchParamsSchema, request.params, '').batchId;
-
-  /** 409 when the batch's workflow has closed (a signal would not reach it); 404 when unknown. */
-  const requireOpen = async (batchId: string) => {
-    let status: string;
-    try {
-      status = (await client.workflow.getHandle(batchId).describe()).status.name;
-    } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError')
-        throw new HttpError(404, 'batch_not_found', `no batch ${JSON.stringify(batchId)}`);
-      throw err;
-    }
-    if (status !== 'RUNNING')
-      throw new HttpError(409, 'batch_ended', `batch ${batchId} has already ended (${status.toLowerCase()})`);
-  };
 
   app.get('/healthz', () => ({ ok: true }));
   app.get('/metrics', async (_request, reply) => {
@@ -233,9 +218,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         try {
           options = JSON.parse(query.options);
         } catch {
-          throw new HttpError(400, 'invalid_request', 'query.options: is not JSON', {
-            field: 'query.options',
-          });
+          throw new ValidationError('query.options: is not JSON', 'query.options');
         }
       }
       checkOptions(options);
@@ -250,18 +233,16 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         urls,
         options: options as never,
         plan: deps.plan,
-      }).catch((err: unknown) => {
-        throw toHttpError(err);
       });
       return reply.code(201).send({ batchId, total, skipped, links: batchLinks(batchId) });
     }
     if (type !== 'application/json')
-      throw new HttpError(
-        415,
-        'unsupported_media_type',
-        `send application/json, or a file as ${Object.keys(UPLOAD_TYPES).join(', ')}`,
-        { field: 'content-type' },
-      );
+      return sendError(reply, {
+        status: 415,
+        code: 'unsupported_media_type',
+        message: `send application/json, or a file as ${Object.keys(UPLOAD_TYPES).join(', ')}`,
+        extra: { field: 'content-type' },
+      });
     const body = validate(startBatchBodySchema, request.body, 'body');
     const { batchId, total } = await startBatch(client, store, {
       ...(body.batchId ? { batchId: body.batchId } : {}),
@@ -299,7 +280,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   ] as const) {
     app.post(`/v1/batches/:batchId/${action}`, async (request, reply) => {
       const batchId = params(request);
-      await requireOpen(batchId);
+      await requireRunning(client, batchId, action);
       await run(batchId, request.body);
       return reply.code(202).send({ batchId, action, links: batchLinks(batchId) });
     });
@@ -336,7 +317,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
       ...(body.batchId ? { newBatchId: body.batchId } : {}),
       ...(body.options ? { options: body.options } : {}),
     }).catch((err: unknown) => {
-      throw toHttpError(err, 'options');
+      throw underField('options', err);
     });
     return reply.code(201).send({
       batchId: started.batchId,

@@ -7,11 +7,12 @@ import type { Client } from '@temporalio/client';
 import { clientAddress, connectClient } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../logging/logger.js';
-import { registerSecret } from '../omniscrape/errors.js';
+import { registerSecret } from '../logging/secrets.js';
 import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
+import { MissingTokenError } from '../errors.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -32,10 +33,6 @@ export interface RunningService {
   port: number;
   /** Stops accepting requests, answers the ones in flight, then closes what it opened. */
   close(): Promise<void>;
-}
-
-export class MissingTokenError extends Error {
-  override readonly name = 'MissingTokenError';
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {

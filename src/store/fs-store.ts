@@ -20,6 +20,7 @@ import {
   type ResultStore,
   type UrlItem,
 } from './types.js';
+import { StoreHostMismatchError } from '../errors.js';
 
 const PAGE_SIZE = 1000;
 const CONTENT_PREFIX = 'fs:';
@@ -56,11 +57,6 @@ async function readIfExists(path: string): Promise<string | undefined> {
 
 /** Marker file naming the host a filesystem store belongs to. */
 const OWNER_FILE = 'store.json';
-
-/** A filesystem store opened from a host it does not belong to (a shared folder is not a shared store). */
-export class StoreHostMismatchError extends Error {
-  override readonly name = 'StoreHostMismatchError';
-}
 
 export class FsStore implements ResultStore {
   readonly id: string;

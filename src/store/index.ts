@@ -1,13 +1,11 @@
 /** Opens the store the configuration names: PostgreSQL when SCRAPEFLOW_DATABASE_URL is set, else files. */
 import type { Config } from '../config/env.js';
 import { FsStore } from './fs-store.js';
-import { PgStore, StoreUnavailableError } from './pg-store.js';
+import { PgStore } from './pg-store.js';
 import type { ResultStore } from './types.js';
+import { isAppError, StoreUnavailableError } from '../errors.js';
 
-export type { ResultStore, ResultRecord, UrlItem, TerminalStatus, ResultFilter } from './types.js';
-export { InputExistsError } from './types.js';
-export { StoreUnavailableError } from './pg-store.js';
-export { StoreHostMismatchError } from './fs-store.js';
+export type { ResultStore } from './types.js';
 
 /**
  * The configured store, ready to use (PostgreSQL migrations applied). Throws `StoreUnavailableError`
@@ -22,7 +20,11 @@ export async function openStore(
   try {
     return await PgStore.open(url);
   } catch (err) {
-    if (!(err instanceof StoreUnavailableError)) throw err;
-    throw new StoreUnavailableError(`SCRAPEFLOW_DATABASE_URL: ${err.message}`, err.target, err.causeCode);
+    if (!isAppError(err, 'store_unavailable')) throw err;
+    throw new StoreUnavailableError(`SCRAPEFLOW_DATABASE_URL: ${err.message}`, {
+      target: err.target,
+      causeCode: err.causeCode,
+      cause: err,
+    });
   }
 }

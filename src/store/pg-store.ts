@@ -17,6 +17,7 @@ import {
   type ResultStore,
   type UrlItem,
 } from './types.js';
+import { StoreUnavailableError } from '../errors.js';
 
 export interface PgStoreOptions {
   /**
@@ -37,22 +38,6 @@ export interface PgStoreOptions {
    * @default ignores the error
    */
   onIdleError?: (err: Error) => void;
-}
-
-/** The database could not be reached or prepared. The message names the host, never the password. */
-export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
-  readonly code = 'store_unavailable';
-
-  constructor(
-    message: string,
-    /** `host:port/database` of the URL. */
-    readonly target: string,
-    /** The underlying error's code (`ECONNREFUSED`, a SQLSTATE such as `28P01`), when it had one. */
-    readonly causeCode?: string,
-  ) {
-    super(message);
-  }
 }
 
 const CONTENT_PREFIX = 'pg:';
@@ -107,12 +92,12 @@ export function describeDatabaseUrl(url: string): string {
     parsed = new URL(url);
   } catch {
     // The URL parser's error carries the whole input, password included: never pass it on.
-    throw new StoreUnavailableError('the database URL is not a valid URL', '(unparsable)');
+    throw new StoreUnavailableError('the database URL is not a valid URL', { target: '(unparsable)' });
   }
   const host = parsed.searchParams.get('host') || decode(parsed.hostname) || 'localhost';
   const target = `${host}:${parsed.port || '5432'}/${decode(parsed.pathname.slice(1))}`;
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new StoreUnavailableError(`the database URL is not a postgres:// URL (${target})`, target);
+    throw new StoreUnavailableError(`the database URL is not a postgres:// URL (${target})`, { target });
   }
   return target;
 }
@@ -230,8 +215,7 @@ export class PgStore implements ResultStore {
       const { message, code } = err as { message?: string; code?: unknown };
       throw new StoreUnavailableError(
         hidePassword(`cannot open the PostgreSQL store at ${target}: ${message ?? String(err)}`, url),
-        target,
-        typeof code === 'string' ? code : undefined,
+        { target, causeCode: typeof code === 'string' ? code : undefined },
       );
     }
     // The default schema adds nothing, so a store's id reads `pg:host:port/db` as it always has.

@@ -28,24 +28,7 @@ import {
   TEMPORAL_SERVER_VERSION,
 } from '../config/binaries.js';
 import { DEV_SERVER_DYNAMIC_CONFIG } from './dev-server.js';
-
-/** Bad `cluster up` input (the message names the option); the CLI maps it to a usage error. */
-export class ClusterConfigError extends Error {
-  override readonly name = 'ClusterConfigError';
-  readonly code = 'cluster_config';
-}
-
-/** The server, the schema tool or the database failed; the message says which and quotes its output. */
-export class ClusterStartError extends Error {
-  override readonly name = 'ClusterStartError';
-  readonly code = 'cluster_start';
-}
-
-/** The start was aborted (`ClusterUpOptions.signal`); the server, if started, was stopped. */
-export class ClusterInterruptedError extends Error {
-  override readonly name = 'ClusterInterruptedError';
-  readonly code = 'cluster_interrupted';
-}
+import { ClusterConfigError, ClusterInterruptedError, ClusterStartError, isAppError } from '../errors.js';
 
 export interface ClusterUpOptions {
   /** `postgres://user:password@host:port/database`; the database (default `temporal`) holds persistence. */
@@ -616,7 +599,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<RunningClust
         schemaMs,
       });
     } catch (err) {
-      const taken = err instanceof ClusterStartError && /address already in use/.test(err.message);
+      const taken = isAppError(err, 'cluster_start') && /address already in use/.test(err.message);
       const ownPortTaken = taken && err.message.includes(`:${port}:`);
       if (!taken || ownPortTaken || tries >= 3) throw err;
     }
@@ -675,7 +658,7 @@ async function startServer(args: {
     ]);
   } catch (err) {
     await stop(5_000);
-    if (err instanceof ClusterStartError)
+    if (isAppError(err, 'cluster_start'))
       throw new ClusterStartError(`${err.message}\nlast lines of ${logFile}:\n${await tail(logFile, 20)}`);
     throw err;
   }

@@ -25,8 +25,9 @@ import {
   type ConfigDataSource,
 } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
-import { ConfigError, type Config } from '../config/env.js';
-import { registerSecret } from '../omniscrape/errors.js';
+import { type Config } from '../config/env.js';
+import { registerSecret } from '../logging/secrets.js';
+import { ConfigError, TemporalUnavailableError } from '../errors.js';
 
 /** Where processes connect when neither the environment nor a profile names an address. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -292,11 +293,6 @@ function profilesIn(file: { path: string; named: string }) {
   }
 }
 
-/** The server does not answer (or refuses the TLS handshake or the credentials). */
-export class TemporalUnavailableError extends Error {
-  override readonly name = 'TemporalUnavailableError';
-}
-
 /** The message for a connection that failed: where, how, and how to start a server. */
 export function unavailableMessage(settings: TemporalConnectionSettings, err: unknown): string {
   const how =
@@ -313,6 +309,6 @@ export async function connectClientConnection(settings: TemporalConnectionSettin
   try {
     return await Connection.connect({ ...settings.options, connectTimeout: 5000 });
   } catch (err) {
-    throw new TemporalUnavailableError(unavailableMessage(settings, err));
+    throw new TemporalUnavailableError(unavailableMessage(settings, err), { cause: err });
   }
 }

@@ -9,8 +9,8 @@ import type { ConnectionLike } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import type { SearchAttributeType } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { TemporalNotSetUpError } from '../client/temporal.js';
 import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from './search-attributes.js';
+import { TemporalNotSetUpError } from '../errors.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
@@ -98,23 +98,20 @@ export function setupError(
     return new TemporalNotSetUpError(
       `the Temporal namespace ${JSON.stringify(namespace)} does not exist at ${address}: create it and ` +
         `register scrapeflow's search attributes with \`${SETUP_COMMAND}\` (or set TEMPORAL_NAMESPACE to an existing one)`,
-      namespace,
-      [namespace],
+      { namespace, missing: [namespace] },
     );
   if (state.wrongType.length)
     return new TemporalNotSetUpError(
       `search attribute${state.wrongType.length > 1 ? 's' : ''} of namespace ${JSON.stringify(namespace)} ` +
         `registered with the wrong type: ${state.wrongType.map((w) => `${w.name} is ${w.found}, scrapeflow needs ${w.needed}`).join('; ')}. ` +
         `Remove ${state.wrongType.length > 1 ? 'them' : 'it'} (\`temporal operator search-attribute remove --name ${state.wrongType[0]?.name}\`), then run \`${SETUP_COMMAND}\``,
-      namespace,
-      state.wrongType.map((w) => w.name),
+      { namespace, missing: state.wrongType.map((w) => w.name) },
     );
   if (state.missing.length)
     return new TemporalNotSetUpError(
       `the Temporal namespace ${JSON.stringify(namespace)} lacks scrapeflow's search attribute` +
         `${state.missing.length > 1 ? 's' : ''} ${state.missing.join(', ')}: register them with \`${SETUP_COMMAND}\``,
-      namespace,
-      state.missing,
+      { namespace, missing: state.missing },
     );
   return undefined;
 }

@@ -13,7 +13,7 @@ import { Worker } from '@temporalio/worker';
 import type { Config } from '../config/env.js';
 import { createBrowserActivities } from '../activities/browser.js';
 import { TASK_QUEUES } from '../workflows/types.js';
-import { redactSecrets } from '../omniscrape/errors.js';
+import { redactSecrets } from '../logging/secrets.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
 
 /** The BaaS WebSocket base: `OMNISCRAPE_BROWSER_URL`, or `ws(s)://<host of OMNISCRAPE_API_URL>/browser`. */

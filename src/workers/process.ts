@@ -26,7 +26,6 @@ import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
 import type { OmniScrapeApi } from '../activities/scrape.js';
 import {
   resolveTemporalConnection,
-  TemporalUnavailableError,
   unavailableMessage,
   type TemporalConnectionSettings,
 } from '../temporal/connection.js';
@@ -36,6 +35,7 @@ import type { RoleDefinition, StartedRole } from './role.js';
 import { workflowsRole } from './workflows.js';
 import { scrapeRole } from './scrape.js';
 import { browserRole } from './browser.js';
+import { TemporalUnavailableError } from '../errors.js';
 
 /** The roles, in the order a process starts them. */
 export const WORKER_ROLES = ['workflows', 'scrape', 'browser'] as const;
@@ -94,7 +94,7 @@ async function connectNative(settings: TemporalConnectionSettings): Promise<Nati
   try {
     return await NativeConnection.connect(settings.options);
   } catch (err) {
-    throw new TemporalUnavailableError(unavailableMessage(settings, err));
+    throw new TemporalUnavailableError(unavailableMessage(settings, err), { cause: err });
   }
 }
 

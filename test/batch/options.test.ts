@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { describeIssues, parseBatchOptions, ValidationError } from '../../src/batch/options.js';
+import { describeIssues, parseBatchOptions } from '../../src/batch/options.js';
 import { checkFields, fieldRuleSchema } from '../../src/batch/field-schema.js';
 import { stepsSchema } from '../../src/batch/steps.js';
+import { ValidationError } from '../../src/errors.js';
 
 const fails = (input: unknown, field: string) =>
   assert.throws(

@@ -1,12 +1,14 @@
 /** Step validation (names the step and the field) and the mapping of BaaS/CDP failures into the taxonomy. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBatchOptions, ValidationError } from '../../src/batch/options.js';
+import { parseBatchOptions } from '../../src/batch/options.js';
 import { browserError } from '../../src/activities/browser.js';
 import { browserUrlFrom } from '../../src/workers/browser.js';
 import { COST_TABLE } from '../../src/local-api/billing.js';
 import { DEFAULT_SESSION_PRICE } from '../../src/activities/browser.js';
-import { DEFAULT_RETRY_MATRIX, registerSecret, retryDecision } from '../../src/omniscrape/errors.js';
+import { registerSecret } from '../../src/logging/secrets.js';
+import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';
+import { ValidationError } from '../../src/errors.js';
 
 const fails = (steps: unknown, field: string, message: RegExp) =>
   assert.throws(

@@ -1,12 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  InputError,
-  MAX_LINE_BYTES,
-  formatOfPath,
-  parseInput,
-  type ParseInputOptions,
-} from '../../src/client/input.js';
+import { MAX_LINE_BYTES, formatOfPath, parseInput, type ParseInputOptions } from '../../src/client/input.js';
+import { InputError } from '../../src/errors.js';
 
 async function collect(chunks: Array<string | Uint8Array>, options?: ParseInputOptions) {
   const out = [];

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import { ApplicationFailure } from '@temporalio/common';
-import { ConfigError } from '../../src/config/env.js';
 import { keyringFromConfig } from '../../src/codec/keys.js';
 import {
   ENCRYPTED_ENCODING,
@@ -14,6 +13,7 @@ import {
 import { encryptedDataConverter } from '../../src/codec/data-converter.js';
 import { startCodecServer } from '../../src/codec/server.js';
 import { containsText } from '../support/stack.js';
+import { ConfigError } from '../../src/errors.js';
 
 const b64 = () => randomBytes(32).toString('base64');
 const SECRET_URL = 'https://shop.example/p/secret-sku-42';

@@ -3,12 +3,8 @@ import assert from 'node:assert/strict';
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import type { LocalApiHandle } from '../../src/local-api/index.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
-import {
-  OmniScrapeError,
-  RateLimitedError,
-  retryDecision,
-  DEFAULT_RETRY_MATRIX,
-} from '../../src/omniscrape/errors.js';
+import { OmniScrapeError, RateLimitedError } from '../../src/omniscrape/errors.js';
+import { retryDecision, DEFAULT_RETRY_MATRIX } from '../../src/omniscrape/retry-matrix.js';
 import { Http, page, startApi } from './helpers.js';
 
 const KEY = 'sk-client-main';

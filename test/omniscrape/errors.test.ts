@@ -1,18 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { redactSecrets, registerSecret } from '../../src/logging/secrets.js';
 import {
   AuthError,
   BalanceExhaustedError,
   ClientTimeoutError,
-  DEFAULT_RETRY_MATRIX,
   RateLimitedError,
   ScrapeFailedError,
   UpstreamError,
-  parseRetryAfter,
-  redactSecrets,
-  registerSecret,
-  retryDecision,
 } from '../../src/omniscrape/errors.js';
+import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';
+import { parseRetryAfter } from '../../src/omniscrape/transport.js';
 
 const m = DEFAULT_RETRY_MATRIX;
 

@@ -13,7 +13,8 @@ import { PgPermits } from '../../src/omniscrape/pg-permits.js';
 import { AbortedError } from '../../src/omniscrape/errors.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import { eventually } from '../support/stack.js';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
+import { loadConfig } from '../../src/config/env.js';
+import { ConfigError } from '../../src/errors.js';
 
 const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 

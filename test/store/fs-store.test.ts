@@ -4,8 +4,9 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { FsStore, StoreHostMismatchError } from '../../src/store/fs-store.js';
+import { FsStore } from '../../src/store/fs-store.js';
 import { runStoreContract } from './contract.js';
+import { StoreHostMismatchError } from '../../src/errors.js';
 
 const dirs: string[] = [];
 const open = async () => {

@@ -9,9 +9,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/tls-config.js';
-import { ConfigError, loadConfig } from '../../src/config/env.js';
-import { redactSecrets } from '../../src/omniscrape/errors.js';
+import { loadConfig } from '../../src/config/env.js';
+import { redactSecrets } from '../../src/logging/secrets.js';
 import { resolveTemporalConnection, type TemporalEnv } from '../../src/temporal/connection.js';
+import { ConfigError } from '../../src/errors.js';
 
 let dir: string;
 const CERT = '-----BEGIN CERTIFICATE-----\nclient-cert\n-----END CERTIFICATE-----\n';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type proto from '@temporalio/proto';
-import { parseBatchOptions, ValidationError } from '../../src/batch/options.js';
+import { parseBatchOptions } from '../../src/batch/options.js';
 import { startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import { buildService } from '../../src/service/app.js';
@@ -16,6 +16,7 @@ import { fairnessKeyOf } from '../../src/workflows/priority.js';
 import { pageWorkflowId, type BatchProgress } from '../../src/workflows/types.js';
 import { runCli } from '../support/cli.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { ValidationError } from '../../src/errors.js';
 
 type IPriority = proto.temporal.api.common.v1.IPriority;
 

@@ -14,19 +14,13 @@ import { connectClient } from '../../client/temporal.js';
 import { loadConfig } from '../../config/env.js';
 import { resolveTemporalConnection } from '../../temporal/connection.js';
 import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
-import {
-  ClusterConfigError,
-  ClusterInterruptedError,
-  ClusterStartError,
-  clusterUp,
-  TLS_FILES,
-  type RunningCluster,
-} from '../../temporal/cluster-up.js';
+import { clusterUp, TLS_FILES, type RunningCluster } from '../../temporal/cluster-up.js';
 import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
 import { DEFAULT_RETENTION_MS, setUpNamespace } from '../../temporal/setup.js';
-import { intOption, say, toCliError } from '../context.js';
+import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
+import { isAppError } from '../../errors.js';
 
 /** Parses `--retention` (`72h`, `7d`, `1d`) into milliseconds, or fails naming the flag. */
 function parseRetention(value: string): number {
@@ -64,29 +58,24 @@ export function registerCluster(program: Command): void {
         .default(DEFAULT_RETENTION_MS, `${DEFAULT_RETENTION_MS / 3_600_000}h`),
     )
     .action(async ({ retention }: { retention: number }) => {
+      const config = loadConfig();
+      const connection = resolveTemporalConnection(config);
+      const client = await connectClient(config, { connection });
       try {
-        const config = loadConfig();
-        const connection = resolveTemporalConnection(config);
-        const client = await connectClient(config, { connection });
-        try {
-          const { namespace, address } = connection;
-          const outcome = await setUpNamespace(client.connection, namespace, address, {
-            retentionMs: retention,
-          });
-          if (outcome.createdNamespace)
-            say(`created namespace ${JSON.stringify(namespace)} (retention ${retention / 3_600_000}h)`);
-          if (outcome.registered.length)
-            say(`registered search attributes: ${outcome.registered.join(', ')}`);
-          if (!outcome.createdNamespace && !outcome.registered.length)
-            say(
-              `nothing to change: namespace ${JSON.stringify(namespace)} exists with all ${ALL_SEARCH_ATTRIBUTES.length} search attributes`,
-            );
-          else say(`namespace ${JSON.stringify(namespace)} at ${address} is set up for scrapeflow`);
-        } finally {
-          await client.connection.close();
-        }
-      } catch (err) {
-        throw toCliError(err);
+        const { namespace, address } = connection;
+        const outcome = await setUpNamespace(client.connection, namespace, address, {
+          retentionMs: retention,
+        });
+        if (outcome.createdNamespace)
+          say(`created namespace ${JSON.stringify(namespace)} (retention ${retention / 3_600_000}h)`);
+        if (outcome.registered.length) say(`registered search attributes: ${outcome.registered.join(', ')}`);
+        if (!outcome.createdNamespace && !outcome.registered.length)
+          say(
+            `nothing to change: namespace ${JSON.stringify(namespace)} exists with all ${ALL_SEARCH_ATTRIBUTES.length} search attributes`,
+          );
+        else say(`namespace ${JSON.stringify(namespace)} at ${address} is set up for scrapeflow`);
+      } finally {
+        await client.connection.close();
       }
     });
 }
@@ -178,13 +167,9 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
           onProgress: say,
         });
       } catch (err) {
-        if (err instanceof ClusterInterruptedError) {
-          say(`${await signalled}: ${err.message}`);
-          return;
-        }
-        if (err instanceof ClusterConfigError) throw new CliError(err.message, ExitCode.usage);
-        if (err instanceof ClusterStartError) throw new CliError(err.message, ExitCode.unavailable);
-        throw toCliError(err);
+        if (!isAppError(err, 'cluster_interrupted')) throw err;
+        say(`${await signalled}: ${err.message}`);
+        return;
       }
       say(`config: ${up.configFile}   log: ${up.logFile}   server pid: ${up.pid}`);
       say(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { codecFromConfig } from '../../codec/data-converter.js';
 import { DEFAULT_CORS_ORIGINS, startCodecServer } from '../../codec/server.js';
-import { ConfigError, loadConfig } from '../../config/env.js';
+import { loadConfig } from '../../config/env.js';
 import { createLogger } from '../../logging/logger.js';
 import { CliError, ExitCode } from '../exit.js';
 import { intOption } from '../context.js';
@@ -30,13 +30,7 @@ SCRAPEFLOW_ENCRYPTION_KEYS=id1:base64,id2:base64. In the Web UI, set the codec e
 --ui-codec-endpoint <url>.`,
     )
     .action(async (flags: { port: number; host: string; corsOrigin?: string[] }) => {
-      let codec;
-      try {
-        codec = codecFromConfig(loadConfig());
-      } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, ExitCode.usage);
-        throw err;
-      }
+      const codec = codecFromConfig(loadConfig());
       if (!codec)
         throw new CliError(
           'no encryption key: set SCRAPEFLOW_ENCRYPTION_KEY or SCRAPEFLOW_ENCRYPTION_KEYS',

@@ -1,24 +1,8 @@
 import type { Command } from 'commander';
-import type { Client } from '@temporalio/client';
-import { cancelBatch, pauseBatch, resumeBatch } from '../../client/batches.js';
+import { cancelBatch, pauseBatch, requireRunning, resumeBatch } from '../../client/batches.js';
 import { listBatches } from '../../client/list.js';
 import { intOption, say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
-
-/** Fails with `batchEnded` when the batch's workflow is closed (a signal would not reach it). */
-async function requireOpen(client: Client, batchId: string, verb: string): Promise<void> {
-  let status: string;
-  try {
-    status = (await client.workflow.getHandle(batchId).describe()).status.name;
-  } catch {
-    return; // not found and other errors surface from the signal itself, mapped
-  }
-  if (status !== 'RUNNING')
-    throw new CliError(
-      `batch ${batchId} has already ended (${status.toLowerCase()}), so it cannot be ${verb}; see \`scrapeflow status ${batchId}\``,
-      ExitCode.batchEnded,
-    );
-}
 
 /** `pause`, `resume [--all]` and `cancel`: signals to the batch workflow. */
 export function registerControl(program: Command): void {
@@ -28,7 +12,7 @@ export function registerControl(program: Command): void {
     .argument('<batchId>')
     .action(async (batchId: string) => {
       await withContext(async ({ client }) => {
-        await requireOpen(client, batchId, 'paused');
+        await requireRunning(client, batchId, 'pause');
         await pauseBatch(client, batchId, 'manual');
         say(`paused ${batchId}; continue with \`scrapeflow resume ${batchId}\``);
       });
@@ -51,7 +35,7 @@ export function registerControl(program: Command): void {
         throw new CliError('give either a batch id or --all, not both', ExitCode.usage);
       await withContext(async ({ client }) => {
         if (batchId) {
-          await requireOpen(client, batchId, 'resumed');
+          await requireRunning(client, batchId, 'resume');
           await resumeBatch(
             client,
             batchId,
@@ -78,7 +62,7 @@ export function registerControl(program: Command): void {
     .argument('<batchId>')
     .action(async (batchId: string) => {
       await withContext(async ({ client }) => {
-        await requireOpen(client, batchId, 'cancelled');
+        await requireRunning(client, batchId, 'cancel');
         await cancelBatch(client, batchId);
         say(`cancelling ${batchId}; \`scrapeflow status ${batchId}\` shows when it has stopped`);
       });

@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { createLogger } from '../../logging/logger.js';
-import { DEFAULT_PORTS, startEmbeddedStack, StackStartError, type EmbeddedStack } from '../../dev/stack.js';
-import { intOption, say, toCliError } from '../context.js';
-import { CliError, ExitCode } from '../exit.js';
+import { DEFAULT_PORTS, startEmbeddedStack, type EmbeddedStack } from '../../dev/stack.js';
+import { intOption, say } from '../context.js';
 import { untilSignal } from '../signals.js';
 
 export interface StackFlags {
@@ -64,19 +63,14 @@ export async function startStackFromFlags(
     name: 'dev',
     ...(logFile ? { destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) } : {}),
   });
-  try {
-    const stack = await startEmbeddedStack({
-      ports,
-      logger,
-      ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
-      ...(flags.faults ? { faultsFile: flags.faults } : {}),
-      ...(flags.balance !== undefined ? { balance: flags.balance } : {}),
-    });
-    return { stack, logFile };
-  } catch (err) {
-    if (err instanceof StackStartError) throw new CliError(err.message, ExitCode.unavailable);
-    throw toCliError(err);
-  }
+  const stack = await startEmbeddedStack({
+    ports,
+    logger,
+    ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+    ...(flags.faults ? { faultsFile: flags.faults } : {}),
+    ...(flags.balance !== undefined ? { balance: flags.balance } : {}),
+  });
+  return { stack, logFile };
 }
 
 /** A value as one single-quoted shell word. */

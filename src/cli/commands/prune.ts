@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { openStore } from '../../store/index.js';
-import { toCliError, say } from '../context.js';
+import { say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -24,17 +24,13 @@ export function registerPrune(program: Command): void {
     .description('delete stored page bodies older than a given age (result records and dead letters stay)')
     .requiredOption('--older-than <age>', 'age such as 30m, 12h or 7d', parseAge)
     .action(async ({ olderThan }: { olderThan: number }) => {
+      const store = await openStore(loadConfig());
       try {
-        const store = await openStore(loadConfig());
-        try {
-          const cutoff = new Date(Date.now() - olderThan);
-          const removed = await store.pruneContent(cutoff);
-          say(`pruned ${removed} page bodies stored before ${cutoff.toISOString()}`);
-        } finally {
-          await store.close();
-        }
-      } catch (err) {
-        throw toCliError(err);
+        const cutoff = new Date(Date.now() - olderThan);
+        const removed = await store.pruneContent(cutoff);
+        say(`pruned ${removed} page bodies stored before ${cutoff.toISOString()}`);
+      } finally {
+        await store.close();
       }
     });
 }

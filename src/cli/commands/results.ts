@@ -6,7 +6,6 @@ import { exportResults, formatResults, RESULT_FORMATS, type ResultFormat } from 
 import { loadConfig } from '../../config/env.js';
 import { openStore } from '../../store/index.js';
 import { TERMINAL_STATUSES, type TerminalStatus } from '../../store/types.js';
-import { toCliError } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
 interface ResultsFlags {
@@ -18,29 +17,25 @@ interface ResultsFlags {
 
 /** Streams a batch's records from the store (no Temporal needed) to stdout or a file. */
 async function exportTo(batchId: string, flags: ResultsFlags): Promise<void> {
+  const store = await openStore(loadConfig());
   try {
-    const store = await openStore(loadConfig());
+    const records = await exportResults(store, batchId, {
+      ...(flags.status?.length ? { status: flags.status } : {}),
+      ...(flags.tag ? { tag: flags.tag } : {}),
+    });
+    const out: Writable = flags.output ? createWriteStream(flags.output) : process.stdout;
     try {
-      const records = await exportResults(store, batchId, {
-        ...(flags.status?.length ? { status: flags.status } : {}),
-        ...(flags.tag ? { tag: flags.tag } : {}),
+      await pipeline(Readable.from(formatResults(records, flags.format)), out, {
+        end: Boolean(flags.output),
       });
-      const out: Writable = flags.output ? createWriteStream(flags.output) : process.stdout;
-      try {
-        await pipeline(Readable.from(formatResults(records, flags.format)), out, {
-          end: Boolean(flags.output),
-        });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EPIPE') return; // e.g. `| head`
-        if (flags.output && (err as NodeJS.ErrnoException).syscall)
-          throw new CliError(`cannot write ${flags.output}: ${(err as Error).message}`, ExitCode.usage);
-        throw err;
-      }
-    } finally {
-      await store.close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') return; // e.g. `| head`
+      if (flags.output && (err as NodeJS.ErrnoException).syscall)
+        throw new CliError(`cannot write ${flags.output}: ${(err as Error).message}`, ExitCode.usage);
+      throw err;
     }
-  } catch (err) {
-    throw toCliError(err);
+  } finally {
+    await store.close();
   }
 }
 

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { createLogger } from '../../logging/logger.js';
-import { MissingTokenError, startService } from '../../service/server.js';
-import { intOption, say, toCliError } from '../context.js';
+import { startService } from '../../service/server.js';
+import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
 
@@ -25,10 +25,9 @@ export function registerServe(program: Command): void {
           port: flags.port,
         });
       } catch (err) {
-        if (err instanceof MissingTokenError) throw new CliError(err.message, ExitCode.usage);
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
           throw new CliError(`port ${flags.port} is in use: pick another with --port`, ExitCode.unavailable);
-        throw toCliError(err);
+        throw err;
       }
       try {
         say(`scrapeflow service listening on ${service.url} (OpenAPI: ${service.url}/openapi.json)`);

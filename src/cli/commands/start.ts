@@ -3,18 +3,13 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { startBatch } from '../../client/batches.js';
 import { MAX_BATCH_ID_LENGTH } from '../../store/types.js';
-import {
-  formatOfPath,
-  INPUT_FORMATS,
-  parseInput,
-  type InputError,
-  type InputFormat,
-} from '../../client/input.js';
+import { formatOfPath, INPUT_FORMATS, parseInput, type InputFormat } from '../../client/input.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { summaryLines } from '../progress.js';
 import { exitCodeOf, watchBatch } from '../watch.js';
+import { type InputError } from '../../errors.js';
 
 interface StartFlags extends BatchFlags {
   format?: InputFormat;

@@ -1,0 +1,21 @@
+/**
+ * The secret registry: every secret the process holds (the OmniScrape API key, the Temporal API key, the
+ * service's bearer token, webhook URLs) is registered once, and `redactSecrets` removes them from log
+ * lines (logger.ts), error messages and body excerpts (omniscrape/errors.ts), and what the CLI and the
+ * service show of failures. Pure (no Node imports), so error classes shared with workflow code can use it.
+ */
+
+/** Strings that must never leave the process in an error, a log line or a history. */
+const secrets = new Set<string>();
+
+/** Registers a secret (the API key, an admin token) so that `redactSecrets` removes it everywhere. */
+export function registerSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 4) secrets.add(secret);
+}
+
+/** Replaces every registered secret, and anything shaped like `apikey=...`, with `[REDACTED]`. */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('[REDACTED]');
+  return out.replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]');
+}
