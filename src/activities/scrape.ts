@@ -228,7 +228,10 @@ export function createScrapeActivities({
       let release: (() => Promise<void>) | undefined;
       if (permits && TAKES_PERMIT[call]) {
         try {
-          release = await permits.acquire(input.options.account, { signal });
+          release = await permits.acquire(input.options.account, {
+            signal,
+            priority: input.options.priority,
+          });
         } catch (err) {
           throw signal.aborted ? (signal.reason ?? err) : err;
         }
