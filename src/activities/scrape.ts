@@ -19,17 +19,20 @@ import type { UrlSummary, UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, summaryOf, tagsOf, writeRecord } from './records.js';
 
-/** The calls the activities make; `OmniScrapeClient` implements it. */
+/**
+ * The calls the activities make, each under the batch's account label (`AccountClients` sends that
+ * account's key; `OmniScrapeClient`, one key, ignores it).
+ */
 export interface OmniScrapeApi {
   scrape(
     request: ScrapeRequestInput,
-    options?: { signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
+    options: { account: string; signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
   ): Promise<ScrapeResponse>;
   submitAsync(
     request: ScrapeRequestInput,
-    options?: { signal?: AbortSignal; idempotencyKey?: string },
+    options: { account: string; signal?: AbortSignal; idempotencyKey?: string },
   ): Promise<AsyncSubmitResponse>;
-  getAsyncJob(jobId: string, options?: { signal?: AbortSignal }): Promise<AsyncJobResponse>;
+  getAsyncJob(jobId: string, options: { account: string; signal?: AbortSignal }): Promise<AsyncJobResponse>;
 }
 
 /** Tells a page workflow that one of its calls was rate limited (for its adaptive window). */
@@ -336,7 +339,10 @@ export function createScrapeActivities({
      */
     async probeApi(args: { account: string }): Promise<boolean> {
       try {
-        await api.getAsyncJob('scrapeflow-probe', { signal: Context.current().cancellationSignal });
+        await api.getAsyncJob('scrapeflow-probe', {
+          account: args.account,
+          signal: Context.current().cancellationSignal,
+        });
         return true;
       } catch (err) {
         const up = err instanceof NotFoundError || (err instanceof OmniScrapeError && !isOutageSign(err));
@@ -370,6 +376,7 @@ export function createScrapeActivities({
           'scrape',
           (signal, waitedMs) =>
             api.scrape(requestFor(input), {
+              account: input.options.account,
               signal,
               // The wait for a permit came out of the activity's timeout: ours must still fire first.
               timeoutMs: Math.max(1000, clientTimeoutMs(input.options.timeouts.scrapeMs) - waitedMs),
@@ -393,6 +400,7 @@ export function createScrapeActivities({
           'async_submit',
           (signal) =>
             api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
+              account: input.options.account,
               signal,
               idempotencyKey: idempotencyKeyOf(input),
             }),
@@ -416,7 +424,7 @@ export function createScrapeActivities({
         const job = await callApi(
           input,
           'async_poll',
-          (signal) => api.getAsyncJob(input.jobId, { signal }),
+          (signal) => api.getAsyncJob(input.jobId, { account: input.options.account, signal }),
           (j) => (j.status === 'queued' || j.status === 'running' ? { pending: true } : { body: asBody(j) }),
           input.jobId,
         );

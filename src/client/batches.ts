@@ -13,6 +13,7 @@ import {
 } from '../batch/options.js';
 import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
+import { DEFAULT_ACCOUNT, isKnownLabel, type AccountsFile } from '../config/accounts.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
@@ -30,6 +31,25 @@ export interface StartBatchRequest {
   /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
   urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
   options?: BatchOptionsInput;
+}
+
+/** What the starting process knows of the deployment. */
+export interface StartContext {
+  /**
+   * The accounts file (SCRAPEFLOW_ACCOUNTS_FILE), when this process has it: a batch under a label it does
+   * not list is refused before anything is stored, since no worker would have a key for it.
+   */
+  accounts?: AccountsFile;
+}
+
+/** Refuses an account label the accounts file does not list (`ValidationError` on `account`). */
+function checkAccount(account: string, file: AccountsFile | undefined): void {
+  if (!file || isKnownLabel(file, account)) return;
+  const known = [DEFAULT_ACCOUNT, ...Object.keys(file.entries)].join(', ');
+  throw new ValidationError(
+    `account: ${JSON.stringify(account)} is not an account of SCRAPEFLOW_ACCOUNTS_FILE (${file.path}); its accounts: ${known}`,
+    'account',
+  );
 }
 
 export function newBatchId(): string {
@@ -75,8 +95,14 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
  * (`TemporalNotSetUpError`). The input is stored create-only; when the workflow start then fails, the
  * stored input is removed again, so a refused start leaves nothing behind.
  */
-export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
+export async function startBatch(
+  client: Client,
+  store: ResultStore,
+  request: StartBatchRequest,
+  context: StartContext = {},
+) {
   const options = parseBatchOptions(request.options);
+  checkAccount(options.account, context.accounts);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
   options.storeId = store.id;

@@ -18,6 +18,7 @@ import { exportResults, formatResults } from '../client/results.js';
 import { scrapeOne, type ScrapeOneOutcome } from '../client/scrape-one.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
+import type { AccountsFile } from '../config/accounts.js';
 import { bearerChecker } from './auth.js';
 import { HttpError, sendError, toHttpError, validate } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -40,6 +41,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Largest JSON body, bytes (uploaded files stream and are not limited). @default 10 MiB */
   bodyLimitBytes?: number;
+  /** The accounts file (SCRAPEFLOW_ACCOUNTS_FILE): batches under a label it does not list are refused. */
+  accounts?: AccountsFile;
 }
 
 /** Longest path parameter the router takes; ids longer than MAX_BATCH_ID_LENGTH are refused by validation. */
@@ -101,7 +104,7 @@ function scrapeAnswer(outcome: ScrapeOneOutcome): { status: number; body: Record
           status: 401,
           body: {
             error: 'omniscrape_auth',
-            message: `Invalid OmniScrape API key: fix OMNISCRAPE_KEY on the workers, then resume batch ${outcome.batchId} (or cancel it)`,
+            message: `Invalid OmniScrape API key, or none on the workers for the batch's account: fix OMNISCRAPE_KEY (account default) or the account's entry in SCRAPEFLOW_ACCOUNTS_FILE on the workers, then resume batch ${outcome.batchId} (or cancel it)`,
             ...ids,
           },
         };
@@ -161,6 +164,7 @@ function scrapeAnswer(outcome: ScrapeOneOutcome): { status: number; body: Record
 
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const { client, store, logger } = deps;
+  const context = { accounts: deps.accounts };
   const authorized = bearerChecker(deps.token);
   const app = Fastify({
     logger: false,
@@ -243,11 +247,12 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         skipInvalid: query.skipInvalid === 'true',
         onSkip: () => (skipped += 1),
       });
-      const { batchId, total } = await startBatch(client, store, {
-        ...(query.batchId ? { batchId: query.batchId } : {}),
-        urls,
-        options: options as never,
-      }).catch((err: unknown) => {
+      const { batchId, total } = await startBatch(
+        client,
+        store,
+        { ...(query.batchId ? { batchId: query.batchId } : {}), urls, options: options as never },
+        context,
+      ).catch((err: unknown) => {
         throw toHttpError(err);
       });
       return reply.code(201).send({ batchId, total, skipped, links: batchLinks(batchId) });
@@ -260,11 +265,16 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         { field: 'content-type' },
       );
     const body = validate(startBatchBodySchema, request.body, 'body');
-    const { batchId, total } = await startBatch(client, store, {
-      ...(body.batchId ? { batchId: body.batchId } : {}),
-      urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
-      ...(body.options ? { options: body.options } : {}),
-    });
+    const { batchId, total } = await startBatch(
+      client,
+      store,
+      {
+        ...(body.batchId ? { batchId: body.batchId } : {}),
+        urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
+        ...(body.options ? { options: body.options } : {}),
+      },
+      context,
+    );
     return reply.code(201).send({ batchId, total, links: batchLinks(batchId) });
   });
 
@@ -327,11 +337,16 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   app.post('/v1/batches/:batchId/redrive', async (request, reply) => {
     const batchId = params(request);
     const body = validate(redriveBodySchema, request.body ?? {}, 'body');
-    const started = await redriveBatch(client, store, {
-      batchId,
-      ...(body.batchId ? { newBatchId: body.batchId } : {}),
-      ...(body.options ? { options: body.options } : {}),
-    }).catch((err: unknown) => {
+    const started = await redriveBatch(
+      client,
+      store,
+      {
+        batchId,
+        ...(body.batchId ? { newBatchId: body.batchId } : {}),
+        ...(body.options ? { options: body.options } : {}),
+      },
+      context,
+    ).catch((err: unknown) => {
       throw toHttpError(err, 'options');
     });
     return reply.code(201).send({
@@ -344,11 +359,12 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
 
   app.post('/v1/scrape', async (request, reply) => {
     const body = validate(scrapeBodySchema, request.body, 'body');
-    const outcome = await scrapeOne(client, store, {
-      url: body.url,
-      ...(body.options ? { options: body.options } : {}),
-      waitMs: body.waitMs,
-    });
+    const outcome = await scrapeOne(
+      client,
+      store,
+      { url: body.url, ...(body.options ? { options: body.options } : {}), waitMs: body.waitMs },
+      context,
+    );
     const answer = scrapeAnswer(outcome);
     if (answer.status === 429) void reply.header('retry-after', '30');
     return reply.code(answer.status).send(answer.body);

@@ -6,8 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import {
   LocalPermits,
   withPermit,
@@ -19,9 +17,8 @@ import { PgPermits } from '../../src/omniscrape/pg-permits.js';
 import { AbortedError } from '../../src/omniscrape/errors.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import { eventually } from '../support/stack.js';
+import { createTestSchema, type TestSchema } from '../support/pg-schema.js';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
-
-const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Holds a permit for a few milliseconds of simulated call (not synchronisation: the work itself). */
 const call = () => new Promise((resolve) => setTimeout(resolve, 2 + Math.floor(Math.random() * 6)));
@@ -121,14 +118,11 @@ describe('LocalPermits', () => {
 });
 
 describe('PgPermits against PostgreSQL', () => {
-  const schema = `sf_permits_${randomBytes(4).toString('hex')}`;
-  const url = new URL(BASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  let admin: pg.Client;
+  let db: TestSchema;
   const opened: PgPermits[] = [];
   const open = async (limit: PlanLimit, leaseMs = 3000) => {
     const permits = await PgPermits.open({
-      connectionString: url.href,
+      connectionString: db.url,
       limit,
       leaseMs,
       onError: (err, what) => process.stderr.write(`permits: ${what}: ${err.message}\n`),
@@ -138,8 +132,8 @@ describe('PgPermits against PostgreSQL', () => {
   };
   const rows = async (account: string) =>
     (
-      await admin.query<{ holder: string; live: boolean }>(
-        `SELECT holder, expires_at > now() AS live FROM ${schema}.scrapeflow_plan_leases WHERE account = $1`,
+      await db.admin.query<{ holder: string; live: boolean }>(
+        `SELECT holder, expires_at > now() AS live FROM ${db.schema}.scrapeflow_plan_leases WHERE account = $1`,
         [account],
       )
     ).rows;
@@ -147,8 +141,8 @@ describe('PgPermits against PostgreSQL', () => {
   /** Claims of waiting calls (`scrapeflow_plan_waiters`) of an account, live or not. */
   const claims = async (account: string) =>
     (
-      await admin.query<{ holder: string; priority: number; live: boolean }>(
-        `SELECT holder, priority, expires_at > now() AS live FROM ${schema}.scrapeflow_plan_waiters
+      await db.admin.query<{ holder: string; priority: number; live: boolean }>(
+        `SELECT holder, priority, expires_at > now() AS live FROM ${db.schema}.scrapeflow_plan_waiters
          WHERE account = $1 ORDER BY priority`,
         [account],
       )
@@ -161,15 +155,12 @@ describe('PgPermits against PostgreSQL', () => {
     });
 
   before(async () => {
-    admin = new pg.Client({ connectionString: BASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await (await PgStore.open(url.href)).close(); // the migrations
+    db = await createTestSchema('sf_permits');
+    await (await PgStore.open(db.url)).close(); // the migrations
   });
   after(async () => {
     for (const permits of opened) await permits.close();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await db.drop();
   });
 
   it('never holds more than the limit across four holders, and reaches it', async () => {
@@ -191,8 +182,8 @@ describe('PgPermits against PostgreSQL', () => {
   it("reclaims a dead holder's expired leases, and keeps a live holder's leases past their first expiry", async () => {
     const permits = await open(2, 600);
     // A worker SIGKILLed while holding the whole plan: its rows stay, unrenewed.
-    await admin.query(
-      `INSERT INTO ${schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+    await db.admin.query(
+      `INSERT INTO ${db.schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
        VALUES ('dead/1', 'reclaim', 'dead', now() + interval '800 milliseconds'),
               ('dead/2', 'reclaim', 'dead', now() + interval '800 milliseconds')`,
     );
@@ -210,15 +201,15 @@ describe('PgPermits against PostgreSQL', () => {
     const second = await permits.acquire('reclaim');
     let waiting = true;
     const third = other.acquire('reclaim').finally(() => (waiting = false));
-    const { rows: before } = await admin.query<{ at: Date }>(
-      `SELECT max(expires_at) AS at FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+    const { rows: before } = await db.admin.query<{ at: Date }>(
+      `SELECT max(expires_at) AS at FROM ${db.schema}.scrapeflow_plan_leases WHERE holder = $1`,
       [permits.holder],
     );
     await eventually(
       async () => {
-        const { rows: now } = await admin.query<{ ahead: boolean }>(
+        const { rows: now } = await db.admin.query<{ ahead: boolean }>(
           `SELECT min(expires_at) > $2::timestamptz + interval '1200 milliseconds' AS ahead
-           FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+           FROM ${db.schema}.scrapeflow_plan_leases WHERE holder = $1`,
           [permits.holder, before[0]!.at],
         );
         return now[0]?.ahead === true;
@@ -338,8 +329,8 @@ describe('PgPermits against PostgreSQL', () => {
   it("a dead process's urgent claim stops blocking others once it expires", async () => {
     const permits = await open(1, 600);
     // A worker SIGKILLed while a priority-1 call waited: its claim stays, unrenewed.
-    await admin.query(
-      `INSERT INTO ${schema}.scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
+    await db.admin.query(
+      `INSERT INTO ${db.schema}.scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
        VALUES ('dead/w/1', 'claimed', 'dead', 1, now() + interval '800 milliseconds')`,
     );
     const release = await permits.acquire('claimed', { priority: 3 });

@@ -5,28 +5,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { startBatch } from '../../src/client/batches.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { startStack, type Stack } from '../support/stack.js';
-
-const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+import { createTestSchema, type TestSchema } from '../support/pg-schema.js';
 const PLAN = 4;
 const URLS = 48;
 
 describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
-  const schema = `sf_plan_${randomBytes(4).toString('hex')}`;
-  let admin: pg.Client;
+  let db: TestSchema;
   let stack: Stack;
 
   before(async () => {
-    admin = new pg.Client({ connectionString: BASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(BASE_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    stack = await startStack({ databaseUrl: url.href, concurrency: PLAN });
+    db = await createTestSchema('sf_plan');
+    stack = await startStack({ databaseUrl: db.url, concurrency: PLAN });
     await stack.startWorker({}, 'workflows');
     // Each worker alone could take the whole plan's worth of tasks: together twice the plan.
     for (let i = 0; i < 2; i += 1)
@@ -34,8 +26,7 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
   });
   after(async () => {
     await stack?.stop();
-    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin?.end();
+    await db?.drop();
   });
 
   it('keeps calls in flight within the plan, refuses none, and uses both workers', async () => {
@@ -64,7 +55,7 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
       calls.every((n) => n > 0),
       `each scrape worker made calls (${calls.join(', ')})`,
     );
-    const { rows } = await admin.query(`SELECT * FROM ${schema}.scrapeflow_plan_leases`);
+    const { rows } = await db.admin.query(`SELECT * FROM ${db.schema}.scrapeflow_plan_leases`);
     assert.equal(rows.length, 0, 'every lease released');
   });
 });

@@ -12,6 +12,7 @@ import {
 } from '../../client/input.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
+import { accountsFileOf } from '../../config/accounts.js';
 import { CliError, ExitCode } from '../exit.js';
 import { summaryLines } from '../progress.js';
 import { exitCodeOf, watchBatch } from '../watch.js';
@@ -88,12 +89,13 @@ Examples:
         process.stderr.write(`skipped ${err.message}\n`);
       },
     });
-    await withContext(async ({ client, store }) => {
-      const { batchId, total } = await startBatch(client, store, {
-        ...(flags.batchId ? { batchId: flags.batchId } : {}),
-        urls,
-        options,
-      });
+    await withContext(async ({ config, client, store }) => {
+      const { batchId, total } = await startBatch(
+        client,
+        store,
+        { ...(flags.batchId ? { batchId: flags.batchId } : {}), urls, options },
+        { accounts: accountsFileOf(config) },
+      );
       if (flags.json && !flags.wait) say(JSON.stringify({ batchId, total, skipped }));
       else if (!flags.json) {
         say(
