@@ -13,11 +13,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { ValidationError } from '../../src/batch/options.js';
+import { buildService } from '../../src/service/app.js';
 import { cancelBatch, startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import { readAccountsFile, type AccountsFile } from '../../src/config/accounts.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
+import { writeAccountsFile } from '../support/accounts-file.js';
 import { runCli } from '../support/cli.js';
 import { createTestSchema, type TestSchema } from '../support/pg-schema.js';
 import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
@@ -43,22 +46,14 @@ describe('several accounts on one deployment', { timeout: 240_000 }, () => {
         { id: 'big', concurrency: PLANS.big },
       ],
     });
-    const path = join(stack.dataDir, 'accounts.json');
-    await writeFile(join(stack.dataDir, 'big.key'), `${stack.keys.big}\n`);
-    await writeFile(
-      path,
-      JSON.stringify({
-        small: { plan: PLANS.small, keyEnv: 'OMNISCRAPE_KEY_SMALL' },
-        big: { plan: PLANS.big, keyFile: 'big.key' },
-      }),
+    const { path, env } = await writeAccountsFile(
+      stack,
+      { small: PLANS.small, big: PLANS.big },
+      { keyFiles: ['big'] },
     );
     accountsFile = readAccountsFile(path);
     await stack.startWorker({ ALERT_WEBHOOK_URL: hook.url }, 'workflows');
-    for (let i = 0; i < 2; i += 1)
-      await stack.startWorker(
-        { SCRAPEFLOW_ACCOUNTS_FILE: path, OMNISCRAPE_KEY_SMALL: stack.keys.small! },
-        'scrape',
-      );
+    for (let i = 0; i < 2; i += 1) await stack.startWorker(env, 'scrape');
   });
   after(async () => {
     await stack?.stop();
@@ -195,6 +190,28 @@ describe('several accounts on one deployment', { timeout: 240_000 }, () => {
     });
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /account: "nobody" is not an account of SCRAPEFLOW_ACCOUNTS_FILE/);
+    const token = 'accounts-test-token-0123456789';
+    const app = await buildService({
+      client: stack.client,
+      store: stack.store,
+      token,
+      logger: pino({ level: 'silent' }),
+      accounts: accountsFile,
+    });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/batches',
+        headers: { authorization: `Bearer ${token}` },
+        payload: { urls: [`${stack.demoOrigin}/p/1`], options: { account: 'nobody' } },
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      const body = res.json<{ field: string; message: string }>();
+      assert.equal(body.field, 'account');
+      assert.match(body.message, /"nobody" is not an account of SCRAPEFLOW_ACCOUNTS_FILE/);
+    } finally {
+      await app.close();
+    }
   });
 
   it('a worker with a bad accounts file stops at start (exit 2) naming the file and the field', async () => {
