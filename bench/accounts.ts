@@ -9,7 +9,7 @@
  */
 import { startStack } from '../test/support/stack.js';
 import { writeAccountsFile } from '../test/support/accounts-file.js';
-import { createTestSchema } from '../test/support/pg-schema.js';
+import { createTestDatabase } from '../test/support/database.js';
 import { timedBatch, type TimedBatch } from './timed-batch.js';
 
 export const name = 'accounts';
@@ -39,7 +39,7 @@ interface Row {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const db = await createTestSchema('sf_bench_accounts');
+  const db = await createTestDatabase('sf_bench_accounts');
   const phases: Record<'alone' | 'together', Row[]> = { alone: [], together: [] };
   try {
     const stack = await startStack({

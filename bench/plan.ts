@@ -8,7 +8,7 @@
  * is a refusal for the account's limit).
  */
 import { startStack } from '../test/support/stack.js';
-import { createTestSchema } from '../test/support/pg-schema.js';
+import { createTestDatabase } from '../test/support/database.js';
 import { timedBatch } from './timed-batch.js';
 
 export const name = 'plan';
@@ -28,7 +28,7 @@ interface Row {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const db = await createTestSchema('sf_bench_plan');
+  const db = await createTestDatabase('sf_bench_plan');
   const results: Row[] = [];
   try {
     const stack = await startStack({ concurrency: LIMIT, databaseUrl: db.url });

@@ -23,6 +23,7 @@ export async function timedBatch(
     batchId,
     urls: urls.map((url) => ({ url })),
     options,
+    plan: stack.plan,
   });
   const final = (await handle.result()) as BatchProgress;
   return { ok: final.counts.succeeded, seconds: (performance.now() - started) / 1000, final };

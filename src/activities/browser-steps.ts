@@ -3,6 +3,7 @@
  * (`name` `TimeoutError` for waits); the activity maps them into the taxonomy.
  */
 import type { Page } from 'playwright';
+import { parseSelector } from '../batch/selectors.js';
 import { DEFAULT_STEP_TIMEOUT_MS, type Step } from '../batch/steps.js';
 
 export interface StepHooks {
@@ -37,15 +38,6 @@ const GREW_OR_HOLDS = `([h, until]) => document.documentElement.scrollHeight > h
 
 /** Calls page-side `source` with `arg`. */
 const call = (source: string, arg: unknown = null): string => `(${source})(${JSON.stringify(arg)})`;
-
-const ATTR_SUFFIX = /@([A-Za-z_:][-\w:.]*)$/;
-
-/** `css@attr` into its parts, as `css_extractor` reads it. */
-function parseSelector(selector: string): [string, string | null] {
-  const m = ATTR_SUFFIX.exec(selector);
-  if (!m || m.index === 0) return [selector, null];
-  return [selector.slice(0, m.index).trim(), m[1] ?? null];
-}
 
 /**
  * Runs `steps` on `page` (already at `url` unless the first step is a `goto`). Returns the extracted
@@ -92,7 +84,8 @@ export async function runSteps(
         break;
       case 'extract':
         for (const [name, selector] of Object.entries(step.fields)) {
-          const values = await page.evaluate<Array<string | null>>(call(READ_ALL, parseSelector(selector)));
+          const { css, attr } = parseSelector(selector);
+          const values = await page.evaluate<Array<string | null>>(call(READ_ALL, [css, attr ?? null]));
           setField(name, step.all ? JSON.stringify(values) : (values[0] ?? null));
         }
         break;

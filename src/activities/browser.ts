@@ -16,8 +16,7 @@
  *   every session noted for the URL: a try that died mid-session (worker killed, CDP lost, timeout) is
  *   paid for, and the record says so. The one gap: a worker killed between BaaS handing the session over
  *   and the note being written (a few milliseconds) leaves that session out of the record.
- * - A retry first looks for the URL's record: an earlier try that wrote it and lost only its completion
- *   (worker killed, server restart) is the answer, and a new session would be billed again.
+ * - A retry first looks for the URL's record (`earlierTryRecord`): a new session would be billed again.
  *
  * ## Errors into the taxonomy (retries per src/omniscrape/errors.ts `retryDecision`)
  * | what happened | error | behaviour |
@@ -54,7 +53,7 @@ import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { keepHeartbeating } from './heartbeat.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
-import { applySchema, summaryOf, writeRecord } from './records.js';
+import { applySchema, earlierTryRecord, writeRecord } from './records.js';
 import { notifyRateLimited, type PageNotifier } from './scrape.js';
 
 /** Credits one BaaS session costs. */
@@ -165,11 +164,9 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
     /** One BaaS session: connect, run the steps, store, write the record. */
     async browseUrl(input: UrlTask): Promise<UrlSummary> {
       const ctx = Context.current();
-      checkSameStore(store, input.options.storeId, true);
-      if (ctx.info.attempt > 1) {
-        const earlier = await store.getResult(input.batchId, input.item.index);
-        if (earlier) return summaryOf(earlier);
-      }
+      checkSameStore(store, input.options.storeId, { retryable: true });
+      const earlier = await earlierTryRecord(store, input, ctx.info.attempt);
+      if (earlier) return earlier;
       const signal = ctx.cancellationSignal;
       const started = Date.now();
       const log = logger.child({ batchId: input.batchId, index: input.item.index, url: input.item.url });

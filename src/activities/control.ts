@@ -10,7 +10,8 @@ import type { ResultStore, TerminalStatus, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
 import { writeRecord } from './records.js';
-import type { BatchOptions, PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
+import type { BatchOptions } from '../batch/options.js';
+import type { PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;
@@ -155,7 +156,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       limit: number;
       storeId?: string;
     }): Promise<UrlItem[]> {
-      checkSameStore(store, args.storeId, false);
+      checkSameStore(store, args.storeId, { retryable: false });
       // A shorter page is fine: the batch moves its cursor past the last item it got.
       return withinBytes(await store.readInput(args.batchId, args.offset, args.limit), INPUT_PAGE_BYTES);
     },
@@ -175,7 +176,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       const { batchId, options, end } = args;
       // The batch's own bookkeeping: retrying it cannot help a worker that cannot see the batch's
       // store, and a batch that fails saying so beats one that waits on a retry forever.
-      checkSameStore(store, options.storeId, false);
+      checkSameStore(store, options.storeId, { retryable: false });
       const resumed = activityInfo().heartbeatDetails as DuplicatesProgress | undefined;
       const counts: DuplicateCounts = resumed?.counts ?? { succeeded: 0, failed: 0, dead_lettered: 0 };
       for await (const items of inputChunks(batchId, resumed?.offset ?? 0, end)) {
@@ -228,7 +229,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       const { batchId, options, to, reason } = args;
       // Reconciles a page that failed, often for this very reason (its input in another store): a
       // retry would wait forever, so the batch fails with the mismatch instead.
-      checkSameStore(store, options.storeId, false);
+      checkSameStore(store, options.storeId, { retryable: false });
       const resumed = activityInfo().heartbeatDetails as { offset: number; seen: RangeRecords } | undefined;
       const seen: RangeRecords = resumed?.seen ?? {
         counts: { succeeded: 0, failed: 0, dead_lettered: 0 },
@@ -280,7 +281,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       attempts,
       jobId,
     }: RecordFailureInput): Promise<UrlSummary> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       const summary = await writeRecord(
         store,
         input,

@@ -64,7 +64,7 @@ export function classifyActivityError(
 export function checkSameStore(
   store: { id: string },
   batchStoreId: string | undefined,
-  retryable: boolean,
+  { retryable }: { retryable: boolean },
 ): void {
   if (batchStoreId === undefined || batchStoreId === store.id) return;
   const message =

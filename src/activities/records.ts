@@ -52,6 +52,21 @@ export function summaryOf(record: ResultRecord): UrlSummary {
   };
 }
 
+/**
+ * On a retry (`attempt` > 1), the summary of the URL's record when an earlier try wrote it: that try
+ * ended the URL and lost only its completion (a worker or server restart), and calling again, or
+ * opening another session, would be charged again. Undefined when there is no such record.
+ */
+export async function earlierTryRecord(
+  store: ResultStore,
+  input: UrlTask,
+  attempt: number,
+): Promise<UrlSummary | undefined> {
+  if (attempt <= 1) return undefined;
+  const earlier = await store.getResult(input.batchId, input.item.index);
+  return earlier && summaryOf(earlier);
+}
+
 /** What only the activity that ends the URL knows; the rest of the record comes from its input. */
 export type RecordDetails = Omit<
   ResultRecord,

@@ -10,14 +10,20 @@ import type {
   ScrapeRequestInput,
   ScrapeResponse,
 } from '../omniscrape/types.js';
-import { AsyncJobFailedError, NotFoundError, OmniScrapeError, isOutageSign } from '../omniscrape/errors.js';
+import {
+  AsyncJobFailedError,
+  NotFoundError,
+  OmniScrapeError,
+  PlanBusyError,
+  isOutageSign,
+} from '../omniscrape/errors.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
 import type { PlanPermits } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlTask } from '../workflows/types.js';
+import { permitWaitOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
-import { applySchema, summaryOf, tagsOf, writeRecord } from './records.js';
+import { applySchema, earlierTryRecord, tagsOf, writeRecord } from './records.js';
 
 /**
  * The calls the activities make, each under the batch's account label (`AccountClients` sends that
@@ -113,6 +119,17 @@ export interface ScrapeActivityDeps {
 /** Calls that hold a plan permit; a status poll holds no slot at OmniScrape and takes none. */
 const TAKES_PERMIT: Record<CallKind, boolean> = { scrape: true, async_submit: true, async_poll: false };
 
+/** One OmniScrape call of a URL's activity, as `callApi` makes and logs it. */
+interface ApiCall<T> {
+  input: UrlTask;
+  call: CallKind;
+  work: (signal: AbortSignal) => Promise<T>;
+  /** What of the answer goes into the call's log line. */
+  describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean };
+  /** The async job the call is about. */
+  jobId?: string;
+}
+
 export type PollResult = { done: false; status: 'queued' | 'running' } | { done: true; summary: UrlSummary };
 
 /** The client's own timeout stays below the activity's, so our timeout (not Temporal's) fires first. */
@@ -122,8 +139,9 @@ export const clientTimeoutMs = (activityTimeoutMs: number) =>
 /**
  * One key per URL of one start: a re-driven URL (a new batch) is a new call, and two batches under the
  * same id (other namespaces or deployments spending from one account) never share a key. At most
- * 100 (batch id) + 32 (scope) + 10 (index) + 2 characters, within the client's 255. A batch started
- * before scopes existed keeps its old keys, so a retry of its call in flight still finds its answer.
+ * 100 (batch id) + 32 (scope) + 10 (index) + 2 characters, within the client's 255. Options stored
+ * without a scope keep the key without one, the key their batch's calls in flight were made with, so a
+ * retry of such a call still finds its answer.
  */
 export const idempotencyKeyOf = (input: Pick<UrlTask, 'batchId' | 'item' | 'options'>) =>
   input.options.idempotencyScope === undefined
@@ -214,33 +232,33 @@ export function createScrapeActivities({
   /**
    * Makes one OmniScrape call under heartbeats and logs it (one line per call, whatever the outcome).
    * A scrape or submit first waits (still heartbeating, cancellable) for a plan permit of the batch's
-   * account and gives it back when the call ends, however it ends; `work` is told how long that wait
-   * took, since it counts against the activity's start-to-close timeout. A wait that a cancellation or
-   * shutdown ends throws the cancellation itself: no call was made, so there is nothing to classify.
-   * `describe` says what of the answer goes into the line.
+   * account, at most `timeouts.permitWaitMs` (the activity's start-to-close leaves room for it), and
+   * gives it back when the call ends, however it ends. A wait that runs out throws `PlanBusyError` (the
+   * URL is queued again); one that a cancellation or shutdown ends throws the cancellation itself: no
+   * call was made, so there is nothing to classify.
    */
-  async function callApi<T>(
-    input: UrlTask,
-    call: CallKind,
-    work: (signal: AbortSignal, waitedMs: number) => Promise<T>,
-    describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
-    jobId?: string,
-  ): Promise<T> {
+  async function callApi<T>(spec: ApiCall<T>): Promise<T> {
     return withHeartbeat(async (signal) => {
-      const asked = Date.now();
       let release: (() => Promise<void>) | undefined;
-      if (permits && TAKES_PERMIT[call]) {
+      if (permits && TAKES_PERMIT[spec.call]) {
+        const { account } = spec.input.options;
+        const waitMs = permitWaitOf(spec.input.options);
+        const patience = AbortSignal.timeout(waitMs);
         try {
-          release = await permits.acquire(input.options.account, {
-            signal,
-            priority: input.options.priority,
+          release = await permits.acquire(account, {
+            signal: AbortSignal.any([signal, patience]),
+            priority: spec.input.options.priority,
           });
         } catch (err) {
-          throw signal.aborted ? (signal.reason ?? err) : err;
+          if (signal.aborted) throw signal.reason ?? err;
+          if (!patience.aborted) throw err;
+          throw new PlanBusyError(
+            `no plan permit of account ${JSON.stringify(account)} came free within ${waitMs} ms`,
+          );
         }
       }
       try {
-        return await logged(input, call, (s) => work(s, Date.now() - asked), describe, signal, jobId);
+        return await logged(spec, signal);
       } finally {
         await release?.();
       }
@@ -248,12 +266,8 @@ export function createScrapeActivities({
   }
 
   async function logged<T>(
-    input: UrlTask,
-    call: CallKind,
-    work: (signal: AbortSignal) => Promise<T>,
-    describe: (result: T) => { body?: ScrapeResponse; jobId?: string; pending?: boolean },
+    { input, call, work, describe, jobId }: ApiCall<T>,
     signal: AbortSignal,
-    jobId?: string,
   ): Promise<T> {
     const started = Date.now();
     metrics?.started(call);
@@ -315,7 +329,11 @@ export function createScrapeActivities({
   }
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
-  async function fail(input: UrlTask, err: unknown, attemptsBefore = 0, jobId?: string): Promise<UrlSummary> {
+  async function fail(
+    input: UrlTask,
+    err: unknown,
+    { attemptsBefore = 0, jobId }: { attemptsBefore?: number; jobId?: string } = {},
+  ): Promise<UrlSummary> {
     const attempt = Context.current().info.attempt;
     const classified = classifyActivityError(err, attempt, input.options.retry, { apiDown: health.down });
     if (classified.kind === 'dead_letter') {
@@ -362,29 +380,24 @@ export function createScrapeActivities({
 
     /** The synchronous scrape: one call, its record written, a summary returned. */
     async scrapeUrl(input: UrlTask): Promise<UrlSummary> {
-      checkSameStore(store, input.options.storeId, true);
-      if (Context.current().info.attempt > 1) {
-        // An earlier try may have finished the URL and lost only its completion (a worker or server
-        // restart): its record is the answer, and calling again would be charged again.
-        const earlier = await store.getResult(input.batchId, input.item.index);
-        if (earlier) return summaryOf(earlier);
-      }
+      checkSameStore(store, input.options.storeId, { retryable: true });
+      const earlier = await earlierTryRecord(store, input, Context.current().info.attempt);
+      if (earlier) return earlier;
       let body: ScrapeResponse;
       try {
-        body = await callApi(
+        body = await callApi({
           input,
-          'scrape',
-          (signal, waitedMs) =>
+          call: 'scrape',
+          work: (signal) =>
             api.scrape(requestFor(input), {
               account: input.options.account,
               signal,
-              // The wait for a permit came out of the activity's timeout: ours must still fire first.
-              timeoutMs: Math.max(1000, clientTimeoutMs(input.options.timeouts.scrapeMs) - waitedMs),
+              timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
               // A retry after an answer was delivered but lost gets that answer again, not a second charge.
               idempotencyKey: idempotencyKeyOf(input),
             }),
-          (b) => ({ body: b }),
-        );
+          describe: (b) => ({ body: b }),
+        });
       } catch (err) {
         return fail(input, err);
       }
@@ -393,19 +406,19 @@ export function createScrapeActivities({
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
     async submitAsyncJob(input: UrlTask): Promise<{ jobId: string; attempts: number }> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
       try {
-        const res = await callApi(
+        const res = await callApi({
           input,
-          'async_submit',
-          (signal) =>
+          call: 'async_submit',
+          work: (signal) =>
             api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
               account: input.options.account,
               signal,
               idempotencyKey: idempotencyKeyOf(input),
             }),
-          (r) => ({ jobId: r.job_id }),
-        );
+          describe: (r) => ({ jobId: r.job_id }),
+        });
         return { jobId: res.job_id, attempts: Context.current().info.attempt };
       } catch (err) {
         await fail(input, err);
@@ -415,19 +428,21 @@ export function createScrapeActivities({
 
     /** One status poll of an async job; on completion the record is written. */
     async pollAsyncJob(input: UrlTask & { jobId: string; attemptsBefore: number }): Promise<PollResult> {
-      checkSameStore(store, input.options.storeId, true);
+      checkSameStore(store, input.options.storeId, { retryable: true });
+      const ofJob = { attemptsBefore: input.attemptsBefore, jobId: input.jobId };
       const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
         success: job.success ?? job.status === 'complete',
         ...job,
       });
       try {
-        const job = await callApi(
+        const job = await callApi({
           input,
-          'async_poll',
-          (signal) => api.getAsyncJob(input.jobId, { account: input.options.account, signal }),
-          (j) => (j.status === 'queued' || j.status === 'running' ? { pending: true } : { body: asBody(j) }),
-          input.jobId,
-        );
+          call: 'async_poll',
+          work: (signal) => api.getAsyncJob(input.jobId, { account: input.options.account, signal }),
+          describe: (j) =>
+            j.status === 'queued' || j.status === 'running' ? { pending: true } : { body: asBody(j) },
+          jobId: input.jobId,
+        });
         if (job.status === 'queued' || job.status === 'running') return { done: false, status: job.status };
         const body = asBody(job);
         if (job.status === 'failed' || !body.success) {
@@ -438,14 +453,14 @@ export function createScrapeActivities({
               response: body,
             },
           );
-          return { done: true, summary: await fail(input, error, input.attemptsBefore, input.jobId) };
+          return { done: true, summary: await fail(input, error, ofJob) };
         }
         return {
           done: true,
           summary: await finish(input, body, { attempts: input.attemptsBefore + 1, jobId: input.jobId }),
         };
       } catch (err) {
-        return { done: true, summary: await fail(input, err, input.attemptsBefore, input.jobId) };
+        return { done: true, summary: await fail(input, err, ofJob) };
       }
     },
   };

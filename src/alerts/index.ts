@@ -7,9 +7,6 @@ import type { Logger } from '../logging/logger.js';
 import { createBalanceWatcher, type BalanceWatcher } from './balance-watcher.js';
 import { createAlertSender, type AlertKind, type AlertPayload, type AlertSenderOptions } from './webhook.js';
 
-export type { AlertKind, AlertPayload } from './webhook.js';
-export type { BalanceWatcher } from './balance-watcher.js';
-
 /** Sends an alert without waiting: `sendAlert('paused', { reason: 'balance', account, batchId })`. */
 export type SendAlert = (kind: AlertKind, payload: AlertPayload) => void;
 

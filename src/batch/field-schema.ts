@@ -4,7 +4,16 @@
  * A `number` accepts an optional leading currency sign and thousands separators ("$1,234.50");
  * an `integer` accepts digits with an optional sign.
  */
-import type { FieldRule } from '../workflows/types.js';
+import { z } from 'zod';
+
+/** A field the schema checks before a record is stored. */
+export const fieldRuleSchema = z
+  .object({
+    type: z.enum(['string', 'number', 'integer']),
+    required: z.boolean().default(true).describe('a missing (null or empty) value dead-letters the URL'),
+  })
+  .strict();
+export type FieldRule = z.output<typeof fieldRuleSchema>;
 
 const NUMBER = /^[-+]?[$€£¥]?\s*\d{1,3}(,\d{3})*(\.\d+)?$|^[-+]?[$€£¥]?\s*\d+(\.\d+)?$/;
 const INTEGER = /^[-+]?\d+$/;
@@ -18,7 +27,7 @@ export function checkFields(
   for (const [name, rule] of Object.entries(schema)) {
     const value = fields[name]?.trim() ?? '';
     if (value === '') {
-      if (rule.required ?? true) problems.push(`${name}: required but missing`);
+      if (rule.required) problems.push(`${name}: required but missing`);
       continue;
     }
     if (rule.type === 'number' && !NUMBER.test(value))

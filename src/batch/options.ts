@@ -1,12 +1,17 @@
 /**
- * Validation of batch options at the boundary (CLI flags, HTTP bodies, scripts). Errors name the field.
+ * Batch options: their schema is the one declaration of each option, its default and its meaning
+ * (`.describe()`, which the service's OpenAPI document shows); the types derive from it. A default that
+ * code outside the schema reads too is a named constant the schema uses: the workflows' (priority,
+ * permit wait) in zod-free modules, the error matrix's in `DEFAULT_RETRY_MATRIX`. Validation at the
+ * boundary (CLI flags, HTTP bodies, scripts) names the field.
  */
 import { z } from 'zod';
 import { DEFAULT_RETRY_MATRIX } from '../omniscrape/errors.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
-import { selectorError } from '../local-api/extract.js';
+import { fieldRuleSchema } from './field-schema.js';
+import { selectorError } from './selectors.js';
 import { stepsSchema } from './steps.js';
-import type { BatchOptions } from '../workflows/types.js';
+import { DEFAULT_PERMIT_WAIT_MS } from '../workflows/types.js';
 import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
@@ -15,12 +20,30 @@ export const batchOptionsSchema = z
   .object({
     mode: z.enum(SCRAPE_MODES).default('auto'),
     outputFormat: z.enum(OUTPUT_FORMATS).default('html'),
-    cssSelectors: cssSelectorsSchema.optional(),
+    cssSelectors: cssSelectorsSchema
+      .optional()
+      .describe('selector name → CSS selector, or `css@attr` for an attribute of the first match'),
     enableSolver: z.boolean().default(false),
     jsWaitSelector: z.string().min(1).max(2000).optional(),
     jsWaitTimeoutMs: ms(300_000).optional(),
-    asyncFlow: z.enum(['on_timeout', 'js_rendering', 'always']).default('js_rendering'),
-    concurrency: z.number().int().min(1).max(1000).default(5),
+    asyncFlow: z
+      .enum(['on_timeout', 'js_rendering', 'always'])
+      .default('js_rendering')
+      .describe(
+        'when URLs use the async job flow: only after two timeouts, also for every js_rendering URL, ' +
+          'or always',
+      ),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'URLs of the batch in flight at once across its pages, waiting for a plan permit included: the ' +
+          "plan, not this, bounds the account's calls at OmniScrape (default: twice the plan's concurrency, " +
+          'so the plan stays busy while each URL turns over)',
+      ),
     pageSize: z.number().int().min(1).max(5000).default(500).describe('input lines per page workflow'),
     pagesInFlight: z
       .number()
@@ -28,15 +51,36 @@ export const batchOptionsSchema = z
       .min(1)
       .max(100)
       .default(4)
-      .describe('page workflows in flight at once, sharing concurrency (1 when maxCredits is set)'),
+      .describe(
+        'page workflows in flight at once, sharing concurrency; a batch with maxCredits runs one at a ' +
+          'time, so the whole budget is known to the page that spends it',
+      ),
     maxCredits: z
       .number()
       .min(0)
       .optional()
-      .describe('credit cap: the batch pauses (reason budget) before a call could take it over'),
-    adaptive: z.boolean().default(true),
-    tags: z.array(z.string().min(1).max(100)).max(50).default([]),
-    account: z.string().min(1).max(100).default('default'),
+      .describe(
+        'credit cap: the batch pauses (reason budget) before a call could take it over (each call in ' +
+          'flight holds the highest price its method can cost); unset: no cap',
+      ),
+    adaptive: z
+      .boolean()
+      .default(true)
+      .describe('shrink the window on sustained 429s and grow it back (AIMD)'),
+    tags: z
+      .array(z.string().min(1).max(100))
+      .max(50)
+      .default([])
+      .describe('cost-attribution tags for every URL of the batch'),
+    account: z
+      .string()
+      .min(1)
+      .max(100)
+      .default('default')
+      .describe(
+        'the OmniScrape account label the batch spends from (never the key): account-wide pauses, and ' +
+          "the Temporal fairness key of the batch's tasks, so accounts take turns on shared task queues",
+      ),
     priority: z
       .number()
       .int()
@@ -48,16 +92,29 @@ export const batchOptionsSchema = z
           'Backlogged tasks of a lower number are handed to workers first',
       ),
     schema: z
-      .record(
-        z.string().min(1),
-        z
-          .object({ type: z.enum(['string', 'number', 'integer']), required: z.boolean().default(true) })
-          .strict(),
-      )
-      .optional(),
-    searchableUrls: z.boolean().optional(),
-    storeId: z.string().min(1).optional(),
-    pauseBelowBalance: z.number().min(0).optional(),
+      .record(z.string().min(1), fieldRuleSchema)
+      .optional()
+      .describe('rules the extracted fields must meet before a record is stored (needs css_extractor)'),
+    searchableUrls: z
+      .boolean()
+      .optional()
+      .describe(
+        "show each URL as its activities' summary in the Web UI (default: true; turned off when " +
+          'payloads are encrypted, as that metadata is not)',
+      ),
+    storeId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "the store the batch's input went to (set when the batch starts); workers with another store " +
+          'refuse it',
+      ),
+    pauseBelowBalance: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('pause the whole account when a reported balance falls below this, before a 402 happens'),
     retry: z
       .object({
         rateLimitBaseMs: ms(600_000),
@@ -73,30 +130,62 @@ export const batchOptionsSchema = z
       .strict()
       .partial()
       .default({})
-      .transform((r) => ({ ...DEFAULT_RETRY_MATRIX, ...r })),
+      .transform((r) => ({ ...DEFAULT_RETRY_MATRIX, ...r }))
+      .describe(
+        'delays and budgets of the error matrix (429 backoff, retries after 5xx and timeouts); unset ' +
+          'fields keep their defaults',
+      ),
     polling: z
       .object({
-        initialMs: ms(600_000),
-        factor: z.number().min(1).max(10),
-        maxMs: ms(600_000),
-        budgetMs: ms(86_400_000),
+        initialMs: ms(600_000).default(2000).describe('first wait before polling an async job, ms'),
+        factor: z.number().min(1).max(10).default(1.5).describe('growth of the wait per poll'),
+        maxMs: ms(600_000).default(10_000).describe('longest wait between polls, ms'),
+        budgetMs: ms(86_400_000)
+          .default(120_000)
+          .describe('total wait before the URL fails as render_timeout, ms'),
       })
       .strict()
-      .partial()
-      .default({})
-      .transform((p) => ({ initialMs: 2000, factor: 1.5, maxMs: 10_000, budgetMs: 120_000, ...p })),
+      .prefault({})
+      .describe('how the page workflow polls an async job'),
     timeouts: z
       .object({
-        scrapeMs: ms(3_600_000).min(1000),
-        heartbeatMs: ms(600_000).min(1000),
-        browserMs: ms(3_600_000).min(1000),
+        scrapeMs: ms(3_600_000)
+          .min(1000)
+          .default(150_000)
+          .describe("one HTTP call (the HTTP client's own timeout is a little shorter)"),
+        heartbeatMs: ms(600_000)
+          .min(1000)
+          .default(15_000)
+          .describe("how soon a dead worker's call is noticed"),
+        browserMs: ms(3_600_000)
+          .min(1000)
+          .default(300_000)
+          .describe('one browser (BaaS) session with its steps, which takes longer than a call'),
+        permitWaitMs: ms(3_600_000)
+          .min(1000)
+          .default(DEFAULT_PERMIT_WAIT_MS)
+          .describe(
+            'how long a call may wait for a plan permit of its account before its URL goes back to ' +
+              "the page's queue; a scrape activity's timeout is scrapeMs plus this, so the wait never " +
+              'shortens the call',
+          ),
       })
       .strict()
-      .partial()
-      .default({})
-      .transform((t) => ({ scrapeMs: 150_000, heartbeatMs: 15_000, browserMs: 300_000, ...t })),
-    steps: stepsSchema.optional(),
-    dedupe: z.boolean().default(true),
+      .prefault({})
+      .describe('activity timeouts, ms'),
+    steps: stepsSchema
+      .optional()
+      .describe(
+        'page interactions: when set, every URL of the batch runs in a browser (BaaS) session instead of the ' +
+          "scrape API; an input item's own steps replace them for that URL",
+      ),
+    dedupe: z
+      .boolean()
+      .default(true)
+      .describe(
+        'scrape a URL that appears on several lines of the input once (its first line); every later ' +
+          'line gets a record pointing at the first, charged 0',
+      ),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -107,8 +196,7 @@ export const batchOptionsSchema = z
         message: 'is required when outputFormat is css_extractor',
       });
     }
-    // Selector syntax is checked here with the engine OmniScrape's extraction uses (cheerio / css-select),
-    // so a typo fails the batch at start, naming the field, instead of failing every URL.
+    // A typo fails the batch at start, naming the field, instead of failing every URL.
     for (const [name, selector] of Object.entries(o.cssSelectors ?? {})) {
       const problem = selectorError(selector);
       if (problem) ctx.addIssue({ code: 'custom', path: ['cssSelectors', name], message: problem });
@@ -133,6 +221,27 @@ export const batchOptionsSchema = z
       ctx.addIssue({ code: 'custom', path: ['jsWaitSelector'], message: 'has no effect with mode fast' });
     }
   });
+
+/** Batch options as `parseBatchOptions` validated them, every default filled but `concurrency`'s. */
+type ParsedBatchOptions = z.output<typeof batchOptionsSchema>;
+
+/**
+ * Per-batch options as the workflows and activities receive them: what `parseBatchOptions` returns,
+ * plus `idempotencyScope`. Options stored by batches that predate `priority` and
+ * `timeouts.permitWaitMs` lack them, hence optional here: read them with `taskPriority` and
+ * `permitWaitOf`.
+ */
+export type BatchOptions = Omit<ParsedBatchOptions, 'concurrency' | 'priority' | 'timeouts'> & {
+  concurrency: number;
+  priority?: number;
+  timeouts: Omit<ParsedBatchOptions['timeouts'], 'permitWaitMs'> & { permitWaitMs?: number };
+  /**
+   * Random per start (set by `startBatch`, never by the user; not a secret): the URLs' OmniScrape
+   * idempotency keys are built from it, so two batches' keys never collide, whatever their ids and
+   * whichever namespace or deployment started them.
+   */
+  idempotencyScope?: string;
+};
 
 export type BatchOptionsInput = z.input<typeof batchOptionsSchema>;
 
@@ -177,7 +286,19 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '')
     .join('; ');
 }
 
-export function parseBatchOptions(input: unknown): BatchOptions {
+/** The default `concurrency` per unit of the plan: headroom to keep the plan busy while URLs turn over. */
+export const WINDOW_PER_PLAN = 2;
+/** The plan's concurrency assumed where a caller does not know it (OMNISCRAPE_PLAN_CONCURRENCY's default). */
+export const DEFAULT_PLAN = 5;
+
+/**
+ * Validates batch options and fills their defaults. `plan` is the account's plan concurrency as the
+ * caller knows it (OMNISCRAPE_PLAN_CONCURRENCY): an unset `concurrency` becomes `WINDOW_PER_PLAN` × it.
+ * Each URL spends part of its time in the window outside its OmniScrape call (scheduling, the record,
+ * the workflow task that starts the next URL); the URLs beyond the plan wait for a permit meanwhile, so
+ * a permit is taken again the moment it is given back.
+ */
+export function parseBatchOptions(input: unknown, context: { plan?: number } = {}): BatchOptions {
   const parsed = batchOptionsSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -186,5 +307,6 @@ export function parseBatchOptions(input: unknown): BatchOptions {
       first ? formatPath(first.path) : '',
     );
   }
-  return parsed.data;
+  const { concurrency, ...rest } = parsed.data;
+  return { ...rest, concurrency: concurrency ?? WINDOW_PER_PLAN * (context.plan ?? DEFAULT_PLAN) };
 }

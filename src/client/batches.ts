@@ -13,7 +13,7 @@ import {
 } from '../batch/options.js';
 import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
-import { DEFAULT_ACCOUNT, isKnownLabel, type AccountsFile } from '../config/accounts.js';
+import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
@@ -31,6 +31,11 @@ export interface StartBatchRequest {
   /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
   urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
   options?: BatchOptionsInput;
+  /**
+   * The plan's concurrency of the batch's account as this client knows it (OMNISCRAPE_PLAN_CONCURRENCY):
+   * an unset `options.concurrency` is derived from it (`parseBatchOptions`). @default 5
+   */
+  plan?: number;
 }
 
 /** What the starting process knows of the deployment. */
@@ -101,7 +106,10 @@ export async function startBatch(
   request: StartBatchRequest,
   context: StartContext = {},
 ) {
-  const options = parseBatchOptions(request.options);
+  const label = request.options?.account ?? DEFAULT_ACCOUNT;
+  // An account of the accounts file has its own plan there; `default`'s is the caller's.
+  const plan = (context.accounts && planOfLabel(context.accounts, label)) ?? request.plan;
+  const options = parseBatchOptions(request.options, { plan });
   checkAccount(options.account, context.accounts);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
@@ -134,7 +142,7 @@ export async function startBatch(
   try {
     const handle = await client.workflow.start('batchWorkflow', {
       workflowId: batchId,
-      taskQueue: TASK_QUEUES.control,
+      taskQueue: TASK_QUEUES.workflows,
       args: [{ batchId, options, total, ...(deduper?.duplicates ? { duplicates: deduper.duplicates } : {}) }],
       // Temporal refuses the id too, for a start that raced past `requireFreeId`.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',

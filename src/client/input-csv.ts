@@ -74,8 +74,8 @@ export async function* csvRecords(
   }
   const parser = parse({
     record_delimiter: '\n',
-    // Kept as today's reader had them: rows may have fewer or more fields than the header, and a quote
-    // inside an unquoted field is a character.
+    // Lenient, as hand-made URL files need: rows may have fewer or more fields than the header, and a
+    // quote inside an unquoted field is a character.
     relax_column_count: true,
     relax_quotes: true,
     // Empty lines stay records so that each record's raw text gives the line it starts on.

@@ -224,7 +224,11 @@ function recordView(record: ResultRecord): RecordView {
 }
 
 /** The Web UI page of a workflow run's history. */
-export function webUiHistoryUrl(uiUrl: string, namespace: string, workflowId: string, runId: string): string {
+export function webUiHistoryUrl(
+  uiUrl: string,
+  run: { namespace: string; workflowId: string; runId: string },
+): string {
+  const { namespace, workflowId, runId } = run;
   const base = uiUrl.replace(/\/+$/, '');
   return `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}/history`;
 }
@@ -299,7 +303,13 @@ export async function inspectLine(
     },
     activities,
     ...(linkRunId
-      ? { webUiUrl: webUiHistoryUrl(options.uiUrl, client.options.namespace, pageId, linkRunId) }
+      ? {
+          webUiUrl: webUiHistoryUrl(options.uiUrl, {
+            namespace: client.options.namespace,
+            workflowId: pageId,
+            runId: linkRunId,
+          }),
+        }
       : {}),
   };
 }

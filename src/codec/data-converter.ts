@@ -25,8 +25,3 @@ export function dataConverterFromConfig(config: EncryptionConfig): DataConverter
 export function encryptedDataConverter(codec: EncryptionCodec): DataConverter {
   return { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH };
 }
-
-/** Whether payload encryption is configured. */
-export function encryptionEnabled(config: EncryptionConfig): boolean {
-  return Boolean(config.SCRAPEFLOW_ENCRYPTION_KEY || config.SCRAPEFLOW_ENCRYPTION_KEYS);
-}

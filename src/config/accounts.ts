@@ -137,6 +137,11 @@ export function isKnownLabel(file: AccountsFile | undefined, label: string): boo
   return !file || label === DEFAULT_ACCOUNT || Object.hasOwn(file.entries, label);
 }
 
+/** The plan of an account of the file (undefined for `default` and labels the file does not list). */
+export function planOfLabel(file: AccountsFile, label: string): number | undefined {
+  return Object.hasOwn(file.entries, label) ? file.entries[label]?.plan : undefined;
+}
+
 /** One account, as a worker uses it. The key never leaves the worker. */
 export interface Account {
   /** Its name: `default` or a label of the accounts file. Plan permits are counted under it. */

@@ -1,12 +1,25 @@
 /**
  * Finds the external binaries scrapeflow drives: the Temporal CLI, Chromium, and the Temporal server and
- * its SQL tool for `scrapeflow cluster up`. The search order is the same as scripts/setup.sh: explicit env
- * override, PATH, then the setup script's tool directory (for the cluster binaries, which are pinned to
- * one server release, that directory before PATH).
+ * its SQL tool for `scrapeflow cluster up`. The search order is the same as scripts/setup.sh: explicit
+ * override (TEMPORAL_CLI_PATH, CHROMIUM_PATH, … of the config, src/config/env.ts), PATH, then the setup
+ * script's tool directory (for the cluster binaries, which are pinned to one server release, that
+ * directory before PATH). Where the binaries are looked for (PATH, GOPATH, the tool directory) is the
+ * machine's layout, as the setup script sees it, not a setting: it is read from the environment here.
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { loadConfig, type Config } from './env.js';
+
+/** The overrides, each the path of one binary (or of the server's schemas). */
+type Overrides = Pick<
+  Config,
+  | 'TEMPORAL_CLI_PATH'
+  | 'CHROMIUM_PATH'
+  | 'TEMPORAL_SERVER_PATH'
+  | 'TEMPORAL_SQL_TOOL_PATH'
+  | 'TEMPORAL_SCHEMA_DIR'
+>;
 
 function isExecutable(path: string): boolean {
   try {
@@ -32,8 +45,10 @@ export function toolsDir(): string {
 }
 
 /** The Temporal CLI, or undefined when none is installed (callers then fall back to the SDK download). */
-export function findTemporalCli(): string | undefined {
-  const override = process.env.TEMPORAL_CLI_PATH;
+export function findTemporalCli(
+  config: Pick<Overrides, 'TEMPORAL_CLI_PATH'> = loadConfig(),
+): string | undefined {
+  const override = config.TEMPORAL_CLI_PATH;
   if (override) {
     if (!isExecutable(override)) throw new Error(`TEMPORAL_CLI_PATH=${override} is not an executable file`);
     return override;
@@ -47,8 +62,8 @@ export function findTemporalCli(): string | undefined {
 }
 
 /** Chromium's path; throws with what to do when none is installed. */
-export function findChromium(): string {
-  const override = process.env.CHROMIUM_PATH;
+export function findChromium(config: Pick<Overrides, 'CHROMIUM_PATH'> = loadConfig()): string {
+  const override = config.CHROMIUM_PATH;
   if (override) {
     if (!isExecutable(override)) throw new Error(`CHROMIUM_PATH=${override} is not an executable file`);
     return override;
@@ -86,8 +101,12 @@ const SETUP_CLUSTER = 'bash scripts/setup.sh --cluster';
  * A cluster binary built by `scripts/setup.sh --cluster`: the env override when set, else the setup
  * script's tool directory, else PATH. Throws naming the setup command when there is none.
  */
-function findClusterBinary(name: string, envVar: string): string {
-  const override = process.env[envVar];
+function findClusterBinary(
+  name: string,
+  envVar: 'TEMPORAL_SERVER_PATH' | 'TEMPORAL_SQL_TOOL_PATH',
+  config: Pick<Overrides, typeof envVar>,
+): string {
+  const override = config[envVar];
   if (override) {
     if (!isExecutable(override)) throw new Error(`${envVar}=${override} is not an executable file`);
     return override;
@@ -103,18 +122,20 @@ function findClusterBinary(name: string, envVar: string): string {
 }
 
 /** `temporal-server`, the Temporal server itself (all services in one process). */
-export const findTemporalServer = () => findClusterBinary('temporal-server', 'TEMPORAL_SERVER_PATH');
+export const findTemporalServer = (config: Pick<Overrides, 'TEMPORAL_SERVER_PATH'> = loadConfig()) =>
+  findClusterBinary('temporal-server', 'TEMPORAL_SERVER_PATH', config);
 
 /** `temporal-sql-tool`, which creates and migrates the server's SQL schemas. */
-export const findTemporalSqlTool = () => findClusterBinary('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH');
+export const findTemporalSqlTool = (config: Pick<Overrides, 'TEMPORAL_SQL_TOOL_PATH'> = loadConfig()) =>
+  findClusterBinary('temporal-sql-tool', 'TEMPORAL_SQL_TOOL_PATH', config);
 
 /**
  * The server's PostgreSQL schemas (`temporal/versioned`, `visibility/versioned`): TEMPORAL_SCHEMA_DIR,
  * else the copy `scripts/setup.sh --cluster` makes next to the binaries, else the server module in Go's
  * module cache. Throws naming the setup command when none holds them.
  */
-export function findTemporalSchemaDir(): string {
-  const override = process.env.TEMPORAL_SCHEMA_DIR;
+export function findTemporalSchemaDir(config: Pick<Overrides, 'TEMPORAL_SCHEMA_DIR'> = loadConfig()): string {
+  const override = config.TEMPORAL_SCHEMA_DIR;
   const hasSchemas = (dir: string) =>
     existsSync(join(dir, 'temporal', 'versioned')) && existsSync(join(dir, 'visibility', 'versioned'));
   if (override) {

@@ -31,8 +31,10 @@ const envSchema = z.object({
   OMNISCRAPE_CONCURRENCY: z.coerce.number().int().min(1).optional(),
   /**
    * Activity slots per scrape worker: scrape tasks one worker takes at once. Not the plan: a task
-   * beyond the plan waits (heartbeating) for a permit, so each worker can keep the whole plan busy.
-   * @default OMNISCRAPE_PLAN_CONCURRENCY
+   * beyond the plan waits (heartbeating) for a permit, so each worker can keep the whole plan busy and
+   * a permit given back is taken again at once, while the tasks holding the other slots write their
+   * records or start.
+   * @default twice OMNISCRAPE_PLAN_CONCURRENCY
    */
   SCRAPEFLOW_SCRAPE_SLOTS: z.coerce.number().int().min(1).optional(),
   /** Concurrent browser sessions per browser worker. @default 2 */

@@ -48,7 +48,7 @@ export interface EmbeddedStackOptions {
   faultsFile?: string;
   /** Credits of the local account. @default 100000 */
   balance?: number;
-  /** The local account's concurrency (and the scrape worker's slots). @default 5 */
+  /** The local account's plan concurrency (the workers' permits hold it). @default 5 */
   concurrency?: number;
   /** Bearer token of the HTTP service. @default SCRAPEFLOW_API_TOKEN, else generated */
   apiToken?: string;

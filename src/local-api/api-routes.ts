@@ -207,8 +207,10 @@ export function registerApiRoutes(app: FastifyInstance, state: LocalApiState): v
       counters.outcome('scrape', 'replayed');
       return reply.code(200).send(delivered);
     }
-    if (!accounts.tryAcquireSync(account))
+    if (!accounts.tryAcquireSync(account)) {
+      counters.refusedForSlot(account.id, account.activeSync >= account.concurrency);
       throw rateLimited(settings.retryAfterSec, `more than ${account.concurrency} scrapes in flight`);
+    }
     counters.syncInFlight(account.id, account.activeSync);
     try {
       return await scrapeInSlot(request, reply, state, account, idempotencyKey);

@@ -43,6 +43,16 @@ export interface CountersSnapshot {
     current_by_account: Record<string, number>;
     /** Most sync scrapes ever in flight at once, per account id. */
     peak_by_account: Record<string, number>;
+    /**
+     * Sync scrapes refused (429) because the account's sync scrapes in flight filled its plan by
+     * themselves: the client went over its plan. Per account id.
+     */
+    refused_over_plan_by_account: Record<string, number>;
+    /**
+     * Sync scrapes refused (429) because running async jobs held the plan slots the account's sync
+     * scrapes left free (jobs and sync scrapes share the plan). Per account id.
+     */
+    refused_for_jobs_by_account: Record<string, number>;
   };
   /** Chromium renders started. */
   renders_started: number;
@@ -92,6 +102,8 @@ export class Counters {
   #chargedByAccount = new Map<string, number>();
   #current = new Map<string, number>();
   #peak = new Map<string, number>();
+  #refusedOverPlan = new Map<string, number>();
+  #refusedForJobs = new Map<string, number>();
   #renders = 0;
   #faults = new Map<string, number>();
   #browserOutcomes = new Map<Outcome, number>();
@@ -141,6 +153,14 @@ export class Counters {
     if (current > (this.#peak.get(accountId) ?? 0)) this.#peak.set(accountId, current);
   }
 
+  /**
+   * Records a sync scrape refused for want of a plan slot: `overPlan` when the account's sync scrapes in
+   * flight filled the plan by themselves, else running async jobs held the slots they left.
+   */
+  refusedForSlot(accountId: string, overPlan: boolean): void {
+    bump(overPlan ? this.#refusedOverPlan : this.#refusedForJobs, accountId);
+  }
+
   renderStarted(): void {
     this.#renders += 1;
   }
@@ -183,6 +203,8 @@ export class Counters {
     this.#chargedTotal = 0;
     this.#chargedByAccount = new Map();
     this.#peak = new Map(current);
+    this.#refusedOverPlan = new Map();
+    this.#refusedForJobs = new Map();
     this.#renders = 0;
     this.#faults = new Map();
   }
@@ -208,6 +230,8 @@ export class Counters {
     this.#chargedByAccount = map(s.credits.charged_by_account);
     this.#current = zeroes(s.concurrency.current_by_account);
     this.#peak = map(s.concurrency.peak_by_account);
+    this.#refusedOverPlan = map(s.concurrency.refused_over_plan_by_account);
+    this.#refusedForJobs = map(s.concurrency.refused_for_jobs_by_account);
     this.#renders = s.renders_started;
     this.#faults = map(s.faults_fired);
     this.#browserOutcomes = map(s.browser.outcomes);
@@ -240,7 +264,12 @@ export class Counters {
         failed: this.#failed,
       },
       credits: { charged_total: this.#chargedTotal, charged_by_account: obj(this.#chargedByAccount) },
-      concurrency: { current_by_account: obj(this.#current), peak_by_account: obj(this.#peak) },
+      concurrency: {
+        current_by_account: obj(this.#current),
+        peak_by_account: obj(this.#peak),
+        refused_over_plan_by_account: obj(this.#refusedOverPlan),
+        refused_for_jobs_by_account: obj(this.#refusedForJobs),
+      },
       renders_started: this.#renders,
       faults_fired: obj(this.#faults),
       browser: {

@@ -115,7 +115,11 @@ export class Engine {
     if (challenge) return done(failure('fast', 'challenge_not_solved', { targetStatus: status }));
     if (status >= 400) return done(failure('fast', 'target_http_error', { targetStatus: status }));
     if (status >= 300) return done(failure('fast', 'too_many_redirects', { targetStatus: status }));
-    const outcome = this.#succeed(req, html, 'fast', status, false, false);
+    const outcome = this.#succeed(req, html, 'fast', {
+      targetStatus: status,
+      solverUsed: false,
+      challengeSolved: false,
+    });
     const extracted = outcome.cssExtracted;
     if (
       req.mode === 'auto' &&
@@ -135,9 +139,11 @@ export class Engine {
     req: ScrapeRequest,
     html: string,
     methodUsed: MethodUsed,
-    targetStatus: number,
-    solverUsed: boolean,
-    challengeSolved: boolean,
+    {
+      targetStatus,
+      solverUsed,
+      challengeSolved,
+    }: { targetStatus: number; solverUsed: boolean; challengeSolved: boolean },
   ): ScrapeOutcome {
     const cssExtracted =
       req.output_format === 'css_extractor' && req.css_selectors ? extract(html, req.css_selectors) : null;
@@ -180,16 +186,7 @@ export class Engine {
       return done(failure('js_rendering', 'challenge_not_solved', meta));
     if (result.status >= 400) return done(failure('js_rendering', 'target_http_error', meta));
     if (result.waitTimedOut) return done(failure('js_rendering', 'wait_selector_timeout', meta));
-    return done(
-      this.#succeed(
-        req,
-        result.html,
-        'js_rendering',
-        result.status,
-        result.solverUsed,
-        result.challengeSolved,
-      ),
-    );
+    return done(this.#succeed(req, result.html, 'js_rendering', meta));
   }
 
   async #fetch(url: string, signal: AbortSignal): Promise<FetchResult> {

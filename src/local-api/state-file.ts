@@ -33,7 +33,12 @@ const countersSchema = z.object({
     failed: z.number(),
   }),
   credits: z.object({ charged_total: z.number(), charged_by_account: tally }),
-  concurrency: z.object({ current_by_account: tally, peak_by_account: tally }),
+  concurrency: z.object({
+    current_by_account: tally,
+    peak_by_account: tally,
+    refused_over_plan_by_account: tally,
+    refused_for_jobs_by_account: tally,
+  }),
   renders_started: z.number(),
   faults_fired: tally,
   browser: z.object({

@@ -11,57 +11,52 @@ export interface ScrapeMetrics extends CallObserver {
   alert(kind: AlertKind, result: DeliveryResult): void;
 }
 
-export function createScrapeMetrics(registry: Registry): ScrapeMetrics {
+/** Declares metrics in `registry`: a name, its help text and its label names each. */
+function declare(registry: Registry) {
   const registers = [registry];
-  const calls = new Counter({
-    name: 'scrapeflow_scrapes_total',
-    help: 'OmniScrape calls by endpoint and outcome (success, failed, submitted, pending, or an error code)',
-    labelNames: ['call', 'outcome'] as const,
-    registers,
-  });
-  const credits = new Counter({
-    name: 'scrapeflow_credits_charged_total',
-    help: 'Credits charged by OmniScrape (billing.charged), by method used and account label',
-    labelNames: ['method', 'account'] as const,
-    registers,
-  });
-  const balance = new Gauge({
-    name: 'scrapeflow_balance_credits',
-    help: 'Last billing.balance_after seen, by account label',
-    labelNames: ['account'] as const,
-    registers,
-  });
-  const inFlight = new Gauge({
-    name: 'scrapeflow_omniscrape_in_flight',
-    help: 'OmniScrape calls in flight now',
-    labelNames: ['call'] as const,
-    registers,
-  });
-  const rateLimited = new Counter({
-    name: 'scrapeflow_rate_limited_total',
-    help: 'OmniScrape answers with HTTP 429',
-    labelNames: ['call'] as const,
-    registers,
-  });
-  const retries = new Counter({
-    name: 'scrapeflow_retries_total',
-    help: 'OmniScrape calls made by a retried activity attempt (attempt > 1)',
-    labelNames: ['call'] as const,
-    registers,
-  });
-  const duration = new Histogram({
-    name: 'scrapeflow_omniscrape_call_duration_seconds',
-    help: 'Duration of OmniScrape calls',
-    labelNames: ['call'] as const,
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    registers,
-  });
-  const alerts = new Counter({
-    name: 'scrapeflow_alerts_total',
-    help: 'Webhook alerts by kind and result (sent, failed after retries, dropped on a full queue)',
-    labelNames: ['kind', 'result'] as const,
-    registers,
-  });
+  return {
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers }),
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Gauge<L>({ name, help, labelNames, registers }),
+    histogram: <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers }),
+  };
+}
+
+export function createScrapeMetrics(registry: Registry): ScrapeMetrics {
+  const { counter, gauge, histogram } = declare(registry);
+  const calls = counter(
+    'scrapeflow_scrapes_total',
+    'OmniScrape calls by endpoint and outcome (success, failed, submitted, pending, or an error code)',
+    ['call', 'outcome'],
+  );
+  const credits = counter(
+    'scrapeflow_credits_charged_total',
+    'Credits charged by OmniScrape (billing.charged), by method used and account label',
+    ['method', 'account'],
+  );
+  const balance = gauge('scrapeflow_balance_credits', 'Last billing.balance_after seen, by account label', [
+    'account',
+  ]);
+  const inFlight = gauge('scrapeflow_omniscrape_in_flight', 'OmniScrape calls in flight now', ['call']);
+  const rateLimited = counter('scrapeflow_rate_limited_total', 'OmniScrape answers with HTTP 429', ['call']);
+  const retries = counter(
+    'scrapeflow_retries_total',
+    'OmniScrape calls made by a retried activity attempt (attempt > 1)',
+    ['call'],
+  );
+  const duration = histogram(
+    'scrapeflow_omniscrape_call_duration_seconds',
+    'Duration of OmniScrape calls',
+    ['call'],
+    [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  );
+  const alerts = counter(
+    'scrapeflow_alerts_total',
+    'Webhook alerts by kind and result (sent, failed after retries, dropped on a full queue)',
+    ['kind', 'result'],
+  );
   for (const call of ['scrape', 'async_submit', 'async_poll'] satisfies CallKind[]) {
     inFlight.set({ call }, 0);
     rateLimited.inc({ call }, 0);

@@ -155,9 +155,10 @@ export class OmniScrapeClient {
    * delivered answer again instead of a second charge, where the API honours the key.
    */
   async scrape(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<ScrapeResponse> {
-    const body = validateRequest(request);
-    const headers = idempotencyHeaders(options?.idempotencyKey);
-    const res = await this.#call('POST', '/scrape', body, headers, options, scrapeResponseSchema);
+    const res = await this.#call(
+      { method: 'POST', path: '/scrape', request, schema: scrapeResponseSchema },
+      options,
+    );
     if (!res.data.success) {
       throw new ScrapeFailedError(`scrape of ${request.url} failed: ${res.data.error ?? 'no reason given'}`, {
         status: res.status,
@@ -170,10 +171,11 @@ export class OmniScrapeClient {
 
   /** `POST /scrape/async`: queues the scrape and returns its job id at once. */
   async submitAsync(request: ScrapeRequestInput, options?: SubmitAsyncOptions): Promise<AsyncSubmitResponse> {
-    const body = validateRequest(request);
-    const headers = idempotencyHeaders(options?.idempotencyKey);
-    return (await this.#call('POST', '/scrape/async', body, headers, options, asyncSubmitResponseSchema))
-      .data;
+    const res = await this.#call(
+      { method: 'POST', path: '/scrape/async', request, schema: asyncSubmitResponseSchema },
+      options,
+    );
+    return res.data;
   }
 
   /** `GET /scrape/async/{jobId}`. A `failed` job is returned like any other status, not thrown. */
@@ -182,7 +184,7 @@ export class OmniScrapeClient {
       throw new BadRequestError('jobId must be a non-empty string', { field: 'jobId' });
     }
     const path = `/scrape/async/${encodeURIComponent(jobId)}`;
-    return (await this.#call('GET', path, undefined, {}, options, asyncJobResponseSchema)).data;
+    return (await this.#call({ method: 'GET', path, schema: asyncJobResponseSchema }, options)).data;
   }
 
   /** Closes the pool once the requests in flight have finished. Idempotent. */
@@ -191,14 +193,21 @@ export class OmniScrapeClient {
     return this.#closing;
   }
 
+  /**
+   * One request: `request` (validated first) is the JSON body, `options.idempotencyKey` goes into the
+   * `Idempotency-Key` header, `schema` checks a 2xx answer.
+   */
   async #call<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    body: string | undefined,
-    extraHeaders: Record<string, string>,
-    options: CallOptions | undefined,
-    schema: z.ZodType<T>,
+    {
+      method,
+      path,
+      request,
+      schema,
+    }: { method: 'GET' | 'POST'; path: string; request?: ScrapeRequestInput; schema: z.ZodType<T> },
+    options: SubmitAsyncOptions | undefined,
   ): Promise<{ status: number; text: string; data: T }> {
+    const body = request === undefined ? undefined : validateRequest(request);
+    const extraHeaders = idempotencyHeaders(options?.idempotencyKey);
     const o = this.#options;
     const fullPath = this.#prefix + path;
     const what = `${method} ${fullPath}`;

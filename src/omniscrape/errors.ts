@@ -27,6 +27,7 @@ export type OmniScrapeErrorCode =
   | 'async_job_timeout'
   | 'browser_timeout'
   | 'browser_step_failed'
+  | 'plan_busy'
   | 'aborted';
 
 const MAX_EXCERPT = 500;
@@ -235,6 +236,16 @@ export class BrowserStepError extends OmniScrapeError {
   }
 }
 
+/**
+ * No plan permit of the account came free within the wait the batch allows (`timeouts.permitWaitMs`):
+ * the account's other calls held the plan all that time. No call was made and nothing was charged; the
+ * URL goes back to its page's queue as a fresh activity, so the wait never eats into a try's budget
+ * or the call's own timeout.
+ */
+export class PlanBusyError extends OmniScrapeError {
+  readonly code = 'plan_busy';
+}
+
 /** The caller aborted the request (activity cancellation, shutdown). */
 export class AbortedError extends OmniScrapeError {
   readonly code = 'aborted';
@@ -282,7 +293,8 @@ export type RetryDecision =
        * What the URL becomes when the activity gives up with this error; `outage`: it waits, and the
        * account's batches pause until OmniScrape answers again.
        */
-      outcome: 'pause_auth' | 'pause_balance' | 'dead_letter' | 'fail' | 'switch_to_async' | 'outage';
+      outcome:
+        'pause_auth' | 'pause_balance' | 'dead_letter' | 'fail' | 'switch_to_async' | 'outage' | 'requeue';
     };
 
 /**
@@ -331,6 +343,8 @@ export function retryDecision(
     case 'async_job_failed':
     case 'browser_step_failed':
       return { retry: false, outcome: 'dead_letter' };
+    case 'plan_busy':
+      return { retry: false, outcome: 'requeue' };
     case 'async_job_timeout':
     case 'bad_request':
     case 'not_found':

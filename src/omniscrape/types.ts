@@ -10,7 +10,6 @@ import { z } from 'zod';
 export const SCRAPE_MODES = ['auto', 'fast', 'js_rendering'] as const;
 export const OUTPUT_FORMATS = ['html', 'css_extractor'] as const;
 export type ScrapeMode = (typeof SCRAPE_MODES)[number];
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export type MethodUsed = 'fast' | 'js_rendering';
 
 /** Only http(s) URLs are scrapeable. */

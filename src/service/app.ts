@@ -41,6 +41,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Largest JSON body, bytes (uploaded files stream and are not limited). @default 10 MiB */
   bodyLimitBytes?: number;
+  /** The plan's concurrency (OMNISCRAPE_PLAN_CONCURRENCY): a batch's default concurrency comes from it. */
+  plan?: number;
   /** The accounts file (SCRAPEFLOW_ACCOUNTS_FILE): batches under a label it does not list are refused. */
   accounts?: AccountsFile;
 }
@@ -250,7 +252,12 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
       const { batchId, total } = await startBatch(
         client,
         store,
-        { ...(query.batchId ? { batchId: query.batchId } : {}), urls, options: options as never },
+        {
+          ...(query.batchId ? { batchId: query.batchId } : {}),
+          urls,
+          options: options as never,
+          plan: deps.plan,
+        },
         context,
       ).catch((err: unknown) => {
         throw toHttpError(err);
@@ -272,6 +279,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         ...(body.batchId ? { batchId: body.batchId } : {}),
         urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
         ...(body.options ? { options: body.options } : {}),
+        plan: deps.plan,
       },
       context,
     );

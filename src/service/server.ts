@@ -59,7 +59,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (!options.store) await store.close();
     throw err;
   }
-  const app = await buildService({ client, store, token, logger, accounts });
+  const app = await buildService({
+    client,
+    store,
+    token,
+    logger,
+    plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
+    accounts,
+  });
   const host = options.host ?? '127.0.0.1';
   try {
     await app.listen({ host, port: options.port ?? 8787 });

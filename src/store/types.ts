@@ -136,8 +136,8 @@ export const MAX_BATCH_ID_LENGTH = 100;
 export const BATCH_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_BATCH_ID_LENGTH - 1}}$`);
 
 /**
- * The names the stores accept: the same safe alphabet, up to 128 characters, so that a batch stored
- * before the limit was MAX_BATCH_ID_LENGTH can still be read and exported.
+ * The names the stores accept: the same safe alphabet, up to 128 characters. Stores hold batches with
+ * ids longer than MAX_BATCH_ID_LENGTH, which stay readable and exportable.
  */
 export const STORED_BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

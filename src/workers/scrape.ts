@@ -3,11 +3,11 @@
  * OmniScrape HTTP activities. Each call goes out under the batch's account (src/config/accounts.ts):
  * that account's key, and a permit of that account's plan, one per call, not this worker's slots. With
  * SCRAPEFLOW_DATABASE_URL set the permits are leases in PostgreSQL shared by every scrape worker of the
- * deployment, else a semaphore in this process. The slots (SCRAPEFLOW_SCRAPE_SLOTS, default the plans
- * of all its accounts together) only say how many tasks this worker takes at once, so one worker can
- * keep every account's plan busy and adding workers never divides a plan. The workflows that schedule
- * these calls run on the `workflows` role. On shutdown, in-flight calls finish and nothing new is
- * polled; the leases go last.
+ * deployment, else a semaphore in this process. The slots (SCRAPEFLOW_SCRAPE_SLOTS, default twice the
+ * plans of all its accounts together, as a batch's default window is twice its plan) only say how many
+ * tasks this worker takes at once, so one worker can keep every account's plan busy and adding workers
+ * never divides a plan. The workflows that schedule these calls run on the `workflows` role. On
+ * shutdown, in-flight calls finish and nothing new is polled; the leases go last.
  */
 import { Worker } from '@temporalio/worker';
 import { createScrapeActivities } from '../activities/scrape.js';
@@ -16,6 +16,7 @@ import { LocalPermits, type PlanPermits } from '../omniscrape/permits.js';
 import { PgPermits } from '../omniscrape/pg-permits.js';
 import { AccountClients, AccountPermits } from '../omniscrape/accounts.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
+import { WINDOW_PER_PLAN } from '../batch/options.js';
 
 export const scrapeRole: RoleDefinition = {
   require(_config, { api, accounts }) {
@@ -38,7 +39,7 @@ export const scrapeRole: RoleDefinition = {
     accounts,
   }) {
     const plans = accounts.list().reduce((sum, a) => sum + a.plan, 0);
-    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? Math.max(plans, 1);
+    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * Math.max(plans, 1);
     const planOf = (name: string) => accounts.planOf(name);
     const byName: PlanPermits = config.SCRAPEFLOW_DATABASE_URL
       ? await PgPermits.open({

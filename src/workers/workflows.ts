@@ -25,11 +25,11 @@ export const workflowsRole: RoleDefinition = {
       connection,
       namespace,
       dataConverter,
-      taskQueue: TASK_QUEUES.control,
+      taskQueue: TASK_QUEUES.workflows,
       ...workflowSource(),
       activities: createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
       shutdownGraceTime: '30 seconds',
     });
-    return { workers: [worker], info: { queues: [TASK_QUEUES.control] } };
+    return { workers: [worker], info: { queues: [TASK_QUEUES.workflows] } };
   },
 };

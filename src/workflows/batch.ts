@@ -56,7 +56,7 @@ const PROBE_FIRST_MS = 5_000;
 const PROBE_MAX_MS = 5 * 60_000;
 
 const controlOptions = {
-  taskQueue: TASK_QUEUES.control,
+  taskQueue: TASK_QUEUES.workflows,
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 } as const;
@@ -273,7 +273,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
     const child = await pagesScope.run(() =>
       startChild(pageWorkflow, {
         workflowId: pageWorkflowId(batchId, page),
-        taskQueue: TASK_QUEUES.control,
+        taskQueue: TASK_QUEUES.workflows,
         args: [
           {
             batchId,

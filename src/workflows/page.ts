@@ -47,11 +47,12 @@ import {
   rateLimitedSignal,
   resumeSignal,
 } from './definitions.js';
+import type { BatchOptions } from '../batch/options.js';
 import { taskPriority } from './priority.js';
 import {
   TASK_QUEUES,
+  permitWaitOf,
   stepsOf,
-  type BatchOptions,
   type PageProgress,
   type PageSummary,
   type PageWorkflowInput,
@@ -74,7 +75,7 @@ const MAX_SUMMARY = 300;
  */
 const control = (activityId: string, options: BatchOptions) =>
   proxyActivities<ControlActivities>({
-    taskQueue: TASK_QUEUES.control,
+    taskQueue: TASK_QUEUES.workflows,
     activityId,
     // Loading input and recording failures gate the page's progress: they rank as its URLs do.
     priority: taskPriority(options),
@@ -93,8 +94,11 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
     ...(task.options.searchableUrls === false
       ? {}
       : { summary: url.length > MAX_SUMMARY ? `${url.slice(0, MAX_SUMMARY)}…` : url }),
+    // A scrape may first wait for a plan permit: that wait has its own bound, and never shortens the call.
     startToCloseTimeout:
-      taskQueue === TASK_QUEUES.browser ? task.options.timeouts.browserMs : task.options.timeouts.scrapeMs,
+      taskQueue === TASK_QUEUES.browser
+        ? task.options.timeouts.browserMs
+        : task.options.timeouts.scrapeMs + permitWaitOf(task.options),
     heartbeatTimeout: task.options.timeouts.heartbeatMs,
     // A cancelled call is awaited to its end: an answer that arrived (and was charged) is recorded.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -116,6 +120,9 @@ class Paused {
     readonly at?: number,
   ) {}
 }
+
+/** A URL whose call found no plan permit in time (`PlanBusyError`): it runs again as a fresh activity. */
+const REQUEUE = Symbol('requeue');
 
 const PAUSE_OUTCOMES: Partial<Record<FailureDetails['outcome'], PauseReason>> = {
   pause_auth: 'auth',
@@ -232,6 +239,7 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
     try {
       for (;;) {
         const outcome = await attempt(task, nextId);
+        if (outcome === REQUEUE) continue;
         if (!(outcome instanceof Paused)) return outcome;
         const stale = outcome.at !== undefined && lastResumeAt !== undefined && outcome.at < lastResumeAt;
         if (stale && pausedFor === undefined) continue; // the operator acted after it: try again now
@@ -378,14 +386,17 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
   });
 }
 
-/** One pass over the URL: its summary, or `Paused` when the account needs a human or the API is down. */
-async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary | Paused> {
+/**
+ * One pass over the URL: its summary, `Paused` when the account needs a human or the API is down, or
+ * `REQUEUE` when the account's plan stayed busy for longer than the batch lets a call wait.
+ */
+async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary | Paused | typeof REQUEUE> {
   const { options } = task;
   if (stepsOf(task)?.length) {
     try {
       return await remote<BrowserActivities>(TASK_QUEUES.browser, task, nextId()).browseUrl(task);
     } catch (err) {
-      return settleFailure(task, nextId, err, 0);
+      return settleFailure(task, nextId, err);
     }
   }
   const direct =
@@ -397,21 +408,27 @@ async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary 
   } catch (err) {
     const details = failureDetails(err);
     if (details?.outcome === 'switch_to_async') return asyncFlow(task, nextId, details.attempt);
-    return settleFailure(task, nextId, err, 0);
+    return settleFailure(task, nextId, err);
   }
 }
 
 /** Submit once (the job id then lives in history), then poll on workflow timers within the budget. */
 async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: number) {
   const { polling } = task.options;
-  let jobId: string;
+  let jobId: string | undefined;
   let attempts = attemptsBefore;
-  try {
-    const submitted = await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).submitAsyncJob(task);
-    jobId = submitted.jobId;
-    attempts += submitted.attempts;
-  } catch (err) {
-    return settleFailure(task, nextId, err, attempts);
+  while (jobId === undefined) {
+    try {
+      const submitted = await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).submitAsyncJob(
+        task,
+      );
+      jobId = submitted.jobId;
+      attempts += submitted.attempts;
+    } catch (err) {
+      // A plan that stayed busy submits again here: the URL already belongs to the async flow.
+      const settled = await settleFailure(task, nextId, err, { attemptsBefore: attempts });
+      if (settled !== REQUEUE) return settled;
+    }
   }
   let waited = 0;
   for (let turn = 0; waited < polling.budgetMs; turn++) {
@@ -426,7 +443,7 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
         attemptsBefore: attempts,
       });
     } catch (err) {
-      return settleFailure(task, nextId, err, attempts, jobId);
+      return settleFailure(task, nextId, err, { attemptsBefore: attempts, jobId });
     }
     if (result.done) return result.summary;
   }
@@ -439,16 +456,16 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
   });
 }
 
-/** A non-retryable activity failure: wait for a resume, or record the URL as failed. */
+/** A non-retryable activity failure: wait for a resume, run the URL again, or record it as failed. */
 async function settleFailure(
   task: UrlTask,
   nextId: () => string,
   err: unknown,
-  attemptsBefore: number,
-  jobId?: string,
-): Promise<UrlSummary | Paused> {
+  { attemptsBefore = 0, jobId }: { attemptsBefore?: number; jobId?: string } = {},
+): Promise<UrlSummary | Paused | typeof REQUEUE> {
   if (isCancellation(err)) throw err;
   const details = failureDetails(err);
+  if (details?.outcome === 'requeue') return REQUEUE;
   const waitFor = details && PAUSE_OUTCOMES[details.outcome];
   if (waitFor) return new Paused(waitFor, details.at);
   return control(nextId(), task.options).recordFailure({

@@ -10,7 +10,7 @@
  * fields and dispatches first in, first out.
  */
 import type { Priority } from '@temporalio/common';
-import type { BatchOptions } from './types.js';
+import type { BatchOptions } from '../batch/options.js';
 
 /** Most urgent. */
 export const HIGHEST_PRIORITY = 1;
@@ -58,8 +58,8 @@ export function fairnessKeyOf(account: string): string {
 }
 
 /**
- * The Temporal priority of every task of a batch with these options. A batch started before options
- * had a `priority` gets the default, so its pages and URLs rank as they did.
+ * The Temporal priority of every task of a batch with these options. Options stored without a
+ * `priority` get the default, the rank their batch's tasks already have.
  */
 export function taskPriority(options: Pick<BatchOptions, 'priority' | 'account'>): Priority {
   return { priorityKey: options.priority ?? DEFAULT_PRIORITY, fairnessKey: fairnessKeyOf(options.account) };

@@ -1,118 +1,21 @@
 /**
  * Types and names shared by the workflows, the activities and the clients. Pure: no I/O.
  */
+import type { BatchOptions } from '../batch/options.js';
 import type { Step } from '../batch/steps.js';
-import type { RetryMatrixConfig } from '../omniscrape/errors.js';
-import type { OutputFormat, ScrapeMode } from '../omniscrape/types.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
 
 export const TASK_QUEUES = {
-  /** Workflows and bookkeeping activities (store reads and writes). */
-  control: 'scrapeflow',
-  /** OmniScrape HTTP calls; the worker's activity slots are the account-wide semaphore. */
+  /**
+   * Workflows and their bookkeeping activities (store reads and writes): the `workflows` worker role.
+   * Named `scrapeflow`: the workflows of running batches and every deployment's workers use that name.
+   */
+  workflows: 'scrapeflow',
+  /** OmniScrape HTTP calls, each holding a plan permit of its account (src/omniscrape/permits.ts). */
   scrape: 'scrape',
   /** Browser (BaaS) sessions. */
   browser: 'browser',
 } as const;
-
-/** A field the optional extraction schema checks before a record is stored. */
-export interface FieldRule {
-  type: 'string' | 'number' | 'integer';
-  /** A missing (null or empty) value dead-letters the URL. @default true */
-  required?: boolean;
-}
-
-/** How the page workflow polls an async job. */
-export interface PollingConfig {
-  /** First wait before polling, ms. @default 2000 */
-  initialMs: number;
-  /** Growth per turn. @default 1.5 */
-  factor: number;
-  /** Longest wait between polls, ms. @default 10000 */
-  maxMs: number;
-  /** Total wait before the URL fails as `render_timeout`, ms. @default 120000 */
-  budgetMs: number;
-}
-
-/** Per-batch options, validated by `batchOptionsSchema` when the batch starts. */
-export interface BatchOptions {
-  mode: ScrapeMode;
-  outputFormat: OutputFormat;
-  cssSelectors?: Record<string, string>;
-  enableSolver: boolean;
-  jsWaitSelector?: string;
-  jsWaitTimeoutMs?: number;
-  /** When URLs use the async job flow: only after two timeouts, also for every js_rendering URL, or always. */
-  asyncFlow: 'on_timeout' | 'js_rendering' | 'always';
-  /** URLs in flight at once across the batch's pages (the sum of their windows' ceilings). */
-  concurrency: number;
-  /** Input lines per page workflow. @default 500 */
-  pageSize: number;
-  /**
-   * Page workflows in flight at once; the concurrency is shared among them. A batch with `maxCredits`
-   * runs one page at a time, so that the whole budget is known to the page that spends it. @default 4
-   */
-  pagesInFlight: number;
-  /**
-   * Most credits the batch may spend: it pauses with reason `budget` before a call could take it over
-   * (each call in flight holds the highest price its method can cost). @default unset (no cap)
-   */
-  maxCredits?: number;
-  /** Shrink the window on 429s and grow it back (AIMD). */
-  adaptive: boolean;
-  /** Cost-attribution tags for every URL of the batch. */
-  tags: string[];
-  /**
-   * The OmniScrape account label the batch spends from (for account-wide pause; never the key). Also
-   * the Temporal fairness key of the batch's tasks (src/workflows/priority.ts): accounts take turns on
-   * shared task queues.
-   */
-  account: string;
-  /**
-   * Temporal task priority (`priorityKey`) of every task of the batch: 1 is the most urgent, 5 the
-   * least. When workers are the bottleneck, backlogged tasks of a lower number go first, so an urgent
-   * batch overtakes a big one already running. Optional here only for inputs built by hand and
-   * batches started before it existed. @default 3 (Temporal's own default)
-   */
-  priority?: number;
-  schema?: Record<string, FieldRule>;
-  /**
-   * Show each URL as its activities' summary in the Web UI (user metadata, which payload encryption
-   * does not cover, so `startBatch` turns this off when payloads are encrypted). @default true
-   */
-  searchableUrls?: boolean;
-  /** The store the batch's input went to (set by `startBatch`); workers with another store refuse it. */
-  storeId?: string;
-  /**
-   * Random per start (set by `startBatch`, never by the user; not a secret): the URLs' OmniScrape
-   * idempotency keys are built from it, so two batches' keys never collide, whatever their ids and
-   * whichever namespace or deployment started them.
-   */
-  idempotencyScope?: string;
-  /** Pause (the whole account) when a reported balance falls below this, before a 402 happens. */
-  pauseBelowBalance?: number;
-  retry: RetryMatrixConfig;
-  polling: PollingConfig;
-  /** Activity timeouts, ms. */
-  /**
-   * `scrapeMs`: one HTTP call (start-to-close; the HTTP client's own timeout is a little shorter).
-   * `browserMs`: one BaaS session with its steps, which takes longer than a call. `heartbeatMs`: how soon
-   * a dead worker's call is noticed.
-   */
-  timeouts: { scrapeMs: number; heartbeatMs: number; browserMs: number };
-  /**
-   * Page interactions (src/batch/steps.ts). When set, every URL of the batch runs in a browser (BaaS)
-   * session on the `browser` task queue instead of the scrape API; an input item's own `steps` replace
-   * them for that URL (`stepsOf`). @default unset (HTTP path, except for items with steps)
-   */
-  steps?: Step[];
-  /**
-   * Scrape a URL that appears on several lines of the input once (its first line); every later line
-   * gets a record pointing at the first (`duplicateOf`), charged 0 (src/batch/dedupe.ts). Optional
-   * here only for inputs built by hand. @default true
-   */
-  dedupe?: boolean;
-}
 
 /** One URL's work as its activities receive it: everything they need, nothing they do not. */
 export interface UrlTask {
@@ -280,3 +183,13 @@ export const pageWorkflowId = (batchId: string, page: number): string => `${batc
  */
 export const stepsOf = (task: Pick<UrlTask, 'item' | 'options'>): Step[] | undefined =>
   task.item.steps ?? task.options.steps;
+
+/** The default of `timeouts.permitWaitMs` (src/batch/options.ts), ms. */
+export const DEFAULT_PERMIT_WAIT_MS = 60_000;
+
+/**
+ * How long a call of the batch may wait for a plan permit (`timeouts.permitWaitMs`); the default for
+ * options stored without it.
+ */
+export const permitWaitOf = (options: Pick<BatchOptions, 'timeouts'>): number =>
+  options.timeouts.permitWaitMs ?? DEFAULT_PERMIT_WAIT_MS;

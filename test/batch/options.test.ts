@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { describeIssues, parseBatchOptions, ValidationError } from '../../src/batch/options.js';
-import { checkFields } from '../../src/batch/field-schema.js';
+import { checkFields, fieldRuleSchema } from '../../src/batch/field-schema.js';
 import { stepsSchema } from '../../src/batch/steps.js';
 
 const fails = (input: unknown, field: string) =>
@@ -14,7 +14,10 @@ const fails = (input: unknown, field: string) =>
 describe('parseBatchOptions', () => {
   it('applies the documented defaults', () => {
     const o = parseBatchOptions({});
-    assert.equal(o.concurrency, 5);
+    assert.equal(o.concurrency, 10, "twice the default plan's concurrency (5)");
+    assert.equal(parseBatchOptions({}, { plan: 20 }).concurrency, 40, 'twice the plan the caller knows');
+    assert.equal(parseBatchOptions({ concurrency: 7 }, { plan: 20 }).concurrency, 7, 'as given');
+    assert.equal(o.timeouts.permitWaitMs, 60_000);
     assert.equal(o.mode, 'auto');
     assert.equal(o.asyncFlow, 'js_rendering');
     assert.equal(o.retry.rateLimitMaxTries, 5);
@@ -27,6 +30,7 @@ describe('parseBatchOptions', () => {
   it('names the offending field', () => {
     fails({ mode: 'turbo' }, 'mode');
     fails({ concurrency: 0 }, 'concurrency');
+    fails({ timeouts: { permitWaitMs: 10 } }, 'timeouts.permitWaitMs');
     fails({ outputFormat: 'css_extractor' }, 'cssSelectors');
     fails({ retry: { upstreamRetries: -1 } }, 'retry.upstreamRetries');
     fails({ bogus: true }, '');
@@ -64,11 +68,11 @@ describe('describeIssues', () => {
 
 describe('checkFields', () => {
   it('accepts conforming fields and names every violation', () => {
-    const schema = {
-      title: { type: 'string' as const },
-      price: { type: 'number' as const },
-      qty: { type: 'integer' as const, required: false },
-    };
+    const schema = z.record(z.string(), fieldRuleSchema).parse({
+      title: { type: 'string' },
+      price: { type: 'number' },
+      qty: { type: 'integer', required: false },
+    });
     assert.deepEqual(checkFields({ title: 'A', price: '$1,234.50', qty: null }, schema), []);
     assert.deepEqual(checkFields({ title: ' ', price: 'call us', qty: '1.5' }, schema), [
       'title: required but missing',

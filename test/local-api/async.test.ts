@@ -92,6 +92,9 @@ describe('local API: async jobs', () => {
     assert.deepEqual((await poll(id)).body, { job_id: id, status: 'running' });
     const sync = await http.scrape(api, KEY, { url: page(demo.origin, 303), mode: 'fast' });
     assert.equal(sync.status, 429, 'a running job occupies a concurrency slot');
+    const refused = api.state.counters.snapshot().concurrency;
+    assert.deepEqual(refused.refused_for_jobs_by_account, { main: 1 }, 'refused for the job');
+    assert.deepEqual(refused.refused_over_plan_by_account, {}, 'not over the plan: no other sync scrape ran');
 
     const done = ended(id);
     renderer.finish();

@@ -119,6 +119,8 @@ describe('local API: fault injection, concurrency and charging on delivery', () 
     assert.equal(counters.concurrency.current_by_account.main, LIMIT);
     assert.equal(counters.concurrency.peak_by_account.main, LIMIT);
     assert.equal(counters.endpoints.scrape['429'], LIMIT);
+    assert.deepEqual(counters.concurrency.refused_over_plan_by_account, { main: LIMIT });
+    assert.deepEqual(counters.concurrency.refused_for_jobs_by_account, {});
     for (const a of answered) {
       assert.equal(a.status, 429);
       assert.equal(a.headers['retry-after'], '1');

@@ -12,7 +12,6 @@ import {
   loadConfigFile,
   optionsFromFlags,
   priceOf,
-  selectorError,
 } from '../../src/local-api/index.js';
 import { FaultInjector, faultRuleSchema } from '../../src/local-api/faults.js';
 
@@ -125,12 +124,9 @@ describe('local API building blocks', () => {
       }),
       { first: 'one 1', second: 'two', href: '/p/2', mail: 'mail', empty: '', none: null, noAttr: null },
     );
-    assert.equal(selectorError('li > a'), undefined);
-    assert.match(selectorError('li[') ?? '', /not a valid CSS selector/);
     const tricky = extract(html, Object.fromEntries([['__proto__', 'b']]));
     assert.equal(Object.getPrototypeOf(tricky), Object.prototype, 'a selector name cannot set the prototype');
     assert.equal(Object.getOwnPropertyDescriptor(tricky, '__proto__')?.value, '1');
-    assert.equal(selectorError('   @href'), 'is empty');
   });
 
   it('reads a config file, naming the field of every problem', async () => {

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import {
   LocalPermits,
   withPermit,
@@ -17,7 +18,7 @@ import { PgPermits } from '../../src/omniscrape/pg-permits.js';
 import { AbortedError } from '../../src/omniscrape/errors.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import { eventually } from '../support/stack.js';
-import { createTestSchema, type TestSchema } from '../support/pg-schema.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { ConfigError, loadConfig } from '../../src/config/env.js';
 
 /** Holds a permit for a few milliseconds of simulated call (not synchronisation: the work itself). */
@@ -118,7 +119,8 @@ describe('LocalPermits', () => {
 });
 
 describe('PgPermits against PostgreSQL', () => {
-  let db: TestSchema;
+  let db: TestDatabase;
+  let admin: pg.Client;
   const opened: PgPermits[] = [];
   const open = async (limit: PlanLimit, leaseMs = 3000) => {
     const permits = await PgPermits.open({
@@ -132,8 +134,8 @@ describe('PgPermits against PostgreSQL', () => {
   };
   const rows = async (account: string) =>
     (
-      await db.admin.query<{ holder: string; live: boolean }>(
-        `SELECT holder, expires_at > now() AS live FROM ${db.schema}.scrapeflow_plan_leases WHERE account = $1`,
+      await admin.query<{ holder: string; live: boolean }>(
+        `SELECT holder, expires_at > now() AS live FROM scrapeflow_plan_leases WHERE account = $1`,
         [account],
       )
     ).rows;
@@ -141,8 +143,8 @@ describe('PgPermits against PostgreSQL', () => {
   /** Claims of waiting calls (`scrapeflow_plan_waiters`) of an account, live or not. */
   const claims = async (account: string) =>
     (
-      await db.admin.query<{ holder: string; priority: number; live: boolean }>(
-        `SELECT holder, priority, expires_at > now() AS live FROM ${db.schema}.scrapeflow_plan_waiters
+      await admin.query<{ holder: string; priority: number; live: boolean }>(
+        `SELECT holder, priority, expires_at > now() AS live FROM scrapeflow_plan_waiters
          WHERE account = $1 ORDER BY priority`,
         [account],
       )
@@ -155,11 +157,14 @@ describe('PgPermits against PostgreSQL', () => {
     });
 
   before(async () => {
-    db = await createTestSchema('sf_permits');
+    db = await createTestDatabase('sf_permits');
     await (await PgStore.open(db.url)).close(); // the migrations
+    admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
   });
   after(async () => {
     for (const permits of opened) await permits.close();
+    await admin.end();
     await db.drop();
   });
 
@@ -182,8 +187,8 @@ describe('PgPermits against PostgreSQL', () => {
   it("reclaims a dead holder's expired leases, and keeps a live holder's leases past their first expiry", async () => {
     const permits = await open(2, 600);
     // A worker SIGKILLed while holding the whole plan: its rows stay, unrenewed.
-    await db.admin.query(
-      `INSERT INTO ${db.schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+    await admin.query(
+      `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
        VALUES ('dead/1', 'reclaim', 'dead', now() + interval '800 milliseconds'),
               ('dead/2', 'reclaim', 'dead', now() + interval '800 milliseconds')`,
     );
@@ -201,15 +206,15 @@ describe('PgPermits against PostgreSQL', () => {
     const second = await permits.acquire('reclaim');
     let waiting = true;
     const third = other.acquire('reclaim').finally(() => (waiting = false));
-    const { rows: before } = await db.admin.query<{ at: Date }>(
-      `SELECT max(expires_at) AS at FROM ${db.schema}.scrapeflow_plan_leases WHERE holder = $1`,
+    const { rows: before } = await admin.query<{ at: Date }>(
+      `SELECT max(expires_at) AS at FROM scrapeflow_plan_leases WHERE holder = $1`,
       [permits.holder],
     );
     await eventually(
       async () => {
-        const { rows: now } = await db.admin.query<{ ahead: boolean }>(
+        const { rows: now } = await admin.query<{ ahead: boolean }>(
           `SELECT min(expires_at) > $2::timestamptz + interval '1200 milliseconds' AS ahead
-           FROM ${db.schema}.scrapeflow_plan_leases WHERE holder = $1`,
+           FROM scrapeflow_plan_leases WHERE holder = $1`,
           [permits.holder, before[0]!.at],
         );
         return now[0]?.ahead === true;
@@ -329,8 +334,8 @@ describe('PgPermits against PostgreSQL', () => {
   it("a dead process's urgent claim stops blocking others once it expires", async () => {
     const permits = await open(1, 600);
     // A worker SIGKILLed while a priority-1 call waited: its claim stays, unrenewed.
-    await db.admin.query(
-      `INSERT INTO ${db.schema}.scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
+    await admin.query(
+      `INSERT INTO scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
        VALUES ('dead/w/1', 'claimed', 'dead', 1, now() + interval '800 milliseconds')`,
     );
     const release = await permits.acquire('claimed', { priority: 3 });

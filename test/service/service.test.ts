@@ -6,7 +6,8 @@ import { buildService } from '../../src/service/app.js';
 import { idempotencyKeyOf } from '../../src/activities/scrape.js';
 import { originalOptions } from '../../src/client/redrive.js';
 import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore } from '../../src/store/types.js';
-import type { BatchOptions, BatchProgress } from '../../src/workflows/types.js';
+import type { BatchOptions } from '../../src/batch/options.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
 const TOKEN = 'service-test-token-0123456789';

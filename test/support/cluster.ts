@@ -12,16 +12,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
 import { findTemporalSchemaDir, findTemporalServer, findTemporalSqlTool } from '../../src/config/binaries.js';
 import { freePort } from '../../src/temporal/dev-server.js';
 import { TLS_FILES } from '../../src/temporal/cluster-up.js';
 import { makeTestCerts, type TestCerts } from './certs.js';
 import { BIN, runCli } from './cli.js';
+import { TEST_DATABASE_ADMIN_URL, dropTestDatabases } from './database.js';
 
 /** PostgreSQL where the cluster's databases are created (and dropped), as a superuser. */
-export const CLUSTER_ADMIN_URL =
-  process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+export const CLUSTER_ADMIN_URL = TEST_DATABASE_ADMIN_URL;
 
 /** Why a cluster cannot start here (the binaries of `setup.sh --cluster` missing), or undefined. */
 export function clusterUnavailable(): string | undefined {
@@ -36,15 +35,8 @@ export function clusterUnavailable(): string | undefined {
 }
 
 /** Drops a cluster's persistence database and its `<db>_visibility`, whoever is still connected. */
-export async function dropClusterDatabases(database: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: CLUSTER_ADMIN_URL });
-  await admin.connect();
-  try {
-    for (const db of [database, `${database}_visibility`])
-      await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+export function dropClusterDatabases(database: string): Promise<void> {
+  return dropTestDatabases(database, `${database}_visibility`);
 }
 
 export interface ClusterOptions {

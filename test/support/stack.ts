@@ -33,7 +33,7 @@ export const ADMIN_TOKEN = 'test-admin-token';
 
 export interface StackOptions {
   balance?: number;
-  /** The plan's concurrency limit, enforced by the local API and used as the worker's slot count. */
+  /** The plan's concurrency limit, enforced by the local API and held by the workers' permits. @default 5 */
   concurrency?: number;
   devServer?: DevServerOptions;
   /**
@@ -101,14 +101,16 @@ export interface Stack {
   apiKey: string;
   /** Every account's key by account id (`test` and `options.accounts`). */
   keys: Record<string, string>;
+  /** The plan's concurrency limit of the account (`concurrency`). */
+  plan: number;
   dataDir: string;
   store: ResultStore;
   workers: WorkerProcess[];
   /**
    * Spawns `scrapeflow worker --queue <queue>` (default `workflows,scrape`) and waits for the start
-   * line of each of its roles.
+   * line of each of its roles. `bin` runs another build's executable (test/support/build.ts).
    */
-  startWorker(env?: Record<string, string>, queue?: WorkerQueue): Promise<WorkerProcess>;
+  startWorker(env?: Record<string, string>, queue?: WorkerQueue, bin?: string): Promise<WorkerProcess>;
   /**
    * Stops the Temporal dev server and starts it again on the same port and database file, so workers
    * and the client reconnect to the same address and find their workflows. Needs `devServer.port` and
@@ -246,8 +248,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const startWorker = async (
     env: Record<string, string> = {},
     queue: WorkerQueue = 'workflows,scrape',
+    bin = BIN,
   ): Promise<WorkerProcess> => {
-    const child = spawn(process.execPath, [BIN, 'worker', '--queue', queue], {
+    const child = spawn(process.execPath, [bin, 'worker', '--queue', queue], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
@@ -343,6 +346,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     demo,
     apiKey,
     keys,
+    plan: concurrency,
     dataDir,
     store,
     workers,

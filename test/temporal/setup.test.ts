@@ -129,7 +129,7 @@ describe('setup errors (a bare dev server)', () => {
       new Client({ connection, namespace }).workflow
         .start('batchWorkflow', {
           workflowId: `raw-${namespace}`,
-          taskQueue: TASK_QUEUES.control,
+          taskQueue: TASK_QUEUES.workflows,
           typedSearchAttributes: [
             { key: BatchIdAttr, value: 'x' },
             { key: BatchStatusAttr, value: 'running' },

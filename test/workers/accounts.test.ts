@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
 import { ValidationError } from '../../src/batch/options.js';
 import { buildService } from '../../src/service/app.js';
@@ -22,7 +23,7 @@ import { readAccountsFile, type AccountsFile } from '../../src/config/accounts.j
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { writeAccountsFile } from '../support/accounts-file.js';
 import { runCli } from '../support/cli.js';
-import { createTestSchema, type TestSchema } from '../support/pg-schema.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -30,13 +31,13 @@ import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-r
 const PLANS = { default: 4, small: 2, big: 6 };
 
 describe('several accounts on one deployment', { timeout: 240_000 }, () => {
-  let db: TestSchema;
+  let db: TestDatabase;
   let stack: Stack;
   let hook: WebhookReceiver;
   let accountsFile: AccountsFile;
 
   before(async () => {
-    db = await createTestSchema('sf_accounts');
+    db = await createTestDatabase('sf_accounts');
     hook = await startWebhookReceiver();
     stack = await startStack({
       databaseUrl: db.url,
@@ -100,10 +101,13 @@ describe('several accounts on one deployment', { timeout: 240_000 }, () => {
       );
     }
     assert.equal(counters.credits.charged_by_account.test ?? 0, 0, "nothing went out on default's key");
-    const { rows } = await db.admin.query<{ n: number }>(
-      `SELECT (SELECT count(*) FROM ${db.schema}.scrapeflow_plan_leases)
-            + (SELECT count(*) FROM ${db.schema}.scrapeflow_plan_waiters) AS n`,
-    );
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const { rows } = await admin
+      .query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM scrapeflow_plan_leases) + (SELECT count(*) FROM scrapeflow_plan_waiters) AS n`,
+      )
+      .finally(() => admin.end());
     assert.equal(Number(rows[0]!.n), 0, 'every lease and every claim gone');
 
     const scrapeWorkers = stack.workers.filter((w) => w.queue === 'scrape');
@@ -183,6 +187,14 @@ describe('several accounts on one deployment', { timeout: 240_000 }, () => {
         err.message.includes('default, small, big'),
     );
     assert.deepEqual(await stack.store.readInput('accounts-refused', 0, 10), []);
+    // A known label: the default window is twice that account's plan, as the file gives it.
+    const known = await startBatch(
+      stack.client,
+      stack.store,
+      { batchId: 'accounts-window', urls: [{ url: `${stack.demoOrigin}/p/1` }], options: { account: 'big' } },
+      { accounts: accountsFile },
+    );
+    assert.equal(((await known.handle.result()) as BatchProgress).concurrency, 2 * PLANS.big);
     const input = join(stack.dataDir, 'urls.txt');
     await writeFile(input, `${stack.demoOrigin}/p/1\n`);
     const run = await runCli(stack, ['start', input, '--account', 'nobody'], {

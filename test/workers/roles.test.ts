@@ -34,7 +34,7 @@ const ofWorker = (identities: string[], worker: WorkerProcess) =>
   identities.some((id) => id.startsWith(`${worker.child.pid}@`));
 
 describe('worker roles', () => {
-  it('a scrape worker polls only the scrape queue, a workflows worker only the control queue', async () => {
+  it('a scrape worker polls only the scrape queue, a workflows worker only the workflows queue', async () => {
     const scrape = await stack.startWorker({}, 'scrape');
     const workflows = await stack.startWorker({}, 'workflows');
     await eventually(
@@ -45,8 +45,8 @@ describe('worker roles', () => {
     );
     await eventually(
       async () =>
-        ofWorker(await pollers(TASK_QUEUES.control, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), workflows),
-      { what: 'the workflows worker polling the control queue' },
+        ofWorker(await pollers(TASK_QUEUES.workflows, TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), workflows),
+      { what: 'the workflows worker polling the workflows queue' },
     );
 
     // A small batch through both processes: workflows on one, OmniScrape calls on the other.
@@ -62,9 +62,12 @@ describe('worker roles', () => {
     assert.equal(final.counts.succeeded, 3);
 
     for (const type of [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
-      const control = await pollers(TASK_QUEUES.control, type);
+      const workflowsQueue = await pollers(TASK_QUEUES.workflows, type);
       const scrapeQueue = await pollers(TASK_QUEUES.scrape, type);
-      assert.ok(!ofWorker(control, scrape), `the scrape worker never polled the control queue (${type})`);
+      assert.ok(
+        !ofWorker(workflowsQueue, scrape),
+        `the scrape worker never polled the workflows queue (${type})`,
+      );
       assert.ok(
         !ofWorker(scrapeQueue, workflows),
         `the workflows worker never polled the scrape queue (${type})`,
@@ -72,7 +75,7 @@ describe('worker roles', () => {
       assert.ok(!ofWorker(await pollers(TASK_QUEUES.browser, type), scrape), 'nor the browser queue');
     }
     assert.ok(
-      ofWorker(await pollers(TASK_QUEUES.control, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY), workflows),
+      ofWorker(await pollers(TASK_QUEUES.workflows, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY), workflows),
     );
     const scrapeStart = scrape.lines.find((l) => l.includes('"scrape worker started"')) ?? '';
     assert.match(scrapeStart, /"queues":\["scrape"\]/);

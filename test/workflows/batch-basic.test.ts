@@ -60,7 +60,7 @@ describe('batch workflow (real dev server, worker process, local API)', () => {
     const requestsBefore = stack.api.state.counters.snapshot().endpoints.scrape;
     const handle = await stack.client.workflow.signalWithStart('batchWorkflow', {
       workflowId: batchId,
-      taskQueue: TASK_QUEUES.control,
+      taskQueue: TASK_QUEUES.workflows,
       args: [{ batchId, options: parseBatchOptions({ mode: 'fast' }), total }],
       signal: pauseSignal,
       signalArgs: [{ reason: 'manual' }],

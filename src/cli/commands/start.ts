@@ -93,7 +93,12 @@ Examples:
       const { batchId, total } = await startBatch(
         client,
         store,
-        { ...(flags.batchId ? { batchId: flags.batchId } : {}), urls, options },
+        {
+          ...(flags.batchId ? { batchId: flags.batchId } : {}),
+          urls,
+          options,
+          plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
+        },
         { accounts: accountsFileOf(config) },
       );
       if (flags.json && !flags.wait) say(JSON.stringify({ batchId, total, skipped }));
