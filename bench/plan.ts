@@ -7,14 +7,12 @@
  * and no request refused over the plan (the local API's 429s: no 429 fault is injected, so every 429
  * is a refusal for the account's limit).
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { startStack } from '../test/support/stack.js';
+import { createTestDatabase } from '../test/support/database.js';
 import { timedBatch } from './timed-batch.js';
 
 export const name = 'plan';
 
-const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 1000);
 const LIMIT = Number(process.env.BENCH_PLAN ?? 20);
 const WORKERS = (process.env.BENCH_SCRAPE_WORKERS ?? '1,2,4').split(',').map(Number);
@@ -30,15 +28,10 @@ interface Row {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const schema = `sf_bench_plan_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: BASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(BASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  const db = await createTestDatabase('sf_bench_plan');
   const results: Row[] = [];
   try {
-    const stack = await startStack({ concurrency: LIMIT, databaseUrl: url.href });
+    const stack = await startStack({ concurrency: LIMIT, databaseUrl: db.url });
     try {
       await stack.startWorker({}, 'workflows');
       await stack.admin('PUT', '/admin/faults', {
@@ -84,8 +77,7 @@ export async function run(): Promise<Record<string, unknown>> {
       await stack.stop();
     }
   } finally {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await db.drop();
   }
   const base = results[0]!.urlsPerSec;
   const rows = results.map((r) => ({

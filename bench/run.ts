@@ -6,6 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import * as accounts from './accounts.js';
 import * as ceiling from './ceiling.js';
 import * as cluster from './cluster.js';
 import * as cost from './cost.js';
@@ -26,6 +27,7 @@ interface Benchmark {
 const BENCHMARKS: Benchmark[] = [
   throughput,
   plan,
+  accounts,
   goodput,
   ceiling,
   cost,

@@ -3,10 +3,11 @@
  * CDP (`chromium.connectOverCDP`), the URL's steps run on a fresh context, the page HTML and/or the
  * extracted fields stored, the terminal record written, a small summary returned.
  *
- * - The session URL is `<browserUrl>?apikey=<key>&render_media=false`. It carries the key, so it is
- *   built here and nowhere else, never logged, and no error that leaves this module contains it
- *   (Playwright's own messages strip query strings; ours go through `redactSecrets`, and the key is a
- *   registered secret).
+ * - The session URL is `<browserUrl>?apikey=<key>&render_media=false`, with the key of the batch's
+ *   account (`keyOf`; a label without a key fails as `UnknownAccountError` before any session, and the
+ *   batch pauses with reason `auth`). It carries the key, so it is built here and nowhere else, never
+ *   logged, and no error that leaves this module contains it (Playwright's own messages strip query
+ *   strings; ours go through `redactSecrets`, and every key is a registered secret).
  * - The session heartbeats while it runs; cancellation (and Temporal's timeouts, which cancel too)
  *   close the CDP connection at once. The browser is always closed, on success, error or timeout.
  * - Charge: BaaS bills a session when it opens (the documented price, `sessionPrice`, default
@@ -62,8 +63,11 @@ export interface BrowserActivityDeps {
   logger: Logger;
   /** BaaS WebSocket base, without query, e.g. `wss://browser.omniscrape.io` or `ws://127.0.0.1:P/browser`. */
   browserUrl: string;
-  /** The OmniScrape API key (sent as the `apikey` query parameter). */
-  apiKey: string;
+  /**
+   * The OmniScrape API key of a batch's account label (sent as the `apikey` query parameter); throws
+   * `UnknownAccountError` for a label without one (`Accounts.resolve`).
+   */
+  keyOf: (account: string) => string;
   /** Credits a session costs, recorded as the URL's `charged`. @default 10 */
   sessionPrice?: number;
   /** Ask BaaS to block images, media and fonts (`render_media=false`). @default true */
@@ -120,12 +124,13 @@ export function browserError(err: unknown, connecting: boolean, step?: number): 
 }
 
 export function createBrowserActivities(deps: BrowserActivityDeps) {
-  const { store, logger, browserUrl, apiKey, notifier } = deps;
-  registerSecret(apiKey);
+  const { store, logger, browserUrl, keyOf, notifier } = deps;
   const sessionPrice = deps.sessionPrice ?? DEFAULT_SESSION_PRICE;
-  const endpoint = (): string => {
+  const endpoint = (account: string): string => {
+    const key = keyOf(account);
+    registerSecret(key);
     const url = new URL(browserUrl);
-    url.searchParams.set('apikey', apiKey);
+    url.searchParams.set('apikey', key);
     url.searchParams.set('render_media', deps.blockMedia === false ? 'true' : 'false');
     return url.toString();
   };
@@ -174,7 +179,9 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       signal?.addEventListener('abort', onAbort, { once: true });
       let outcome = 'success';
       try {
-        browser = await chromium.connectOverCDP(endpoint(), { timeout: deps.connectTimeoutMs ?? 30_000 });
+        browser = await chromium.connectOverCDP(endpoint(input.options.account), {
+          timeout: deps.connectTimeoutMs ?? 30_000,
+        });
         connecting = false;
         // Billed from here on, whatever happens to this try.
         const { workflowExecution, activityId, attempt } = ctx.info;

@@ -68,6 +68,25 @@ export interface RangeRecords {
   duplicates: number;
 }
 
+/** What a pause alert says: what stopped the account's batches, and what fixes it. */
+export function pauseMessage(reason: PauseReason, account: string): string {
+  const label = JSON.stringify(account);
+  switch (reason) {
+    case 'auth':
+      return (
+        `OmniScrape refused the API key of account ${label}, or the workers have no key for it: fix ` +
+        `OMNISCRAPE_KEY (account default) or the account's entry in SCRAPEFLOW_ACCOUNTS_FILE on every ` +
+        'scrape and browser worker, then resume its batches'
+      );
+    case 'balance':
+      return `the OmniScrape balance of account ${label} is exhausted: top up, then resume its batches`;
+    case 'outage':
+      return `OmniScrape is unreachable or failing most calls of account ${label}: its batches resume by themselves when it answers`;
+    default:
+      return `the batches of account ${label} paused (${reason})`;
+  }
+}
+
 /** Visibility query for the running, unpaused batches of an account. */
 export function runningBatchesQuery(account: string): string {
   const quoted = JSON.stringify(account);
@@ -102,7 +121,12 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       exceptBatchId: string;
     }): Promise<string[]> {
       if (!client) throw new Error('pauseAccountBatches needs a Temporal client');
-      sendAlert?.('paused', { reason: args.reason, account: args.account, batchId: args.exceptBatchId });
+      sendAlert?.('paused', {
+        reason: args.reason,
+        account: args.account,
+        batchId: args.exceptBatchId,
+        message: pauseMessage(args.reason, args.account),
+      });
       const paused: string[] = [];
       for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
         if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;

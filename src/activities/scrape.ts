@@ -20,17 +20,20 @@ import { permitWaitOf, type UrlSummary, type UrlTask } from '../workflows/types.
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, earlierTryRecord, tagsOf, writeRecord } from './records.js';
 
-/** The calls the activities make; `OmniScrapeClient` implements it. */
+/**
+ * The calls the activities make, each under the batch's account label (`AccountClients` sends that
+ * account's key; `OmniScrapeClient`, one key, ignores it).
+ */
 export interface OmniScrapeApi {
   scrape(
     request: ScrapeRequestInput,
-    options?: { signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
+    options: { account: string; signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
   ): Promise<ScrapeResponse>;
   submitAsync(
     request: ScrapeRequestInput,
-    options?: { signal?: AbortSignal; idempotencyKey?: string },
+    options: { account: string; signal?: AbortSignal; idempotencyKey?: string },
   ): Promise<AsyncSubmitResponse>;
-  getAsyncJob(jobId: string, options?: { signal?: AbortSignal }): Promise<AsyncJobResponse>;
+  getAsyncJob(jobId: string, options: { account: string; signal?: AbortSignal }): Promise<AsyncJobResponse>;
 }
 
 /** Tells a page workflow that one of its calls was rate limited (for its adaptive window). */
@@ -237,7 +240,10 @@ export function createScrapeActivities({
         const waitMs = permitWaitOf(spec.input.options);
         const patience = AbortSignal.timeout(waitMs);
         try {
-          release = await permits.acquire(account, { signal: AbortSignal.any([signal, patience]) });
+          release = await permits.acquire(account, {
+            signal: AbortSignal.any([signal, patience]),
+            priority: spec.input.options.priority,
+          });
         } catch (err) {
           if (signal.aborted) throw signal.reason ?? err;
           if (!patience.aborted) throw err;
@@ -346,7 +352,10 @@ export function createScrapeActivities({
      */
     async probeApi(args: { account: string }): Promise<boolean> {
       try {
-        await api.getAsyncJob('scrapeflow-probe', { signal: Context.current().cancellationSignal });
+        await api.getAsyncJob('scrapeflow-probe', {
+          account: args.account,
+          signal: Context.current().cancellationSignal,
+        });
         return true;
       } catch (err) {
         const up = err instanceof NotFoundError || (err instanceof OmniScrapeError && !isOutageSign(err));
@@ -376,6 +385,7 @@ export function createScrapeActivities({
           call: 'scrape',
           work: (signal) =>
             api.scrape(requestFor(input), {
+              account: input.options.account,
               signal,
               timeoutMs: clientTimeoutMs(input.options.timeouts.scrapeMs),
               // A retry after an answer was delivered but lost gets that answer again, not a second charge.
@@ -398,6 +408,7 @@ export function createScrapeActivities({
           call: 'async_submit',
           work: (signal) =>
             api.submitAsync(requestFor(input, input.options.mode === 'fast' ? 'auto' : input.options.mode), {
+              account: input.options.account,
               signal,
               idempotencyKey: idempotencyKeyOf(input),
             }),
@@ -422,7 +433,7 @@ export function createScrapeActivities({
         const job = await callApi({
           input,
           call: 'async_poll',
-          work: (signal) => api.getAsyncJob(input.jobId, { signal }),
+          work: (signal) => api.getAsyncJob(input.jobId, { account: input.options.account, signal }),
           describe: (j) =>
             j.status === 'queued' || j.status === 'running' ? { pending: true } : { body: asBody(j) },
           jobId: input.jobId,

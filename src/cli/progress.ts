@@ -101,7 +101,11 @@ function pauseAdvice(p: BatchProgress): string {
     case 'balance':
       return `paused: the OmniScrape balance is exhausted. Top up, then run ${resume} (or \`resume --all\`).`;
     case 'auth':
-      return `paused: OmniScrape rejected the API key. Fix OMNISCRAPE_KEY on the workers, then ${resume}.`;
+      return (
+        "paused: OmniScrape rejected the account's API key, or the workers have no key for the batch's " +
+        "account. Fix OMNISCRAPE_KEY (account default) or the account's entry in SCRAPEFLOW_ACCOUNTS_FILE " +
+        `on the scrape and browser workers, then ${resume}.`
+      );
     case 'outage':
       return (
         'paused: OmniScrape is unreachable or failing most calls. The batch probes it (every 5 s, up to ' +

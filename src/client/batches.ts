@@ -7,6 +7,7 @@ import { httpUrl } from '../omniscrape/types.js';
 import { describeIssues, formatPath, parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
 import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
+import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
@@ -36,6 +37,25 @@ export interface StartBatchRequest {
    * an unset `options.concurrency` is derived from it (`parseBatchOptions`). @default 5
    */
   plan?: number;
+}
+
+/** What the starting process knows of the deployment. */
+export interface StartContext {
+  /**
+   * The accounts file (SCRAPEFLOW_ACCOUNTS_FILE), when this process has it: a batch under a label it does
+   * not list is refused before anything is stored, since no worker would have a key for it.
+   */
+  accounts?: AccountsFile;
+}
+
+/** Refuses an account label the accounts file does not list (`ValidationError` on `account`). */
+function checkAccount(account: string, file: AccountsFile | undefined): void {
+  if (!file || isKnownLabel(file, account)) return;
+  const known = [DEFAULT_ACCOUNT, ...Object.keys(file.entries)].join(', ');
+  throw new ValidationError(
+    `account: ${JSON.stringify(account)} is not an account of SCRAPEFLOW_ACCOUNTS_FILE (${file.path}); its accounts: ${known}`,
+    'account',
+  );
 }
 
 export function newBatchId(): string {
@@ -81,8 +101,17 @@ async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<U
  * (`TemporalNotSetUpError`). The input is stored create-only; when the workflow start then fails, the
  * stored input is removed again, so a refused start leaves nothing behind.
  */
-export async function startBatch(client: Client, store: ResultStore, request: StartBatchRequest) {
-  const options = parseBatchOptions(request.options, { plan: request.plan });
+export async function startBatch(
+  client: Client,
+  store: ResultStore,
+  request: StartBatchRequest,
+  context: StartContext = {},
+) {
+  const label = request.options?.account ?? DEFAULT_ACCOUNT;
+  // An account of the accounts file has its own plan there; `default`'s is the caller's.
+  const plan = (context.accounts && planOfLabel(context.accounts, label)) ?? request.plan;
+  const options = parseBatchOptions(request.options, { plan });
+  checkAccount(options.account, context.accounts);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
   options.storeId = store.id;

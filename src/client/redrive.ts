@@ -14,7 +14,7 @@ import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-wor
 import type { BatchOptionsInput } from '../batch/options.js';
 import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore, type UrlItem } from '../store/types.js';
 import type { BatchWorkflowInput } from '../workflows/types.js';
-import { startBatch } from './batches.js';
+import { startBatch, type StartContext } from './batches.js';
 import { exportResults } from './results.js';
 import { BatchNotFoundError, NothingToRedriveError } from '../errors.js';
 
@@ -86,7 +86,12 @@ export function redriveBatchId(source: string): string {
   return `${source.slice(0, keep)}${REDRIVE_SUFFIX}${randomBytes(REDRIVE_RANDOM_BYTES).toString('hex')}`;
 }
 
-export async function redriveBatch(client: Client, store: ResultStore, request: RedriveRequest) {
+export async function redriveBatch(
+  client: Client,
+  store: ResultStore,
+  request: RedriveRequest,
+  context: StartContext = {},
+) {
   const source = request.batchId;
   const original = await originalOptions(client, source);
   if (!original) throw new BatchNotFoundError(`no batch ${JSON.stringify(source)}`);
@@ -112,11 +117,16 @@ export async function redriveBatch(client: Client, store: ResultStore, request: 
   }
   let started;
   try {
-    started = await startBatch(client, store, {
-      batchId: newBatchId,
-      urls: items(),
-      options: { ...base, ...request.options },
-    });
+    started = await startBatch(
+      client,
+      store,
+      {
+        batchId: newBatchId,
+        urls: items(),
+        options: { ...base, ...request.options },
+      },
+      context,
+    );
   } catch (err) {
     if ((err as { field?: string }).field === 'urls')
       throw new NothingToRedriveError(`batch ${JSON.stringify(source)} has no dead letters left to re-drive`);

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { BatchOptionsInput } from '../batch/options.js';
 import type { ResultRecord, ResultStore } from '../store/types.js';
 import type { BatchProgress, PauseReason } from '../workflows/types.js';
-import { startBatch } from './batches.js';
+import { startBatch, type StartContext } from './batches.js';
 import { followBatch } from './follow.js';
 
 export interface ScrapeOneRequest {
@@ -37,12 +37,18 @@ export async function scrapeOne(
   client: Client,
   store: ResultStore,
   request: ScrapeOneRequest,
+  context: StartContext = {},
 ): Promise<ScrapeOneOutcome> {
-  const { batchId } = await startBatch(client, store, {
-    ...(request.batchId ? { batchId: request.batchId } : {}),
-    urls: [{ url: request.url }],
-    options: { ...request.options, concurrency: 1 },
-  });
+  const { batchId } = await startBatch(
+    client,
+    store,
+    {
+      ...(request.batchId ? { batchId: request.batchId } : {}),
+      urls: [{ url: request.url }],
+      options: { ...request.options, concurrency: 1 },
+    },
+    context,
+  );
   const progress = await followBatch(client, store, batchId, {
     intervalMs: 200,
     deadline: Date.now() + request.waitMs,

@@ -11,12 +11,19 @@ const intFrom = (min: number, fallback: number) => z.coerce.number().int().min(m
 const envSchema = z.object({
   /** Base URL of the OmniScrape API. @default https://api.omniscrape.io/v1 */
   OMNISCRAPE_API_URL: z.url().default('https://api.omniscrape.io/v1'),
-  /** The API key, sent as `X-API-Key`. Only workers need it. */
+  /** The API key of account `default`, sent as `X-API-Key`. Only workers need it. */
   OMNISCRAPE_KEY: z.string().min(1).optional(),
+  /**
+   * JSON file of the deployment's OmniScrape accounts beyond `default` (label → plan and where its key
+   * is; src/config/accounts.ts). Workers map a batch's `account` label to its key and plan with it;
+   * clients refuse to start a batch under a label it does not list.
+   */
+  SCRAPEFLOW_ACCOUNTS_FILE: z.string().min(1).optional(),
   /** BaaS WebSocket base, e.g. `wss://browser.omniscrape.io`. */
   OMNISCRAPE_BROWSER_URL: z.string().min(1).optional(),
   /**
-   * The plan's concurrency limit: OmniScrape calls in flight per account, across every scrape worker
+   * The plan's concurrency limit of account `default` (the other accounts' plans are in
+   * SCRAPEFLOW_ACCOUNTS_FILE): OmniScrape calls in flight per account, across every scrape worker
    * (a permit per call, src/omniscrape/permits.ts; shared through PostgreSQL when
    * SCRAPEFLOW_DATABASE_URL is set, else within the one scrape worker). @default 5
    */

@@ -77,6 +77,13 @@ export class AuthError extends OmniScrapeError {
   readonly code = 'auth';
 }
 
+/**
+ * The batch's account label has no key on this worker (src/config/accounts.ts). Raised before any call,
+ * so nothing is spent; every URL of the batch would meet it, so it is a 401 of that account: the batch
+ * pauses with reason `auth` until the workers know the account and it is resumed.
+ */
+export class UnknownAccountError extends AuthError {}
+
 /** 402: the account's balance is exhausted. Needs a human (top up), never a blind retry. */
 export class BalanceExhaustedError extends OmniScrapeError {
   readonly code = 'balance_exhausted';

@@ -5,6 +5,11 @@
  * polls and the outage probe do not: OmniScrape never counts them against the plan (a poll holds no
  * slot), and a poll must not queue behind the scrapes it is waiting for.
  *
+ * Each account has a limit of its own (its plan: src/config/accounts.ts). Waiting calls are served in the
+ * order of their batch's priority (1 first), then of arrival: with more worker slots than the plan,
+ * many calls wait here, and the order Temporal's task queue gave them by priority must hold through
+ * the wait.
+ *
  * Two implementations behind `PlanPermits`:
  * - `LocalPermits`: a semaphore per account in this process. Right for one scrape worker (the
  *   filesystem store is single-host anyway).
@@ -12,19 +17,37 @@
  *   host that uses the same database; a dead worker's leases expire within seconds.
  */
 import { AbortedError } from './errors.js';
+import { DEFAULT_PRIORITY } from '../workflows/priority.js';
 
 /** Gives a permit back. Never throws; calling it more than once is harmless. */
 export type ReleasePermit = () => Promise<void>;
 
+/**
+ * The plan's concurrency limit: one number for every account, or the limit of each account (a
+ * function that throws for an account it does not know; `acquire` then rejects with that error).
+ */
+export type PlanLimit = number | ((account: string) => number);
+
+export interface AcquireOptions {
+  /** Ends the wait: `acquire` rejects with `AbortedError`, holding nothing. */
+  signal?: AbortSignal;
+  /**
+   * The batch's priority, 1 most urgent (Temporal's `priorityKey`): a freed permit goes to the most
+   * urgent waiter of the account, the oldest among equals. @default 3
+   */
+  priority?: number;
+}
+
 export interface PlanPermits {
-  /** Permits per account: the plan's concurrency limit. */
-  readonly limit: number;
+  /** The permits of `account`: its plan's concurrency limit. Throws for an account it does not know. */
+  limitOf(account: string): number;
   /**
    * Resolves once a permit for `account` is held, with the function that gives it back. Waits as long
-   * as it takes; rejects with `AbortedError` when `signal` aborts first (activity cancellation, worker
-   * shutdown), holding nothing.
+   * as it takes, behind more urgent waiters of the account; rejects with `AbortedError` when `signal`
+   * aborts first (activity cancellation, worker shutdown), holding nothing, and with the error of
+   * `limitOf` for an account it does not know, at once.
    */
-  acquire(account: string, options?: { signal?: AbortSignal }): Promise<ReleasePermit>;
+  acquire(account: string, options?: AcquireOptions): Promise<ReleasePermit>;
   /** Stops renewing and lets go of everything held (leases are deleted where the store allows). */
   close(): Promise<void>;
 }
@@ -33,10 +56,10 @@ export interface PlanPermits {
 export async function withPermit<T>(
   permits: PlanPermits,
   account: string,
-  signal: AbortSignal | undefined,
+  options: AcquireOptions,
   work: () => Promise<T>,
 ): Promise<T> {
-  const release = await permits.acquire(account, signal ? { signal } : {});
+  const release = await permits.acquire(account, options);
   try {
     return await work();
   } finally {
@@ -51,25 +74,74 @@ export function abortedWait(account: string, signal: AbortSignal | undefined): A
   });
 }
 
-/** Checks the limit the way every implementation needs it. */
-export function checkLimit(limit: number): number {
+/** Checks a limit the way every implementation needs it. */
+export function checkLimit(limit: number, account?: string): number {
   if (!Number.isInteger(limit) || limit < 1)
-    throw new RangeError(`the plan's concurrency limit must be an integer of at least 1, got ${limit}`);
+    throw new RangeError(
+      `the plan's concurrency limit${account === undefined ? '' : ` of account ${JSON.stringify(account)}`} must be an integer of at least 1, got ${limit}`,
+    );
   return limit;
+}
+
+/** `PlanLimit` as a function, the number checked once (a function's answers are checked per call). */
+export function limitFunction(limit: PlanLimit): (account: string) => number {
+  if (typeof limit === 'function') return (account) => checkLimit(limit(account), account);
+  const checked = checkLimit(limit);
+  return () => checked;
+}
+
+/**
+ * The waiters of one account in the order permits go to them: priority (lower first), then arrival.
+ * Priorities are few (1-5), so an insertion walks back from the end past the less urgent ones.
+ */
+export class WaitQueue<T> {
+  readonly #entries: Array<{ priority: number; item: T }> = [];
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** Queues `item`; a `priority` that is not an integer (unset) ranks as the default, 3. */
+  add(item: T, priority: number | undefined): void {
+    const rank = Number.isInteger(priority) ? (priority as number) : DEFAULT_PRIORITY;
+    let i = this.#entries.length;
+    while (i > 0 && this.#entries[i - 1]!.priority > rank) i -= 1;
+    this.#entries.splice(i, 0, { priority: rank, item });
+  }
+
+  delete(item: T): boolean {
+    const i = this.#entries.findIndex((e) => e.item === item);
+    if (i >= 0) this.#entries.splice(i, 1);
+    return i >= 0;
+  }
+
+  has(item: T): boolean {
+    return this.#entries.some((e) => e.item === item);
+  }
+
+  /** The next waiter to serve. */
+  first(): T | undefined {
+    return this.#entries[0]?.item;
+  }
+
+  /** Every waiter with its priority, in serving order (a copy). */
+  list(): Array<{ priority: number; item: T }> {
+    return [...this.#entries];
+  }
 }
 
 interface Waiter {
   grant(): void;
 }
 
-/** A semaphore per account, first come first served, in this process only. */
+/** A semaphore per account, most urgent then oldest waiter first, in this process only. */
 export class LocalPermits implements PlanPermits {
-  readonly limit: number;
+  readonly limitOf: (account: string) => number;
   readonly #held = new Map<string, number>();
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #waiters = new Map<string, WaitQueue<Waiter>>();
 
-  constructor(limit: number) {
-    this.limit = checkLimit(limit);
+  constructor(limit: PlanLimit) {
+    this.limitOf = limitFunction(limit);
   }
 
   /** Permits held now for `account` (tests, metrics). */
@@ -77,15 +149,16 @@ export class LocalPermits implements PlanPermits {
     return this.#held.get(account) ?? 0;
   }
 
-  acquire(account: string, options: { signal?: AbortSignal } = {}): Promise<ReleasePermit> {
+  // async: an account the limits do not know rejects like any other refusal, never throws.
+  async acquire(account: string, options: AcquireOptions = {}): Promise<ReleasePermit> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(abortedWait(account, signal));
-    if (this.held(account) < this.limit) {
+    if (signal?.aborted) throw abortedWait(account, signal);
+    if (this.held(account) < this.limitOf(account)) {
       this.#held.set(account, this.held(account) + 1);
-      return Promise.resolve(this.#releaser(account));
+      return this.#releaser(account);
     }
     return new Promise<ReleasePermit>((resolve, reject) => {
-      const queue = this.#waiters.get(account) ?? new Set<Waiter>();
+      const queue = this.#waiters.get(account) ?? new WaitQueue<Waiter>();
       this.#waiters.set(account, queue);
       const cleanup = () => {
         signal?.removeEventListener('abort', onAbort);
@@ -102,7 +175,7 @@ export class LocalPermits implements PlanPermits {
         cleanup();
         reject(abortedWait(account, signal));
       };
-      queue.add(waiter);
+      queue.add(waiter, options.priority);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -111,14 +184,14 @@ export class LocalPermits implements PlanPermits {
     return Promise.resolve();
   }
 
-  /** A held permit passes straight to the oldest waiter of its account, if there is one. */
+  /** A held permit passes straight to the account's next waiter, if there is one. */
   #releaser(account: string): ReleasePermit {
     let released = false;
     return () => {
       if (!released) {
         released = true;
-        const next = this.#waiters.get(account)?.values().next();
-        if (next && !next.done) next.value.grant();
+        const next = this.#waiters.get(account)?.first();
+        if (next) next.grant();
         else this.#held.set(account, this.held(account) - 1);
       }
       return Promise.resolve();

@@ -5,11 +5,17 @@
  * gives its share back within `leaseMs` without anyone cleaning up after it.
  *
  * Taking permits is one short transaction per attempt: an advisory lock per (schema, account) serializes
- * the attempts of one account, expired rows are deleted, and as many rows are inserted as there are
- * waiters in this process and free permits (live rows < limit). Only one attempt per account runs in a
- * process at a time, whatever the number of waiters. A waiter that finds none free waits for a
- * release, heard through LISTEN/NOTIFY (`scrapeflow_plan_permits`, payload `<schema>/<account>`),
- * or for a poll with backoff (up to `maxPollMs`), which also catches expiries and lost notifications.
+ * the attempts of one account, expired rows are deleted, and this process's waiters, most urgent first,
+ * get as many new rows as there are free permits (live rows < the account's limit) that no more urgent
+ * waiter of another process claims. Those claims are rows of `scrapeflow_plan_waiters` (migration 7):
+ * a waiter that found no permit is written there in the same transaction, with its priority and an
+ * expiry renewed with the leases, so a dead process's waiters stop claiming within `leaseMs`; a waiter
+ * that gets its permit or gives up is deleted. Within a priority, processes are not ordered among
+ * each other (the first to ask gets it); within a process, the oldest waiter is served first. Only
+ * one attempt per account runs in a process at a time, whatever the number of waiters. A waiter that
+ * finds none free waits for a release or a more urgent waiter leaving, heard through LISTEN/NOTIFY
+ * (`scrapeflow_plan_permits`, payload `<schema>/<account>`), or for a poll with backoff (up to
+ * `maxPollMs`), which also catches expiries and lost notifications.
  *
  * Times are the database's (`now()`), so hosts' clocks do not matter. Tables are where the connection's
  * search_path puts them, as the store's are.
@@ -17,13 +23,21 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { abortedWait, checkLimit, type PlanPermits, type ReleasePermit } from './permits.js';
+import {
+  abortedWait,
+  limitFunction,
+  WaitQueue,
+  type AcquireOptions,
+  type PlanLimit,
+  type PlanPermits,
+  type ReleasePermit,
+} from './permits.js';
 
 export interface PgPermitsOptions {
   /** The PostgreSQL URL (SCRAPEFLOW_DATABASE_URL); the store's migrations must have been applied. */
   connectionString: string;
-  /** Permits per account: the plan's concurrency limit. */
-  limit: number;
+  /** Permits per account: the plan's concurrency limit, one for all or each account's own. */
+  limit: PlanLimit;
   /**
    * How long a lease lives unless renewed, in milliseconds: how soon a dead worker's permits are free
    * again. Held leases are renewed every third of it. @default 10000
@@ -43,12 +57,16 @@ const CHANNEL = 'scrapeflow_plan_permits';
 const FIRST_POLL_MS = 20;
 
 interface Waiter {
+  /** Its row in `scrapeflow_plan_waiters`, where other processes see its claim. */
+  readonly id: string;
+  /** `pending`: being written by an attempt under way; `held`: committed. */
+  row: 'none' | 'pending' | 'held';
   grant(leaseId: string): void;
   fail(err: Error): void;
 }
 
 interface AccountState {
-  waiters: Set<Waiter>;
+  waiters: WaitQueue<Waiter>;
   pumping: boolean;
   /** A release was heard since the last attempt began. */
   heard: boolean;
@@ -56,7 +74,7 @@ interface AccountState {
 }
 
 export class PgPermits implements PlanPermits {
-  readonly limit: number;
+  readonly limitOf: (account: string) => number;
   readonly holder: string;
   readonly #pool: pg.Pool;
   readonly #connectionString: string;
@@ -74,7 +92,7 @@ export class PgPermits implements PlanPermits {
   readonly #taking = new Set<Promise<unknown>>();
 
   private constructor(options: PgPermitsOptions) {
-    this.limit = checkLimit(options.limit);
+    this.limitOf = limitFunction(options.limit);
     this.#leaseMs = options.leaseMs ?? 10_000;
     if (!Number.isInteger(this.#leaseMs) || this.#leaseMs < 300)
       throw new RangeError(`leaseMs must be an integer of at least 300, got ${this.#leaseMs}`);
@@ -92,12 +110,14 @@ export class PgPermits implements PlanPermits {
   static async open(options: PgPermitsOptions): Promise<PgPermits> {
     const permits = new PgPermits(options);
     try {
-      const { rows } = await permits.#pool.query<{ schema: string; table: string | null }>(
-        `SELECT current_schema() AS schema, to_regclass('scrapeflow_plan_leases')::text AS table`,
+      const { rows } = await permits.#pool.query<{ schema: string; tables: boolean }>(
+        `SELECT current_schema() AS schema,
+                to_regclass('scrapeflow_plan_leases') IS NOT NULL
+                  AND to_regclass('scrapeflow_plan_waiters') IS NOT NULL AS tables`,
       );
-      if (!rows[0]?.table)
+      if (!rows[0]?.tables)
         throw new Error(
-          'the table scrapeflow_plan_leases is missing: open the PostgreSQL store first (it applies the migrations)',
+          'the tables scrapeflow_plan_leases and scrapeflow_plan_waiters are missing: open the PostgreSQL store first (it applies the migrations)',
         );
       permits.#schema = rows[0].schema;
       await permits.#listen();
@@ -117,10 +137,12 @@ export class PgPermits implements PlanPermits {
     return rows[0]?.n ?? 0;
   }
 
-  acquire(account: string, options: { signal?: AbortSignal } = {}): Promise<ReleasePermit> {
+  // async: an account the limits do not know rejects like any other refusal, never throws.
+  async acquire(account: string, options: AcquireOptions = {}): Promise<ReleasePermit> {
     const { signal } = options;
-    if (signal?.aborted) return Promise.reject(abortedWait(account, signal));
-    if (this.#closed) return Promise.reject(new Error('the plan permits are closed'));
+    if (signal?.aborted) throw abortedWait(account, signal);
+    if (this.#closed) throw new Error('the plan permits are closed');
+    this.limitOf(account); // an account without a limit waits for nothing
     const state = this.#state(account);
     return new Promise<ReleasePermit>((resolve, reject) => {
       const cleanup = () => {
@@ -128,6 +150,8 @@ export class PgPermits implements PlanPermits {
         state.waiters.delete(waiter);
       };
       const waiter: Waiter = {
+        id: `${this.holder}/w/${randomBytes(6).toString('hex')}`,
+        row: 'none',
         grant: (leaseId) => {
           cleanup();
           resolve(this.#releaser(account, leaseId));
@@ -139,9 +163,11 @@ export class PgPermits implements PlanPermits {
       };
       const onAbort = () => {
         cleanup();
+        // A row being written now is deleted by its attempt once it commits (see #take).
+        if (waiter.row === 'held') void this.#dropWaiters(account, [waiter]);
         reject(abortedWait(account, signal));
       };
-      state.waiters.add(waiter);
+      state.waiters.add(waiter, options.priority);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#pump(account, state);
     });
@@ -152,7 +178,7 @@ export class PgPermits implements PlanPermits {
     this.#closed = true;
     clearInterval(this.#renewTimer);
     for (const [account, state] of this.#accounts) {
-      for (const waiter of [...state.waiters])
+      for (const { item: waiter } of state.waiters.list())
         waiter.fail(new Error(`the plan permits closed while waiting for one of account ${account}`));
       state.wake?.();
     }
@@ -165,7 +191,11 @@ export class PgPermits implements PlanPermits {
     // A take that began before the close may still insert leases: they are this holder's too.
     await Promise.allSettled(this.#taking);
     await this.#pool
-      .query('DELETE FROM scrapeflow_plan_leases WHERE holder = $1', [this.holder])
+      .query(
+        `WITH leases AS (DELETE FROM scrapeflow_plan_leases WHERE holder = $1)
+         DELETE FROM scrapeflow_plan_waiters WHERE holder = $1`,
+        [this.holder],
+      )
       .catch((err: Error) => this.#onError(err, 'releasing on close'));
     this.#held.clear();
     await this.#pool.end();
@@ -174,7 +204,7 @@ export class PgPermits implements PlanPermits {
   #state(account: string): AccountState {
     let state = this.#accounts.get(account);
     if (!state) {
-      state = { waiters: new Set(), pumping: false, heard: false };
+      state = { waiters: new WaitQueue(), pumping: false, heard: false };
       this.#accounts.set(account, state);
     }
     return state;
@@ -189,17 +219,15 @@ export class PgPermits implements PlanPermits {
       try {
         while (state.waiters.size > 0 && !this.#closed) {
           state.heard = false;
-          let granted: string[] = [];
+          let granted: Array<{ waiter: Waiter; leaseId: string }> = [];
           try {
-            granted = await this.#take(account, state.waiters.size);
+            granted = await this.#take(account, state.waiters.list());
           } catch (err) {
             this.#onError(err as Error, `taking a permit of account ${account}`);
           }
-          for (const leaseId of granted) {
-            const next = state.waiters.values().next();
-            if (next.done)
-              await this.#release(account, leaseId); // its waiter gave up meanwhile
-            else next.value.grant(leaseId);
+          for (const { waiter, leaseId } of granted) {
+            if (state.waiters.has(waiter)) waiter.grant(leaseId);
+            else await this.#release(account, leaseId); // its waiter gave up meanwhile
           }
           if (state.waiters.size === 0 || this.#closed) break;
           if (granted.length > 0) pause = FIRST_POLL_MS;
@@ -222,9 +250,16 @@ export class PgPermits implements PlanPermits {
     })();
   }
 
-  /** One attempt: up to `want` new leases of the account, as many as are free. */
-  async #take(account: string, want: number): Promise<string[]> {
-    const taking = this.#takeNow(account, want);
+  /**
+   * One attempt for `queue` (the account's waiters in serving order): a new lease for each of the first
+   * waiters that free permits allow, once the claims of more urgent waiters of other processes are
+   * counted; the others' claims written (or kept), the served ones' deleted.
+   */
+  async #take(
+    account: string,
+    queue: Array<{ priority: number; item: Waiter }>,
+  ): Promise<Array<{ waiter: Waiter; leaseId: string }>> {
+    const taking = this.#takeNow(account, queue);
     this.#taking.add(taking);
     try {
       return await taking;
@@ -233,35 +268,111 @@ export class PgPermits implements PlanPermits {
     }
   }
 
-  async #takeNow(account: string, want: number): Promise<string[]> {
-    const ids = Array.from({ length: want }, () => `${this.holder}/${randomBytes(6).toString('hex')}`);
+  async #takeNow(
+    account: string,
+    queue: Array<{ priority: number; item: Waiter }>,
+  ): Promise<Array<{ waiter: Waiter; leaseId: string }>> {
+    const limit = this.limitOf(account);
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    let claiming: Array<{ priority: number; item: Waiter }> = [];
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext(current_schema() || $2::text))', [
         LOCK_PLAN,
         `/${account}`,
       ]);
-      await client.query('DELETE FROM scrapeflow_plan_leases WHERE account = $1 AND expires_at <= now()', [
-        account,
-      ]);
-      const { rows } = await client.query<{ lease_id: string }>(
-        `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
-         SELECT id, $1, $2, now() + $3 * interval '1 millisecond' FROM unnest($4::text[]) AS id
-         LIMIT GREATEST(0, $5 - (SELECT count(*) FROM scrapeflow_plan_leases WHERE account = $1))
-         RETURNING lease_id`,
-        [account, this.holder, this.#leaseMs, ids, this.limit],
+      // Expired rows are deleted; the counts skip them either way (the statement's own snapshot).
+      const { rows } = await client.query<{ held: number; others: Array<{ priority: number; n: number }> }>(
+        `WITH expired_leases AS (
+           DELETE FROM scrapeflow_plan_leases WHERE account = $1 AND expires_at <= now()
+         ), expired_waiters AS (
+           DELETE FROM scrapeflow_plan_waiters WHERE account = $1 AND expires_at <= now()
+         )
+         SELECT (SELECT count(*)::int FROM scrapeflow_plan_leases
+                 WHERE account = $1 AND expires_at > now()) AS held,
+                (SELECT coalesce(json_agg(json_build_object('priority', priority, 'n', n)), '[]'::json)
+                 FROM (SELECT priority, count(*)::int AS n FROM scrapeflow_plan_waiters
+                       WHERE account = $1 AND holder <> $2 AND expires_at > now()
+                       GROUP BY priority) AS claims) AS others`,
+        [account, this.holder],
       );
+      const free = limit - (rows[0]?.held ?? 0);
+      const others = rows[0]?.others ?? [];
+      // Own waiters go in serving order; each needs a free permit that no more urgent waiter elsewhere
+      // claims. Later ones are no more urgent, so the first refused ends the grants.
+      let served = 0;
+      for (const { priority } of queue) {
+        const ahead = others.filter((o) => o.priority < priority).reduce((sum, o) => sum + o.n, 0);
+        if (served + ahead >= free) break;
+        served += 1;
+      }
+      const serving = queue.slice(0, served);
+      claiming = queue.slice(served).filter((w) => w.item.row === 'none');
+      for (const w of claiming) w.item.row = 'pending';
+      const ids = serving.map(() => `${this.holder}/${randomBytes(6).toString('hex')}`);
+      if (ids.length > 0)
+        await client.query(
+          `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+           SELECT id, $1, $2, now() + $3 * interval '1 millisecond' FROM unnest($4::text[]) AS id`,
+          [account, this.holder, this.#leaseMs, ids],
+        );
+      const servedRows = serving.filter((w) => w.item.row === 'held').map((w) => w.item.id);
+      if (servedRows.length > 0)
+        await client.query('DELETE FROM scrapeflow_plan_waiters WHERE waiter_id = ANY($1::text[])', [
+          servedRows,
+        ]);
+      if (claiming.length > 0)
+        await client.query(
+          `INSERT INTO scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
+           SELECT id, $1, $2, p, now() + $3 * interval '1 millisecond'
+           FROM unnest($4::text[], $5::int[]) AS w(id, p)`,
+          [
+            account,
+            this.holder,
+            this.#leaseMs,
+            claiming.map((w) => w.item.id),
+            claiming.map((w) => w.priority),
+          ],
+        );
       await client.query('COMMIT');
-      for (const row of rows) this.#held.set(row.lease_id, account);
-      return rows.map((r) => r.lease_id);
+      for (const w of serving) w.item.row = 'none';
+      for (const w of claiming) w.item.row = 'held';
+      for (const id of ids) this.#held.set(id, account);
+      return serving.map((w, i) => ({ waiter: w.item, leaseId: ids[i]! }));
     } catch (err) {
       broken = err as Error;
+      for (const w of claiming) w.item.row = 'none';
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release(broken);
+      // A waiter that gave up while its claim was being written: the claim goes now.
+      const left = claiming.filter((w) => w.item.row === 'held' && !this.#waiting(account, w.item));
+      if (left.length > 0)
+        void this.#dropWaiters(
+          account,
+          left.map((w) => w.item),
+        );
+    }
+  }
+
+  #waiting(account: string, waiter: Waiter): boolean {
+    return this.#accounts.get(account)?.waiters.has(waiter) ?? false;
+  }
+
+  /** Deletes waiters' claims and tells the account's other processes (a claim less may free a permit). */
+  async #dropWaiters(account: string, waiters: Waiter[]): Promise<void> {
+    for (const w of waiters) w.row = 'none';
+    if (this.#closed) return;
+    try {
+      await this.#pool.query(
+        `WITH gone AS (DELETE FROM scrapeflow_plan_waiters WHERE waiter_id = ANY($1::text[]) RETURNING 1)
+         SELECT pg_notify($2, current_schema() || '/' || $3::text) WHERE EXISTS (SELECT 1 FROM gone)`,
+        [waiters.map((w) => w.id), CHANNEL, account],
+      );
+    } catch (err) {
+      this.#onError(err as Error, `withdrawing a waiter of account ${account} (it expires on its own)`);
     }
   }
 
@@ -297,10 +408,21 @@ export class PgPermits implements PlanPermits {
     state.wake?.();
   }
 
-  /** Pushes every held lease's expiry forward; a lease found gone (this process stalled) is reported. */
+  /**
+   * Pushes the expiry of every held lease and every waiter's claim forward; a lease found gone (this
+   * process stalled past its expiry) is reported.
+   */
   async #renew(): Promise<void> {
-    if (this.#closed || this.#held.size === 0) return;
+    if (this.#closed) return;
+    const claims = [...this.#accounts.values()].some((s) => s.waiters.size > 0);
+    if (this.#held.size === 0 && !claims) return;
     try {
+      if (claims)
+        await this.#pool.query(
+          `UPDATE scrapeflow_plan_waiters SET expires_at = now() + $2 * interval '1 millisecond' WHERE holder = $1`,
+          [this.holder, this.#leaseMs],
+        );
+      if (this.#held.size === 0) return;
       const { rows } = await this.#pool.query<{ lease_id: string }>(
         `UPDATE scrapeflow_plan_leases SET expires_at = now() + $2 * interval '1 millisecond'
          WHERE holder = $1 RETURNING lease_id`,

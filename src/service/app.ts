@@ -18,6 +18,7 @@ import { exportResults, formatResults } from '../client/results.js';
 import { scrapeOne, type ScrapeOneOutcome } from '../client/scrape-one.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
+import type { AccountsFile } from '../config/accounts.js';
 import { ValidationError } from '../errors.js';
 import { bearerChecker } from './auth.js';
 import { httpAnswer, sendError, underField, validate } from './errors.js';
@@ -43,6 +44,8 @@ export interface ServiceDeps {
   bodyLimitBytes?: number;
   /** The plan's concurrency (OMNISCRAPE_PLAN_CONCURRENCY): a batch's default concurrency comes from it. */
   plan?: number;
+  /** The accounts file (SCRAPEFLOW_ACCOUNTS_FILE): batches under a label it does not list are refused. */
+  accounts?: AccountsFile;
 }
 
 /** Longest path parameter the router takes; ids longer than MAX_BATCH_ID_LENGTH are refused by validation. */
@@ -104,7 +107,7 @@ function scrapeAnswer(outcome: ScrapeOneOutcome): { status: number; body: Record
           status: 401,
           body: {
             error: 'omniscrape_auth',
-            message: `Invalid OmniScrape API key: fix OMNISCRAPE_KEY on the workers, then resume batch ${outcome.batchId} (or cancel it)`,
+            message: `Invalid OmniScrape API key, or none on the workers for the batch's account: fix OMNISCRAPE_KEY (account default) or the account's entry in SCRAPEFLOW_ACCOUNTS_FILE on the workers, then resume batch ${outcome.batchId} (or cancel it)`,
             ...ids,
           },
         };
@@ -164,6 +167,7 @@ function scrapeAnswer(outcome: ScrapeOneOutcome): { status: number; body: Record
 
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const { client, store, logger } = deps;
+  const context = { accounts: deps.accounts };
   const authorized = bearerChecker(deps.token);
   const app = Fastify({
     logger: false,
@@ -228,12 +232,17 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         skipInvalid: query.skipInvalid === 'true',
         onSkip: () => (skipped += 1),
       });
-      const { batchId, total } = await startBatch(client, store, {
-        ...(query.batchId ? { batchId: query.batchId } : {}),
-        urls,
-        options: options as never,
-        plan: deps.plan,
-      });
+      const { batchId, total } = await startBatch(
+        client,
+        store,
+        {
+          ...(query.batchId ? { batchId: query.batchId } : {}),
+          urls,
+          options: options as never,
+          plan: deps.plan,
+        },
+        context,
+      );
       return reply.code(201).send({ batchId, total, skipped, links: batchLinks(batchId) });
     }
     if (type !== 'application/json')
@@ -244,12 +253,17 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
         extra: { field: 'content-type' },
       });
     const body = validate(startBatchBodySchema, request.body, 'body');
-    const { batchId, total } = await startBatch(client, store, {
-      ...(body.batchId ? { batchId: body.batchId } : {}),
-      urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
-      ...(body.options ? { options: body.options } : {}),
-      plan: deps.plan,
-    });
+    const { batchId, total } = await startBatch(
+      client,
+      store,
+      {
+        ...(body.batchId ? { batchId: body.batchId } : {}),
+        urls: body.urls.map((entry) => (typeof entry === 'string' ? { url: entry } : entry)),
+        ...(body.options ? { options: body.options } : {}),
+        plan: deps.plan,
+      },
+      context,
+    );
     return reply.code(201).send({ batchId, total, links: batchLinks(batchId) });
   });
 
@@ -312,11 +326,16 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   app.post('/v1/batches/:batchId/redrive', async (request, reply) => {
     const batchId = params(request);
     const body = validate(redriveBodySchema, request.body ?? {}, 'body');
-    const started = await redriveBatch(client, store, {
-      batchId,
-      ...(body.batchId ? { newBatchId: body.batchId } : {}),
-      ...(body.options ? { options: body.options } : {}),
-    }).catch((err: unknown) => {
+    const started = await redriveBatch(
+      client,
+      store,
+      {
+        batchId,
+        ...(body.batchId ? { newBatchId: body.batchId } : {}),
+        ...(body.options ? { options: body.options } : {}),
+      },
+      context,
+    ).catch((err: unknown) => {
       throw underField('options', err);
     });
     return reply.code(201).send({
@@ -329,11 +348,12 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
 
   app.post('/v1/scrape', async (request, reply) => {
     const body = validate(scrapeBodySchema, request.body, 'body');
-    const outcome = await scrapeOne(client, store, {
-      url: body.url,
-      ...(body.options ? { options: body.options } : {}),
-      waitMs: body.waitMs,
-    });
+    const outcome = await scrapeOne(
+      client,
+      store,
+      { url: body.url, ...(body.options ? { options: body.options } : {}), waitMs: body.waitMs },
+      context,
+    );
     const answer = scrapeAnswer(outcome);
     if (answer.status === 429) void reply.header('retry-after', '30');
     return reply.code(answer.status).send(answer.body);

@@ -12,6 +12,7 @@ import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
+import { accountsFileOf } from '../config/accounts.js';
 import { MissingTokenError } from '../errors.js';
 
 export interface ServiceOptions {
@@ -43,6 +44,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       'SCRAPEFLOW_API_TOKEN is not set: the service needs a bearer token (e.g. export SCRAPEFLOW_API_TOKEN=$(openssl rand -hex 24))',
     );
   registerSecret(token);
+  const accounts = accountsFileOf(config); // a bad file stops the service here, before anything opens
   const store = options.store ?? (await openStore(config));
   let client: Client | undefined;
   try {
@@ -54,7 +56,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     if (!options.store) await store.close();
     throw err;
   }
-  const app = await buildService({ client, store, token, logger, plan: config.OMNISCRAPE_PLAN_CONCURRENCY });
+  const app = await buildService({
+    client,
+    store,
+    token,
+    logger,
+    plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
+    accounts,
+  });
   const host = options.host ?? '127.0.0.1';
   try {
     await app.listen({ host, port: options.port ?? 8787 });

@@ -4,6 +4,7 @@
  * the `workflows` role), and no browser session ever runs in the HTTP service or on `scrape`.
  *
  * - Sessions at once: `BAAS_CONCURRENCY` (default 2), the worker's activity slots.
+ * - Keys: each session opens with the key of its batch's account (src/config/accounts.ts).
  * - BaaS endpoint: `OMNISCRAPE_BROWSER_URL`, or derived from `OMNISCRAPE_API_URL`: same host and port,
  *   `ws:` for `http:` and `wss:` for `https:`, path `/browser` (the local API's shape; for the hosted API
  *   set `OMNISCRAPE_BROWSER_URL=wss://browser.omniscrape.io`).
@@ -26,11 +27,13 @@ export function browserUrlFrom(
 }
 
 export const browserRole: RoleDefinition = {
-  require(config) {
-    if (!config.OMNISCRAPE_KEY)
-      throw new Error('OMNISCRAPE_KEY is required: the browser worker opens BaaS sessions with it');
+  require(_config, { accounts }) {
+    if (accounts.size === 0)
+      throw new Error(
+        'OMNISCRAPE_KEY or SCRAPEFLOW_ACCOUNTS_FILE is required: the browser worker opens BaaS sessions with their keys',
+      );
   },
-  async start({ config, connection, namespace, dataConverter, store, logger, client }) {
+  async start({ config, connection, namespace, dataConverter, store, logger, client, accounts }) {
     const browserUrl = browserUrlFrom(config);
     const worker = await Worker.create({
       connection,
@@ -41,7 +44,7 @@ export const browserRole: RoleDefinition = {
         store,
         logger,
         browserUrl,
-        apiKey: config.OMNISCRAPE_KEY ?? '',
+        keyOf: (account) => accounts.resolve(account).key,
         notifier: temporalNotifier(client, logger),
       }),
       maxConcurrentActivityTaskExecutions: config.BAAS_CONCURRENCY,
@@ -52,6 +55,7 @@ export const browserRole: RoleDefinition = {
       info: {
         queues: [TASK_QUEUES.browser],
         concurrency: config.BAAS_CONCURRENCY,
+        accounts: accounts.list().map((a) => a.name),
         browserUrl: redactSecrets(browserUrl),
       },
     };

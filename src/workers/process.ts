@@ -17,6 +17,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { clientAddress } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
+import { Accounts, loadAccounts } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
 import { createAlerts, type Alerts } from '../alerts/index.js';
@@ -75,6 +76,8 @@ export interface WorkerProcessDeps {
   connection?: TemporalConnectionSettings;
   /** Injected in tests; built from the config otherwise. */
   api?: OmniScrapeApi & { close?(): Promise<void> };
+  /** Where the accounts file's `keyEnv` variables are read. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningWorker {
@@ -101,7 +104,9 @@ async function connectNative(settings: TemporalConnectionSettings): Promise<Nati
 export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWorker> {
   const { config, logger, store, client, roles } = deps;
   if (roles.length === 0) throw new Error('a worker process needs at least one role');
-  for (const role of roles) ROLES[role].require?.(config, deps);
+  // Only the roles that call OmniScrape read keys: a workflows worker needs none.
+  const accounts = roles.some((r) => r !== 'workflows') ? loadAccounts(config, deps.env) : new Accounts([]);
+  for (const role of roles) ROLES[role].require?.(config, { ...deps, accounts });
   const settings = deps.connection ?? resolveTemporalConnection(config);
   const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
   await requireSetup(client.connection, settings.namespace, clientAddress(client));
@@ -126,6 +131,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
           namespace: settings.namespace,
           dataConverter,
           alerts,
+          accounts,
           ...(metrics ? { metrics } : {}),
           ...(deps.api ? { api: deps.api } : {}),
         }),

@@ -6,6 +6,7 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config/env.js';
+import type { Accounts } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
 import type { Alerts } from '../alerts/index.js';
@@ -24,6 +25,8 @@ export interface RoleContext {
   dataConverter: DataConverter;
   alerts: Alerts;
   metrics?: ScrapeMetrics;
+  /** The OmniScrape accounts (keys and plans), loaded once for the scrape and browser roles. */
+  accounts: Accounts;
   /** Injected in tests; the scrape role builds it from the config otherwise. */
   api?: OmniScrapeApi & { close?(): Promise<void> };
 }
@@ -39,7 +42,7 @@ export interface StartedRole {
 
 /** A role's precondition on the configuration (an OmniScrape key), checked before anything connects. */
 export interface RoleDefinition {
-  require?(config: Config, deps: { api?: unknown }): void;
+  require?(config: Config, deps: { api?: unknown; accounts: Accounts }): void;
   start(ctx: RoleContext): Promise<StartedRole>;
 }
 

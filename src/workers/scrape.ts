@@ -1,43 +1,58 @@
 /**
  * The `scrape` role (`scrapeflow worker --queue scrape`): serves task queue `scrape` only, the
- * OmniScrape HTTP activities. The plan (OMNISCRAPE_PLAN_CONCURRENCY) is held by permits, one per call,
- * not by this worker's slots: with SCRAPEFLOW_DATABASE_URL set they are leases in PostgreSQL shared by
- * every scrape worker of the deployment, else a semaphore in this process. The slots
- * (SCRAPEFLOW_SCRAPE_SLOTS, default twice the plan, as a batch's default window) only say how many
- * tasks this worker takes at once, so one worker can keep the whole plan busy and adding workers never
- * divides it. The workflows that
- * schedule these calls run on the `workflows` role. On shutdown, in-flight calls finish and nothing new
- * is polled; the leases go last.
+ * OmniScrape HTTP activities. Each call goes out under the batch's account (src/config/accounts.ts):
+ * that account's key, and a permit of that account's plan, one per call, not this worker's slots. With
+ * SCRAPEFLOW_DATABASE_URL set the permits are leases in PostgreSQL shared by every scrape worker of the
+ * deployment, else a semaphore in this process. The slots (SCRAPEFLOW_SCRAPE_SLOTS, default twice the
+ * plans of all its accounts together, as a batch's default window is twice its plan) only say how many
+ * tasks this worker takes at once, so one worker can keep every account's plan busy and adding workers
+ * never divides a plan. The workflows that schedule these calls run on the `workflows` role. On
+ * shutdown, in-flight calls finish and nothing new is polled; the leases go last.
  */
 import { Worker } from '@temporalio/worker';
-import { OmniScrapeClient } from '../omniscrape/client.js';
 import { createScrapeActivities } from '../activities/scrape.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { LocalPermits, type PlanPermits } from '../omniscrape/permits.js';
 import { PgPermits } from '../omniscrape/pg-permits.js';
+import { AccountClients, AccountPermits } from '../omniscrape/accounts.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
 import { WINDOW_PER_PLAN } from '../batch/options.js';
 
 export const scrapeRole: RoleDefinition = {
-  require(config, deps) {
-    if (!deps.api && !config.OMNISCRAPE_KEY)
-      throw new Error('OMNISCRAPE_KEY is required: the scrape worker calls OmniScrape with it');
+  require(_config, { api, accounts }) {
+    if (!api && accounts.size === 0)
+      throw new Error(
+        'OMNISCRAPE_KEY or SCRAPEFLOW_ACCOUNTS_FILE is required: the scrape worker calls OmniScrape with their keys',
+      );
   },
-  async start({ config, connection, namespace, dataConverter, store, logger, client, alerts, metrics, api }) {
-    const plan = config.OMNISCRAPE_PLAN_CONCURRENCY;
-    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * plan;
-    const permits: PlanPermits = config.SCRAPEFLOW_DATABASE_URL
+  async start({
+    config,
+    connection,
+    namespace,
+    dataConverter,
+    store,
+    logger,
+    client,
+    alerts,
+    metrics,
+    api,
+    accounts,
+  }) {
+    const plans = accounts.list().reduce((sum, a) => sum + a.plan, 0);
+    const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * Math.max(plans, 1);
+    const planOf = (name: string) => accounts.planOf(name);
+    const byName: PlanPermits = config.SCRAPEFLOW_DATABASE_URL
       ? await PgPermits.open({
           connectionString: config.SCRAPEFLOW_DATABASE_URL,
-          limit: plan,
+          limit: planOf,
           onError: (err, what) => logger.warn({ err, event: 'plan_permits' }, `plan permits: ${what}`),
         })
-      : new LocalPermits(plan);
+      : new LocalPermits(planOf);
+    const permits = new AccountPermits(accounts, byName);
     const omniscrape =
       api ??
-      new OmniScrapeClient({
+      new AccountClients(accounts, {
         baseUrl: config.OMNISCRAPE_API_URL,
-        apiKey: config.OMNISCRAPE_KEY ?? '',
         connections: Math.max(slots, 20),
       });
     const created = Worker.create({
@@ -65,9 +80,10 @@ export const scrapeRole: RoleDefinition = {
       workers: [worker],
       info: {
         queues: [TASK_QUEUES.scrape],
-        concurrency: plan,
+        // Each account's plan; never its key.
+        plans: Object.fromEntries(accounts.list().map((a) => [a.name, a.plan])),
         slots,
-        permits: permits instanceof PgPermits ? 'postgres' : 'process',
+        permits: byName instanceof PgPermits ? 'postgres' : 'process',
         api: config.OMNISCRAPE_API_URL,
         lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD ?? null,
       },

@@ -6,17 +6,21 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LocalPermits, withPermit, type PlanPermits } from '../../src/omniscrape/permits.js';
+import {
+  LocalPermits,
+  withPermit,
+  type PlanLimit,
+  type PlanPermits,
+  type ReleasePermit,
+} from '../../src/omniscrape/permits.js';
 import { PgPermits } from '../../src/omniscrape/pg-permits.js';
 import { AbortedError } from '../../src/omniscrape/errors.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import { eventually } from '../support/stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadConfig } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
-
-const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Holds a permit for a few milliseconds of simulated call (not synchronisation: the work itself). */
 const call = () => new Promise((resolve) => setTimeout(resolve, 2 + Math.floor(Math.random() * 6)));
@@ -27,7 +31,7 @@ async function contend(holders: PlanPermits[], account: string, calls: number) {
   let peak = 0;
   await Promise.all(
     Array.from({ length: calls }, (_, i) =>
-      withPermit(holders[i % holders.length]!, account, undefined, async () => {
+      withPermit(holders[i % holders.length]!, account, {}, async () => {
         held += 1;
         peak = Math.max(peak, held);
         await call();
@@ -79,17 +83,49 @@ describe('LocalPermits', () => {
     assert.deepEqual(order, ['third', 'fourth']);
     assert.equal(permits.held('a'), 0);
   });
+
+  it('serves the most urgent waiter first, the oldest among equals', async () => {
+    const permits = new LocalPermits(1);
+    const holding = await permits.acquire('a');
+    const order: string[] = [];
+    const waiting = (name: string, priority?: number) =>
+      permits.acquire('a', priority === undefined ? {} : { priority }).then(async (release) => {
+        order.push(name);
+        await release();
+      });
+    const all = [
+      waiting('p3', 3),
+      waiting('p1', 1),
+      waiting('p5', 5),
+      waiting('unset'),
+      waiting('p1-later', 1),
+    ];
+    await holding();
+    await Promise.all(all);
+    assert.deepEqual(order, ['p1', 'p1-later', 'p3', 'unset', 'p5']);
+  });
+
+  it('holds each account to its own limit, and refuses an account the limits do not know with their error', async () => {
+    const plans: Record<string, number> = { small: 1, big: 3 };
+    const permits = new LocalPermits((account) => {
+      const plan = plans[account];
+      if (plan === undefined) throw new Error(`no plan for ${account}`);
+      return plan;
+    });
+    assert.deepEqual(await contend([permits], 'small', 20), { peak: 1, held: 0 });
+    assert.deepEqual(await contend([permits], 'big', 30), { peak: 3, held: 0 });
+    await assert.rejects(permits.acquire('nobody'), /no plan for nobody/);
+    assert.equal(permits.held('nobody'), 0);
+  });
 });
 
 describe('PgPermits against PostgreSQL', () => {
-  const schema = `sf_permits_${randomBytes(4).toString('hex')}`;
-  const url = new URL(BASE_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
+  let db: TestDatabase;
   let admin: pg.Client;
   const opened: PgPermits[] = [];
-  const open = async (limit: number, leaseMs = 3000) => {
+  const open = async (limit: PlanLimit, leaseMs = 3000) => {
     const permits = await PgPermits.open({
-      connectionString: url.href,
+      connectionString: db.url,
       limit,
       leaseMs,
       onError: (err, what) => process.stderr.write(`permits: ${what}: ${err.message}\n`),
@@ -100,21 +136,37 @@ describe('PgPermits against PostgreSQL', () => {
   const rows = async (account: string) =>
     (
       await admin.query<{ holder: string; live: boolean }>(
-        `SELECT holder, expires_at > now() AS live FROM ${schema}.scrapeflow_plan_leases WHERE account = $1`,
+        `SELECT holder, expires_at > now() AS live FROM scrapeflow_plan_leases WHERE account = $1`,
         [account],
       )
     ).rows;
 
+  /** Claims of waiting calls (`scrapeflow_plan_waiters`) of an account, live or not. */
+  const claims = async (account: string) =>
+    (
+      await admin.query<{ holder: string; priority: number; live: boolean }>(
+        `SELECT holder, priority, expires_at > now() AS live FROM scrapeflow_plan_waiters
+         WHERE account = $1 ORDER BY priority`,
+        [account],
+      )
+    ).rows;
+  const claimsAre = (account: string, n: number) =>
+    eventually(async () => (await claims(account)).length === n, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: `${n} claims of waiters of account ${account}`,
+    });
+
   before(async () => {
-    admin = new pg.Client({ connectionString: BASE_URL });
+    db = await createTestDatabase('sf_permits');
+    await (await PgStore.open(db.url)).close(); // the migrations
+    admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    await (await PgStore.open(url.href)).close(); // the migrations
   });
   after(async () => {
     for (const permits of opened) await permits.close();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
+    await db.drop();
   });
 
   it('never holds more than the limit across four holders, and reaches it', async () => {
@@ -137,7 +189,7 @@ describe('PgPermits against PostgreSQL', () => {
     const permits = await open(2, 600);
     // A worker SIGKILLed while holding the whole plan: its rows stay, unrenewed.
     await admin.query(
-      `INSERT INTO ${schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+      `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
        VALUES ('dead/1', 'reclaim', 'dead', now() + interval '800 milliseconds'),
               ('dead/2', 'reclaim', 'dead', now() + interval '800 milliseconds')`,
     );
@@ -156,14 +208,14 @@ describe('PgPermits against PostgreSQL', () => {
     let waiting = true;
     const third = other.acquire('reclaim').finally(() => (waiting = false));
     const { rows: before } = await admin.query<{ at: Date }>(
-      `SELECT max(expires_at) AS at FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+      `SELECT max(expires_at) AS at FROM scrapeflow_plan_leases WHERE holder = $1`,
       [permits.holder],
     );
     await eventually(
       async () => {
         const { rows: now } = await admin.query<{ ahead: boolean }>(
           `SELECT min(expires_at) > $2::timestamptz + interval '1200 milliseconds' AS ahead
-           FROM ${schema}.scrapeflow_plan_leases WHERE holder = $1`,
+           FROM scrapeflow_plan_leases WHERE holder = $1`,
           [permits.holder, before[0]!.at],
         );
         return now[0]?.ahead === true;
@@ -182,7 +234,7 @@ describe('PgPermits against PostgreSQL', () => {
   it('gives the permit back when the call fails, and a cancelled wait holds nothing', async () => {
     const permits = await open(1);
     await assert.rejects(
-      withPermit(permits, 'errors', undefined, async () => {
+      withPermit(permits, 'errors', {}, async () => {
         assert.equal((await rows('errors')).length, 1);
         throw new Error('the call failed');
       }),
@@ -193,8 +245,10 @@ describe('PgPermits against PostgreSQL', () => {
     const holding = await permits.acquire('errors');
     const abort = new AbortController();
     const waiting = permits.acquire('errors', { signal: abort.signal });
+    await claimsAre('errors', 1);
     abort.abort();
     await assert.rejects(waiting, AbortedError);
+    await claimsAre('errors', 0);
     await holding();
     await eventually(async () => (await rows('errors')).length === 0, {
       timeoutMs: 5000,
@@ -220,5 +274,77 @@ describe('PgPermits against PostgreSQL', () => {
     await (
       await other.acquire('x')
     )();
+  });
+
+  it('holds each account to its own limit across holders', async () => {
+    const plans: Record<string, number> = { small: 1, big: 3 };
+    const limit = (account: string) => plans[account] ?? 0;
+    const [a, b] = await Promise.all([open(limit), open(limit)]);
+    // Each account's whole plan held across the two holders; one more call of each waits.
+    const big = [await a.acquire('big'), await b.acquire('big'), await a.acquire('big')];
+    const small = [await b.acquire('small')];
+    const bigWaiting = a.acquire('big');
+    const smallWaiting = a.acquire('small');
+    await claimsAre('big', 1);
+    await claimsAre('small', 1);
+    assert.equal(await a.liveLeases('big'), 3);
+    assert.equal(await a.liveLeases('small'), 1);
+    await big[0]!();
+    await small[0]!();
+    for (const release of [await bigWaiting, await smallWaiting, ...big.slice(1)]) await release();
+    const [smallPeak, bigPeak] = await Promise.all([
+      contend([a, b], 'small', 20),
+      contend([a, b], 'big', 40),
+    ]);
+    assert.ok(smallPeak.peak <= 1 && bigPeak.peak <= 3, JSON.stringify({ smallPeak, bigPeak }));
+    await assert.rejects(a.acquire('nobody'), /of account "nobody" must be an integer/);
+  });
+
+  it('gives a freed permit to the most urgent waiter, across holders and within one', async () => {
+    const [a, b, c] = await Promise.all([open(1), open(1), open(1)]);
+    const order: string[] = [];
+    const wait = (permits: PgPermits, name: string, priority: number) =>
+      permits.acquire('urgent', { priority }).then((release) => (order.push(name), release));
+
+    /** Releases the first waiter served as soon as it is, then the others. */
+    const serveAll = async (...waiting: Array<Promise<ReleasePermit>>) => {
+      await (
+        await Promise.race(waiting)
+      )();
+      for (const release of await Promise.all(waiting)) await release();
+    };
+
+    let holding = await a.acquire('urgent');
+    const p3 = wait(b, 'b3', 3);
+    await claimsAre('urgent', 1);
+    const p1 = wait(c, 'c1', 1);
+    await claimsAre('urgent', 2);
+    await holding();
+    await serveAll(p3, p1);
+    assert.deepEqual(order, ['c1', 'b3']);
+
+    holding = await a.acquire('urgent');
+    const q3 = wait(a, 'a3', 3);
+    const q1 = wait(a, 'a1', 1);
+    await holding();
+    await serveAll(q3, q1);
+    assert.deepEqual(order.slice(2), ['a1', 'a3']);
+    assert.equal((await claims('urgent')).length, 0, 'every claim withdrawn once served');
+  });
+
+  it("a dead process's urgent claim stops blocking others once it expires", async () => {
+    const permits = await open(1, 600);
+    // A worker SIGKILLed while a priority-1 call waited: its claim stays, unrenewed.
+    await admin.query(
+      `INSERT INTO scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
+       VALUES ('dead/w/1', 'claimed', 'dead', 1, now() + interval '800 milliseconds')`,
+    );
+    const release = await permits.acquire('claimed', { priority: 3 });
+    assert.ok(
+      !(await claims('claimed')).some((c) => c.holder === 'dead' && c.live),
+      'the free permit came only once the urgent claim expired',
+    );
+    await release();
+    assert.equal((await claims('claimed')).length, 0, 'the expired claim deleted');
   });
 });

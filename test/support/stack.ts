@@ -52,6 +52,11 @@ export interface StackOptions {
   /** Browser (BaaS) sessions the account may hold open at once. @default 2 */
   browserSessions?: number;
   /**
+   * Further accounts of the local API beside `test` (whose key is OMNISCRAPE_KEY), each with a key of
+   * its own (`Stack.keys`) and its plan (`concurrency`). Workers learn them from an accounts file.
+   */
+  accounts?: Array<{ id: string; concurrency: number; balance?: number }>;
+  /**
    * Workers reach the local API through a relay on a port of its own, so that `stopApi` and
    * `restartApi` can take the API's address away and give it back. @default false
    */
@@ -94,6 +99,8 @@ export interface Stack {
   demoOrigin: string;
   demo: DemoSite;
   apiKey: string;
+  /** Every account's key by account id (`test` and `options.accounts`). */
+  keys: Record<string, string>;
   /** The plan's concurrency limit of the account (`concurrency`). */
   plan: number;
   dataDir: string;
@@ -179,9 +186,15 @@ async function startAll<T extends readonly unknown[]>(
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const apiKey = `sk-test-${randomBytes(12).toString('hex')}`;
+  const newKey = () => `sk-test-${randomBytes(12).toString('hex')}`;
+  const apiKey = newKey();
   const concurrency = options.concurrency ?? 5;
   const dataDir = await mkdtemp(join(tmpdir(), 'scrapeflow-test-'));
+  const others = (options.accounts ?? []).map((a) => ({ balance: 1_000_000, ...a, key: newKey() }));
+  const keys = Object.fromEntries([['test', apiKey], ...others.map((a) => [a.id, a.key])]) as Record<
+    string,
+    string
+  >;
   const apiConfig = {
     accounts: [
       {
@@ -191,6 +204,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         concurrency,
         ...(options.browserSessions ? { browserSessions: options.browserSessions } : {}),
       },
+      ...others,
     ],
     adminToken: ADMIN_TOKEN,
     minPollIntervalMs: options.minPollIntervalMs ?? 100,
@@ -331,6 +345,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     demoOrigin: demo.origin,
     demo,
     apiKey,
+    keys,
     plan: concurrency,
     dataDir,
     store,

@@ -6,28 +6,25 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startBatch } from '../../src/client/batches.js';
 import { pageWorkflowId, type BatchProgress } from '../../src/workflows/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const BASE_URL = process.env.SCRAPEFLOW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PLAN = 4;
 const URLS = 48;
 
 describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
-  const schema = `sf_plan_${randomBytes(4).toString('hex')}`;
+  let db: TestDatabase;
   let admin: pg.Client;
   let stack: Stack;
 
   before(async () => {
-    admin = new pg.Client({ connectionString: BASE_URL });
+    db = await createTestDatabase('sf_plan');
+    stack = await startStack({ databaseUrl: db.url, concurrency: PLAN });
+    admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(BASE_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    stack = await startStack({ databaseUrl: url.href, concurrency: PLAN });
     await stack.startWorker({}, 'workflows');
     // Each worker alone could take the whole plan's worth of tasks: together twice the plan.
     for (let i = 0; i < 2; i += 1)
@@ -35,8 +32,8 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
   });
   after(async () => {
     await stack?.stop();
-    await admin?.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin?.end();
+    await db?.drop();
   });
 
   it('keeps calls in flight within the plan, refuses none, and uses both workers', async () => {
@@ -65,7 +62,7 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
       calls.every((n) => n > 0),
       `each scrape worker made calls (${calls.join(', ')})`,
     );
-    const { rows } = await admin.query(`SELECT * FROM ${schema}.scrapeflow_plan_leases`);
+    const { rows } = await admin.query(`SELECT * FROM scrapeflow_plan_leases`);
     assert.equal(rows.length, 0, 'every lease released');
   });
   it('sends a call that waited permitWaitMs for a permit back to its page, and runs it once the plan frees', async () => {
@@ -73,7 +70,7 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
     const leases = Array.from({ length: PLAN }, (_, i) => `held-by-test-${i}`);
     for (const id of leases)
       await admin.query(
-        `INSERT INTO ${schema}.scrapeflow_plan_leases (lease_id, account, holder, expires_at)
+        `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
          VALUES ($1, 'default', 'the-test', now() + interval '1 hour')`,
         [id],
       );
@@ -96,7 +93,7 @@ describe('the plan across two scrape workers', { timeout: 180_000 }, () => {
     await eventually(async () => (await planBusy()) >= 6, { timeoutMs: 120_000, what: 'PlanBusyError x6' });
     assert.equal(stack.api.state.counters.snapshot().endpoints.scrape['200_success'] ?? 0, 0, 'no call made');
     assert.equal((await stack.store.getResult(batchId, 0)) ?? undefined, undefined, 'no record yet');
-    await admin.query(`DELETE FROM ${schema}.scrapeflow_plan_leases WHERE holder = 'the-test'`);
+    await admin.query(`DELETE FROM scrapeflow_plan_leases WHERE holder = 'the-test'`);
     const final = (await handle.result()) as BatchProgress;
     assert.deepEqual(final.counts, { succeeded: 3, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 });
     const records = await stack.records(batchId);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { redriveBatch } from '../../client/redrive.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
+import { accountsFileOf } from '../../config/accounts.js';
 import { summaryLines } from '../progress.js';
 import { exitCodeOf, watchBatch } from '../watch.js';
 
@@ -24,12 +25,13 @@ Each re-driven dead letter gets redrivenTo {batchId, index}; a second redrive sk
     .action(
       async (batchId: string, flags: BatchFlags & { batchId?: string; wait?: boolean; json?: boolean }) => {
         const options = await batchOptionsFromFlags(flags);
-        await withContext(async ({ client, store }) => {
-          const started = await redriveBatch(client, store, {
-            batchId,
-            options,
-            ...(flags.batchId ? { newBatchId: flags.batchId } : {}),
-          });
+        await withContext(async ({ config, client, store }) => {
+          const started = await redriveBatch(
+            client,
+            store,
+            { batchId, options, ...(flags.batchId ? { newBatchId: flags.batchId } : {}) },
+            { accounts: accountsFileOf(config) },
+          );
           const summary = { batchId: started.batchId, redrivenFrom: batchId, total: started.total };
           if (flags.json && !flags.wait) say(JSON.stringify(summary));
           else if (!flags.json)

@@ -6,6 +6,7 @@ import { MAX_BATCH_ID_LENGTH } from '../../store/types.js';
 import { formatOfPath, INPUT_FORMATS, parseInput, type InputFormat } from '../../client/input.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
+import { accountsFileOf } from '../../config/accounts.js';
 import { CliError, ExitCode } from '../exit.js';
 import { summaryLines } from '../progress.js';
 import { exitCodeOf, watchBatch } from '../watch.js';
@@ -84,12 +85,17 @@ Examples:
       },
     });
     await withContext(async ({ config, client, store }) => {
-      const { batchId, total } = await startBatch(client, store, {
-        ...(flags.batchId ? { batchId: flags.batchId } : {}),
-        urls,
-        options,
-        plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
-      });
+      const { batchId, total } = await startBatch(
+        client,
+        store,
+        {
+          ...(flags.batchId ? { batchId: flags.batchId } : {}),
+          urls,
+          options,
+          plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
+        },
+        { accounts: accountsFileOf(config) },
+      );
       if (flags.json && !flags.wait) say(JSON.stringify({ batchId, total, skipped }));
       else if (!flags.json) {
         say(

@@ -18,6 +18,8 @@
  *   lease_id   text          one held plan permit (src/omniscrape/pg-permits.ts): `<holder>/<random>`
  *   holder     text          the scrape worker process holding it (`<hostname>/<pid>/<random>`)
  *   expires_at timestamptz   database time after which the permit is free again unless renewed
+ *   waiter_id  text          a call waiting for a plan permit in a worker process: `<holder>/w/<random>`
+ *   priority   integer       its batch's priority, 1 most urgent: it claims free permits before less urgent waiters
  */
 
 export interface Migration {
@@ -111,6 +113,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX scrapeflow_plan_leases_account ON ${p}scrapeflow_plan_leases (account, expires_at);
       CREATE INDEX scrapeflow_plan_leases_holder ON ${p}scrapeflow_plan_leases (holder);
+    `,
+  },
+  {
+    version: 7,
+    name: 'plan permits: calls waiting for one, by priority',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_plan_waiters (
+        waiter_id  text        PRIMARY KEY,
+        account    text        NOT NULL,
+        holder     text        NOT NULL,
+        priority   integer     NOT NULL,
+        since      timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX scrapeflow_plan_waiters_account ON ${p}scrapeflow_plan_waiters (account, priority);
+      CREATE INDEX scrapeflow_plan_waiters_holder ON ${p}scrapeflow_plan_waiters (holder);
     `,
   },
 ];
