@@ -7,7 +7,8 @@
  * own profile directory). The proxy reads Chromium's `DevTools listening on ws://...` line, connects to
  * that browser endpoint and pipes CDP frames both ways, untouched. When either side closes (the client
  * disconnects, a worker is killed with `kill -9`, Chromium dies) the other side is closed, Chromium's
- * whole process group is killed and its profile removed. A session also ends after `maxSessionMs`.
+ * whole process group is killed and its profile removed; a client that leaves while its Chromium is
+ * still starting ends the session there, uncharged. A session also ends after `maxSessionMs`.
  *
  * ## Refusals (before the upgrade; the HTTP answer has a JSON body `{ error, message, retry_after? }`)
  * | answer | when |
@@ -131,6 +132,7 @@ function refuse(
 async function launchChromium(
   path: string,
   profileDir: string,
+  signal: AbortSignal,
 ): Promise<{ child: ChildProcess; endpoint: string }> {
   const child = spawn(
     path,
@@ -154,17 +156,22 @@ async function launchChromium(
       () => fail(new Error('chromium did not open its DevTools port in time')),
       LAUNCH_TIMEOUT_MS,
     );
+    const onAbort = (): void => fail(new Error('the client left while chromium started'));
     const fail = (err: Error): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       lines.close();
       killGroup(child);
       reject(err);
     };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     lines.on('line', (line) => {
       tail = `${tail}\n${line}`.slice(-2000);
       const m = /DevTools listening on (ws:\/\/\S+)/.exec(line);
       if (!m?.[1]) return;
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       lines.close();
       stderr.resume(); // keep draining: a full pipe would block Chromium
       resolve({ child, endpoint: m[1] });
@@ -359,16 +366,18 @@ export class BaasSessions {
       ended: false,
     };
     this.#sessions.set(session.id, session); // counts against the limit from now on
-    let clientGone = false;
-    const onGone = (): void => {
-      clientGone = true;
-    };
+    // The client may go while Chromium starts (a worker killed mid-upgrade). Its FIN shows as 'end'
+    // only: the HTTP server keeps sockets half-open, so 'close' would not come until we close ours.
+    const left = new AbortController();
+    const onGone = (): void => left.abort();
+    socket.once('end', onGone);
     socket.once('close', onGone);
     try {
       session.profileDir = await mkdtemp(join(tmpdir(), 'omniscrape-baas-'));
       const { child, endpoint } = await launchChromium(
         this.options.chromiumPath ?? findChromium(),
         session.profileDir,
+        left.signal,
       );
       session.chromium = child;
       session.pid = child.pid;
@@ -382,20 +391,24 @@ export class BaasSessions {
       session.upstream = await openSocket(endpoint);
     } catch (err) {
       reservation.release();
+      if (left.signal.aborted) return this.#end(session, 'client left during launch');
       logger.error({ err, session: session.id }, 'browser session could not start');
       this.#end(session, 'launch failed');
-      if (!clientGone) refused(503, 'browser_unavailable', 'the browser could not be started');
+      refused(503, 'browser_unavailable', 'the browser could not be started');
       return;
     } finally {
+      socket.off('end', onGone);
       socket.off('close', onGone);
     }
-    if (clientGone || session.ended) {
+    if (left.signal.aborted || session.ended) {
       reservation.release();
       this.#end(session, 'client left during launch');
       return;
     }
 
+    let handedOver = false;
     this.#wss.handleUpgrade(req, socket, head, (client) => {
+      handedOver = true;
       const { charged } = reservation.commit(COST_TABLE.baas_session);
       counters.charged(account.id, charged);
       charges.add({ account: account.id, key: null, url: null, via: 'browser', credits: charged });
@@ -420,6 +433,12 @@ export class BaasSessions {
       logger.info({ session: session.id, account: account.id, pid: session.pid }, 'browser session started');
       this.events.emit('started', view(session));
     });
+    // ws destroys a socket its client has half-closed without calling back (it calls back synchronously
+    // otherwise): such a session was never handed over and must not keep counting against the limit.
+    if (!handedOver) {
+      reservation.release();
+      this.#end(session, 'client left during launch');
+    }
   }
 
   /** Ends a session once: both sockets closed, Chromium's process group killed, its profile removed. */

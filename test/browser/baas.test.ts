@@ -11,6 +11,7 @@ import { chromium } from 'playwright';
 import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
 import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
 import type { SessionView } from '../../src/local-api/baas.js';
+import { eventually } from '../support/stack.js';
 
 const KEY = 'sk-baas-test-key';
 let api: LocalApiHandle;
@@ -45,6 +46,10 @@ const alive = (pid: number | undefined): boolean => {
 const UPGRADE_HEADERS =
   'Host: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
   'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
+/** Waits (bounded) until `done` holds of this process's local API. */
+const until = (done: () => boolean, what: string) =>
+  eventually(() => Promise.resolve(done()), { intervalMs: 10, what });
 
 /** Sends a WebSocket upgrade by hand and returns the whole answer of a refusal (the server closes). */
 async function rawUpgrade(path: string): Promise<string> {
@@ -132,5 +137,33 @@ describe('BaaS endpoint of the local API', () => {
     assert.equal(gone.id, session.id);
     assert.equal(alive(session.pid), false, 'its Chromium is gone');
     assert.equal(api.state.baas.activeFor('b'), 0);
+  });
+
+  it('a client gone while its Chromium launches frees its slot and is not charged', async () => {
+    const account = api.state.accounts.byId('b')!;
+    const balance = account.balance;
+    let started = 0;
+    const onStarted = (): void => void started++;
+    api.state.baas.events.on('started', onStarted);
+    try {
+      // A raw upgrade, then a FIN while the session's Chromium starts: what a worker killed with kill -9
+      // during the upgrade leaves (the kernel closes its socket; nothing unread, so no reset).
+      const socket = connect(api.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => undefined);
+      socket.write(`GET /browser?apikey=${KEY} HTTP/1.1\r\n${UPGRADE_HEADERS}`);
+      await until(() => api.state.baas.activeFor('b') === 1, 'the session to launch');
+      socket.end();
+      await until(() => api.state.baas.list().length === 0, 'the launching session to end');
+      assert.equal(started, 0, 'never handed over');
+      assert.equal(account.balance, balance, 'nothing charged');
+      // The limit (1) is free: the next client gets a session.
+      const browser = await chromium.connectOverCDP(`${base}?apikey=${KEY}`);
+      const ended = once(api.state.baas.events, 'ended');
+      await browser.close();
+      await ended;
+    } finally {
+      api.state.baas.events.off('started', onStarted);
+    }
   });
 });
