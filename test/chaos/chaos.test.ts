@@ -48,7 +48,7 @@ const PLAN_LIMIT = 5;
 const SCRAPE_WORKERS = 2;
 const TOTAL = Number(process.env.CHAOS_URLS ?? 2000);
 /** Every wait of the suite is bounded by this (the suite's target is well under it). */
-const SUITE_TIMEOUT_MS = 12 * 60_000;
+const SUITE_TIMEOUT_MS = 20 * 60_000;
 
 /** Which fault group a URL index belongs to (deterministic, so the expected outcome is known). */
 function groupOf(i: number): 'dead' | 'hang' | 'slow' | 'interactive' | 'plain' {
