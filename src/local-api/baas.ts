@@ -391,7 +391,7 @@ export class BaasSessions {
       session.upstream = await openSocket(endpoint);
     } catch (err) {
       reservation.release();
-      if (left.signal.aborted) return this.#end(session, 'client left during launch');
+      if (left.signal.aborted) return this.#left(session, socket);
       logger.error({ err, session: session.id }, 'browser session could not start');
       this.#end(session, 'launch failed');
       refused(503, 'browser_unavailable', 'the browser could not be started');
@@ -402,8 +402,7 @@ export class BaasSessions {
     }
     if (left.signal.aborted || session.ended) {
       reservation.release();
-      this.#end(session, 'client left during launch');
-      return;
+      return this.#left(session, socket);
     }
 
     let handedOver = false;
@@ -437,8 +436,14 @@ export class BaasSessions {
     // otherwise): such a session was never handed over and must not keep counting against the limit.
     if (!handedOver) {
       reservation.release();
-      this.#end(session, 'client left during launch');
+      this.#left(session, socket);
     }
+  }
+
+  /** Ends a session whose client left before it was handed over, and drops what is left of its socket. */
+  #left(session: Session, socket: Duplex): void {
+    socket.destroy();
+    this.#end(session, 'client left during launch');
   }
 
   /** Ends a session once: both sockets closed, Chromium's process group killed, its profile removed. */
