@@ -1,17 +1,12 @@
-/** The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the zod schemas. */
+/**
+ * The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the route table
+ * (routes.ts) and the zod schemas its routes validate with.
+ */
 import { z } from 'zod';
 import { BATCH_STATES } from '../client/list.js';
 import { PAUSE_REASONS } from '../workflows/types.js';
-import {
-  errorBodySchema,
-  listQuerySchema,
-  redriveBodySchema,
-  resultsQuerySchema,
-  resumeBodySchema,
-  scrapeBodySchema,
-  startBatchBodySchema,
-  uploadQuerySchema,
-} from './schemas.js';
+import type { ResponseDoc, Route } from './route.js';
+import { errorBodySchema } from './schemas.js';
 
 const json = (schema: z.ZodType) => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, {
@@ -31,63 +26,80 @@ function queryParameters(schema: z.ZodObject) {
   }));
 }
 
-const errorResponse = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-});
-const batchIdParam = { name: 'batchId', in: 'path', required: true, schema: { type: 'string' } };
-const commonErrors = {
-  '401': errorResponse('missing or wrong bearer token'),
-  '503': errorResponse('Temporal is unreachable'),
-};
-const progress = {
-  description: 'batch progress',
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchProgress' } } },
-};
-const control = (what: string, body?: { ref: string; description: string }) => ({
-  post: {
-    summary: what,
-    parameters: [batchIdParam],
-    ...(body
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+function response({ description, error, schema, content }: ResponseDoc) {
+  if (error) return { description, content: { 'application/json': { schema: ref('Error') } } };
+  if (schema) return { description, content: { 'application/json': { schema: ref(schema) } } };
+  if (content)
+    return {
+      description,
+      content: Object.fromEntries(
+        Object.entries(content).map(([type, about]) => [
+          type,
+          { schema: { type: 'string', description: about } },
+        ]),
+      ),
+    };
+  return { description };
+}
+
+/** One operation of the document: path parameters from the URL, the rest from the route. */
+function operation(route: Route) {
+  const pathParameters = [...route.url.matchAll(/:(\w+)/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+  const parameters = [...pathParameters, ...(route.query ? queryParameters(route.query) : [])];
+  const content = {
+    ...(route.body ? { 'application/json': { schema: ref(route.body.name) } } : {}),
+    ...Object.fromEntries(
+      Object.entries(route.uploads ?? {}).map(([type, about]) => [
+        type,
+        { schema: { type: 'string', description: about } },
+      ]),
+    ),
+  };
+  const unavailable: Record<number, ResponseDoc> = route.offline
+    ? {}
+    : { 503: { description: 'Temporal is unreachable', error: true } };
+  const responses: Record<number, ResponseDoc> = {
+    401: { description: 'missing or wrong bearer token', error: true },
+    ...unavailable,
+    ...route.responses,
+  };
+  return {
+    summary: route.summary,
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body
       ? {
           requestBody: {
-            description: body.description,
-            content: { 'application/json': { schema: { $ref: body.ref } } },
+            ...(route.body.required ? { required: true } : {}),
+            ...(route.body.description ? { description: route.body.description } : {}),
+            content,
           },
         }
       : {}),
-    responses: {
-      '202': { description: 'signal sent' },
-      ...(body ? { '400': errorResponse('invalid body (field)') } : {}),
-      '404': errorResponse('no such batch'),
-      '409': errorResponse('the batch has already ended'),
-      ...commonErrors,
-    },
-  },
-});
-const exportRoute = (summary: string, withStatus: boolean) => ({
-  get: {
-    summary,
-    parameters: [
-      batchIdParam,
-      ...queryParameters(withStatus ? resultsQuerySchema : resultsQuerySchema.omit({ status: true })),
-    ],
-    responses: {
-      '200': {
-        description: 'one record per URL, streamed',
-        content: {
-          'application/x-ndjson': { schema: { type: 'string' } },
-          'text/csv': { schema: { type: 'string' } },
-        },
-      },
-      '400': errorResponse('bad query parameter (named in field)'),
-      '404': errorResponse('no such batch'),
-      ...commonErrors,
-    },
-  },
-});
+    responses: Object.fromEntries(
+      Object.entries(responses)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([status, doc]) => [status, response(doc)]),
+    ),
+  };
+}
 
-export function openApiDocument(serverUrl?: string) {
+/** The document of `routes`, served from `serverUrl` when given. */
+export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.url.replace(/:(\w+)/g, '{$1}');
+    (paths[path] ??= {})[route.method.toLowerCase()] = operation(route);
+  }
+  const bodies = Object.fromEntries(
+    routes.flatMap((r) => (r.body ? [[r.body.name, json(r.body.schema)] as const] : [])),
+  );
   return {
     openapi: '3.1.0',
     info: {
@@ -103,10 +115,7 @@ export function openApiDocument(serverUrl?: string) {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         Error: json(errorBodySchema),
-        StartBatch: json(startBatchBodySchema),
-        Scrape: json(scrapeBodySchema),
-        Redrive: json(redriveBodySchema),
-        Resume: json(resumeBodySchema.unwrap().unwrap()),
+        ...bodies,
         BatchProgress: {
           type: 'object',
           description:
@@ -168,117 +177,6 @@ export function openApiDocument(serverUrl?: string) {
         },
       },
     },
-    paths: {
-      '/v1/batches': {
-        post: {
-          summary:
-            'start a batch from a JSON body, or from an uploaded file (text/plain, text/csv, application/x-ndjson)',
-          parameters: queryParameters(uploadQuerySchema),
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': { schema: { $ref: '#/components/schemas/StartBatch' } },
-              'text/plain': { schema: { type: 'string', description: 'one URL per line; # comments' } },
-              'text/csv': { schema: { type: 'string', description: 'header row with url (and tags)' } },
-              'application/x-ndjson': { schema: { type: 'string', description: '{"url", "tags"} per line' } },
-            },
-          },
-          responses: {
-            '201': { description: 'started: {batchId, total, links}' },
-            '400': errorResponse('invalid body (field, and line for files)'),
-            ...commonErrors,
-          },
-        },
-        get: {
-          summary: 'list batches, newest first',
-          parameters: queryParameters(listQuerySchema),
-          responses: { '200': { description: '{batches: [...]}' }, ...commonErrors },
-        },
-      },
-      '/v1/batches/{batchId}': {
-        get: {
-          summary: 'progress of a batch',
-          parameters: [batchIdParam],
-          responses: { '200': progress, '404': errorResponse('no such batch'), ...commonErrors },
-        },
-      },
-      '/v1/batches/{batchId}/costs': {
-        get: {
-          summary: 'credits spent by the batch: total, by method, by tag',
-          parameters: [batchIdParam],
-          responses: {
-            '200': { description: '{batchId, state, total, byMethod, byTag, lastBalance, urlsDone}' },
-            '404': errorResponse('no such batch'),
-            ...commonErrors,
-          },
-        },
-      },
-      '/v1/batches/{batchId}/pause': control('pause the batch'),
-      '/v1/batches/{batchId}/resume': control('resume the batch', {
-        ref: '#/components/schemas/Resume',
-        description: 'optional: {maxCredits} raises the credit cap (after a budget pause)',
-      }),
-      '/v1/batches/{batchId}/cancel': control('cancel the batch'),
-      '/v1/batches/{batchId}/results': exportRoute('results, one record per URL', true),
-      '/v1/batches/{batchId}/dead-letters': exportRoute('dead letters', false),
-      '/v1/batches/{batchId}/redrive': {
-        post: {
-          summary: "re-run the batch's dead letters as a new batch",
-          parameters: [batchIdParam],
-          requestBody: {
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Redrive' } } },
-          },
-          responses: {
-            '201': { description: '{batchId, redrivenFrom, total}' },
-            '404': errorResponse('no such batch'),
-            '409': errorResponse('no dead letters left to re-drive'),
-            ...commonErrors,
-          },
-        },
-      },
-      '/v1/resume-all': {
-        post: {
-          summary: 'resume every batch paused for OmniScrape balance (402) or auth (401)',
-          responses: { '200': { description: '{resumed: [batchId...]}' }, ...commonErrors },
-        },
-      },
-      '/v1/scrape': {
-        post: {
-          summary: 'scrape one URL: a one-URL batch, waited for up to waitMs',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Scrape' } } },
-          },
-          responses: {
-            '200': { description: '{batchId, record, content}' },
-            '202': { description: 'still running: {batchId, workflowId, poll}' },
-            '400': errorResponse('invalid body (field)'),
-            '401': errorResponse(
-              'bad bearer token, or OmniScrape rejected the API key (error omniscrape_auth)',
-            ),
-            '402': errorResponse('OmniScrape balance exhausted: the batch waits paused; top up, then resume'),
-            '429': errorResponse('OmniScrape rate limit persisted: reduce concurrency'),
-            '409': errorResponse('the batch was cancelled before the URL ended (error cancelled)'),
-            '500': errorResponse(
-              "the batch's workflow failed, was terminated or timed out before the URL ended (error batch_failed, with state and message)",
-            ),
-            '502': errorResponse(
-              'the scrape failed (success:false, dead-lettered) or another upstream failure',
-            ),
-            '504': errorResponse('the render did not finish within its budget'),
-          },
-        },
-      },
-      '/metrics': {
-        get: {
-          summary: 'Prometheus metrics of the service process',
-          responses: { '200': { description: 'Prometheus text exposition' }, ...commonErrors },
-        },
-      },
-      '/openapi.json': {
-        get: { summary: 'this document', responses: { '200': { description: 'OpenAPI 3.1' } } },
-      },
-      '/healthz': { get: { summary: 'liveness', responses: { '200': { description: '{ok: true}' } } } },
-    },
+    paths,
   };
 }

@@ -2,13 +2,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openApiDocument } from '../../src/service/openapi.js';
+import { ROUTES } from '../../src/service/routes.js';
 
 interface Schema {
   properties?: Record<string, Schema & { enum?: string[]; $ref?: string }>;
 }
 
 describe('OpenAPI document', () => {
-  const doc = openApiDocument() as unknown as {
+  const doc = openApiDocument(ROUTES) as unknown as {
     components: { schemas: Record<string, Schema> };
     paths: Record<
       string,

@@ -86,6 +86,19 @@ describe('HTTP service', () => {
     assert.equal(res.json.openapi, '3.1.0');
     const paths = Object.keys(res.json.paths as object);
     for (const [, path] of ROUTES) assert.ok(paths.includes(path.replace('/x', '/{batchId}')), path);
+    // …and serves every operation it documents (the router's own 404 is `not_found`).
+    const documented = Object.entries(res.json.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, operations]) => Object.keys(operations).map((method) => [method.toUpperCase(), path] as const),
+    );
+    assert.equal(documented.length, ROUTES.length);
+    for (const [method, path] of documented) {
+      const answer = await call(
+        method,
+        path.replace('{batchId}', 'no-such-batch'),
+        method === 'POST' ? {} : undefined,
+      );
+      assert.notEqual(answer.json.error, 'not_found', `${method} ${path}: ${answer.text}`);
+    }
   });
 
   it('validates bodies and queries with 400s naming the field', async () => {
