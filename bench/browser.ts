@@ -10,7 +10,7 @@
 import type { EventEmitter } from 'node:events';
 import { once } from 'node:events';
 import { chromium, type Browser } from 'playwright';
-import type { BaasEvents } from '../src/local-api/baas.js';
+import type { BaasEvents } from '../devkit/local-api/baas.js';
 import { startBatch } from '../src/client/batches.js';
 import { parseBatchOptions } from '../src/batch/options.js';
 import type { StepInput } from '../src/batch/steps.js';

@@ -14,7 +14,7 @@
  */
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { freePort } from '../src/temporal/dev-server.js';
+import { freePort } from '../devkit/temporal/dev-server.js';
 import { pageWorkflowId } from '../src/workflows/types.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 import { addCounts, cloudActions, eventTypeName, sumCounts } from './cloud-actions.js';

@@ -12,8 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Pool } from 'undici';
-import { startDemoSite } from '../src/demo-site/index.js';
-import { startLocalApi } from '../src/local-api/index.js';
+import { startDemoSite } from '../devkit/demo-site/index.js';
+import { startLocalApi } from '../devkit/local-api/index.js';
 
 export const name = 'local-api-fast';
 

@@ -9,8 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright';
 import { CHROMIUM_ARGS, findChromium } from '../src/config/binaries.js';
-import { startDemoSite } from '../src/demo-site/index.js';
-import { Renderer } from '../src/local-api/renderer.js';
+import { startDemoSite } from '../devkit/demo-site/index.js';
+import { Renderer } from '../devkit/local-api/renderer.js';
 
 export const name = 'render';
 

@@ -27,7 +27,7 @@ import {
   findTemporalSqlTool,
   TEMPORAL_SERVER_VERSION,
 } from '../config/binaries.js';
-import { DEV_SERVER_DYNAMIC_CONFIG } from './dev-server.js';
+import { BASE_DYNAMIC_CONFIG } from './dynamic-config.js';
 import { ClusterConfigError, ClusterInterruptedError, ClusterStartError, isAppError } from '../errors.js';
 
 export interface ClusterUpOptions {
@@ -333,7 +333,7 @@ export const CLUSTER_DYNAMIC_CONFIG: Readonly<Record<string, Yaml>> = {
   'system.enableDeploymentVersions': true,
   'frontend.workerVersioningWorkflowAPIs': true,
   'limit.maxIDLength': 255,
-  ...DEV_SERVER_DYNAMIC_CONFIG,
+  ...BASE_DYNAMIC_CONFIG,
 };
 
 interface ServerConfigInput {

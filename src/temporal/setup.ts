@@ -3,7 +3,7 @@
  * every search attribute of ALL_SEARCH_ATTRIBUTES with its type. `checkSetup` reads it (every start
  * does, so a start against a bare cluster fails with what to run, before anything is stored);
  * `setUpNamespace` makes it so (`scrapeflow cluster setup`), idempotently. The dev server registers the
- * same attributes from the same list at start-up (dev-server.ts).
+ * same attributes from the same list at start-up (devkit/temporal/dev-server.ts).
  */
 import type { ConnectionLike } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { chromium } from 'playwright';
-import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { SessionView } from '../../src/local-api/baas.js';
+import { startLocalApi, type LocalApiHandle } from '../../devkit/local-api/index.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { SessionView } from '../../devkit/local-api/baas.js';
 import { eventually } from '../support/stack.js';
 
 const KEY = 'sk-baas-test-key';

@@ -8,7 +8,7 @@ import { resumeBatch, startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
-import type { SessionView } from '../../src/local-api/baas.js';
+import type { SessionView } from '../../devkit/local-api/baas.js';
 import { containsText, eventually, startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { parseBatchOptions } from '../../src/batch/options.js';
 import { browserError } from '../../src/activities/browser.js';
 import { browserUrlFrom } from '../../src/workers/browser.js';
-import { COST_TABLE } from '../../src/local-api/billing.js';
+import { COST_TABLE } from '../../devkit/local-api/billing.js';
 import { DEFAULT_SESSION_PRICE } from '../../src/activities/browser.js';
 import { registerSecret } from '../../src/logging/secrets.js';
 import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cliEnvLine } from '../../src/cli/commands/dev.js';
-import type { EmbeddedStack } from '../../src/dev/stack.js';
+import { cliEnvLine } from '../../devkit/cli/commands/dev.js';
+import type { EmbeddedStack } from '../../devkit/stack/stack.js';
 
 const stackWith = (config: Partial<EmbeddedStack['config']>) =>
   ({

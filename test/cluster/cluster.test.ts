@@ -22,7 +22,7 @@ import { startBatch } from '../../src/client/batches.js';
 import { getProgress } from '../../src/client/progress.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
 import type { StepInput } from '../../src/batch/steps.js';
-import type { CountersSnapshot } from '../../src/local-api/index.js';
+import type { CountersSnapshot } from '../../devkit/local-api/index.js';
 import type { ResultRecord } from '../../src/store/types.js';
 import { pageWorkflowId, type BatchProgress } from '../../src/workflows/types.js';
 import { clusterUnavailable } from '../support/cluster.js';

@@ -12,7 +12,7 @@ import {
   productPrice,
   startDemoSite,
   type DemoSite,
-} from '../../src/demo-site/index.js';
+} from '../../devkit/demo-site/index.js';
 
 async function get(
   site: DemoSite,

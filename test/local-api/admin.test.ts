@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { LocalApiHandle } from '../../src/local-api/index.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { ADMIN, Http, page, quiet, startApi } from './helpers.js';
-import { startLocalApi } from '../../src/local-api/index.js';
+import { startLocalApi } from '../../devkit/local-api/index.js';
 
 const KEY = 'sk-admin-secret-key';
 

@@ -1,9 +1,9 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { LocalApiHandle } from '../../src/local-api/index.js';
-import type { Job } from '../../src/local-api/jobs.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { LocalApiHandle } from '../../devkit/local-api/index.js';
+import type { Job } from '../../devkit/local-api/jobs.js';
 import { GatedRenderer } from './fake-renderer.js';
 import { Http, firings, page, startApi, type Answer } from './helpers.js';
 

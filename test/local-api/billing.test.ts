@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Account } from '../../src/local-api/accounts.js';
-import { Reservation, setBalance } from '../../src/local-api/billing.js';
+import type { Account } from '../../devkit/local-api/accounts.js';
+import { Reservation, setBalance } from '../../devkit/local-api/billing.js';
 
 const account = (balance: number): Account => ({
   id: 'a',

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { product } from '../../src/demo-site/catalog.js';
-import { challengeNonce } from '../../src/demo-site/challenge.js';
+import { product } from '../../devkit/demo-site/catalog.js';
+import { challengeNonce } from '../../devkit/demo-site/challenge.js';
 import {
   challengePage,
   indexPage,
@@ -9,8 +9,8 @@ import {
   jsPage,
   mediaPage,
   productPage,
-} from '../../src/demo-site/pages.js';
-import { isChallengePage, needsRendering } from '../../src/local-api/challenge.js';
+} from '../../devkit/demo-site/pages.js';
+import { isChallengePage, needsRendering } from '../../devkit/local-api/challenge.js';
 
 describe('isChallengePage', () => {
   it('recognises the demo site challenge and nothing else of its pages', () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { LocalApiHandle } from '../../src/local-api/index.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
 import { OmniScrapeError, RateLimitedError } from '../../src/omniscrape/errors.js';
 import { retryDecision, DEFAULT_RETRY_MATRIX } from '../../src/omniscrape/retry-matrix.js';

@@ -1,7 +1,7 @@
 /** A renderer stand-in whose renders finish when the test says so. */
 import { EventEmitter } from 'node:events';
-import type { RenderBackend } from '../../src/local-api/index.js';
-import type { RenderJob, RenderResult } from '../../src/local-api/renderer.js';
+import type { RenderBackend } from '../../devkit/local-api/index.js';
+import type { RenderJob, RenderResult } from '../../devkit/local-api/renderer.js';
 
 export class GatedRenderer implements RenderBackend {
   /** `render` is emitted as each render starts. */

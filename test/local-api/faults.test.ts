@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import { fractionHash, type FaultRuleView, type LocalApiHandle } from '../../src/local-api/index.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import { fractionHash, type FaultRuleView, type LocalApiHandle } from '../../devkit/local-api/index.js';
 import { Http, type Answer, firings, outcomes, page, startApi } from './helpers.js';
 
 const KEY = 'sk-faults-main';

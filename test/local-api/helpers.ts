@@ -2,8 +2,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Agent, request } from 'undici';
-import { startLocalApi, type LocalApiHandle, type LocalApiOptions } from '../../src/local-api/index.js';
-import type { Endpoint } from '../../src/local-api/counters.js';
+import { startLocalApi, type LocalApiHandle, type LocalApiOptions } from '../../devkit/local-api/index.js';
+import type { Endpoint } from '../../devkit/local-api/counters.js';
 
 export const ADMIN = 'admin-token-for-tests';
 export const quiet = pino({ level: 'silent' });

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { findChromium } from '../../src/config/binaries.js';
-import { product, startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { LocalApiHandle } from '../../src/local-api/index.js';
+import { product, startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { Http, startApi, type Answer } from './helpers.js';
 
 const KEY = 'sk-render-main';

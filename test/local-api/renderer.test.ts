@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import { isChallengePage, needsRendering } from '../../src/local-api/challenge.js';
-import { Renderer, type RenderJob, type RenderResult } from '../../src/local-api/renderer.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import { isChallengePage, needsRendering } from '../../devkit/local-api/challenge.js';
+import { Renderer, type RenderJob, type RenderResult } from '../../devkit/local-api/renderer.js';
 
 // Real Chromium against the real demo site. Renders are slow on a small shared machine: every test
 // here does at most a few, and one browser serves the whole file.

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemoSite, product, type DemoSite } from '../../src/demo-site/index.js';
-import type { LocalApiHandle } from '../../src/local-api/index.js';
+import { startDemoSite, product, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { Http, page, startApi } from './helpers.js';
 
 const KEY = 'sk-scrape-main';

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
-import type { AccountView, CountersSnapshot } from '../../src/local-api/index.js';
-import type { ChargeEntry } from '../../src/local-api/charges.js';
-import { freePort } from '../../src/temporal/dev-server.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
+import type { AccountView, CountersSnapshot } from '../../devkit/local-api/index.js';
+import type { ChargeEntry } from '../../devkit/local-api/charges.js';
+import { freePort } from '../../devkit/temporal/dev-server.js';
 import { startLocalApiProcess, type LocalApiProcess } from '../support/local-api-process.js';
 import { ADMIN, Http, quiet, startApi } from './helpers.js';
 

@@ -12,8 +12,8 @@ import {
   loadConfigFile,
   optionsFromFlags,
   priceOf,
-} from '../../src/local-api/index.js';
-import { FaultInjector, faultRuleSchema } from '../../src/local-api/faults.js';
+} from '../../devkit/local-api/index.js';
+import { FaultInjector, faultRuleSchema } from '../../devkit/local-api/faults.js';
 
 describe('local API building blocks', () => {
   const dirs: string[] = [];

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findTemporalSchemaDir, findTemporalServer, findTemporalSqlTool } from '../../src/config/binaries.js';
-import { freePort } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../devkit/temporal/dev-server.js';
 import { TLS_FILES } from '../../src/temporal/cluster-up.js';
 import { makeTestCerts, type TestCerts } from './certs.js';
 import { BIN, runCli } from './cli.js';

@@ -1,13 +1,13 @@
 /**
  * The local API as a process of its own (`scrapeflow local-api --config <file>`), for tests that kill it
  * with SIGKILL and start it again on the same port: an OmniScrape outage. Its config names a state file,
- * so balances, counters and charges survive the kill (src/local-api/state-file.ts).
+ * so balances, counters and charges survive the kill (devkit/local-api/state-file.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { LocalApiConfigFile } from '../../src/local-api/index.js';
+import type { LocalApiConfigFile } from '../../devkit/local-api/index.js';
 import { BIN } from './cli.js';
 
 export interface LocalApiProcess {

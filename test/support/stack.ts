@@ -18,10 +18,10 @@ import {
   startDevServer,
   type DevServer,
   type DevServerOptions,
-} from '../../src/temporal/dev-server.js';
+} from '../../devkit/temporal/dev-server.js';
 import { connectClient } from '../../src/client/temporal.js';
-import { startLocalApi, type LocalApiHandle } from '../../src/local-api/index.js';
-import { startDemoSite, type DemoSite } from '../../src/demo-site/index.js';
+import { startLocalApi, type LocalApiHandle } from '../../devkit/local-api/index.js';
+import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultRecord, ResultStore } from '../../src/store/types.js';

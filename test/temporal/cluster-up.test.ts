@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { freePort } from '../../src/temporal/dev-server.js';
+import { freePort } from '../../devkit/temporal/dev-server.js';
 import { makeTestCerts, type TestCerts } from '../support/certs.js';
 import { CLUSTER_ADMIN_URL, clusterUnavailable, dropClusterDatabases } from '../support/cluster.js';
 import { BIN, runCli } from '../support/cli.js';

@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import { buildService } from '../../src/service/app.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { BatchIdAttr, BatchStatusAttr } from '../../src/temporal/search-attributes.js';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server.js';
+import { startDevServer, type DevServer } from '../../devkit/temporal/dev-server.js';
 import { checkSetup, notSetUpCause } from '../../src/temporal/setup.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
 import { runCli } from '../support/cli.js';

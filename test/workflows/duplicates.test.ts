@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cancelBatch, startBatch } from '../../src/client/batches.js';
 import { getCosts } from '../../src/client/costs.js';
 import { getProgress } from '../../src/client/progress.js';
-import type { FaultRuleView } from '../../src/local-api/faults.js';
+import type { FaultRuleView } from '../../devkit/local-api/faults.js';
 import type { ResultRecord } from '../../src/store/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { runCli } from '../support/cli.js';

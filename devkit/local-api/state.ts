@@ -2,8 +2,8 @@
  * The local API's moving parts, shared by the routes and exposed on the handle for tests: accounts,
  * fault rules, counters, async jobs and the engine.
  */
-import type { ScrapeRequest } from '../omniscrape/types.js';
-import type { Logger } from '../logging/logger.js';
+import type { ScrapeRequest } from '../../src/omniscrape/types.js';
+import type { Logger } from '../../src/logging/logger.js';
 import type { Account, Accounts } from './accounts.js';
 import type { BaasSessions } from './baas.js';
 import { Reservation, cheapestPrice } from './billing.js';

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { DEFAULT_PORTS, preferPort } from '../../dev/stack.js';
-import { runDemo } from '../../dev/demo.js';
-import { say } from '../context.js';
-import { createProgressView, summaryLines } from '../progress.js';
-import { untilSignal } from '../signals.js';
+import { DEFAULT_PORTS, preferPort } from '../../stack/stack.js';
+import { runDemo } from '../../stack/demo.js';
+import { say } from '../../../src/cli/context.js';
+import { createProgressView, summaryLines } from '../../../src/cli/progress.js';
+import { untilSignal } from '../../../src/cli/signals.js';
 import { addStackFlags, cliEnvLine, printAddresses, startStackFromFlags, type StackFlags } from './dev.js';
 
 /** `scrapeflow demo`: the embedded stack, one demo batch with a progress bar, the summary, the Web UI link. */

@@ -1,7 +1,7 @@
 /** Validation of scrape requests: every problem becomes a 400 naming the field. */
-import { scrapeRequestSchema, type ScrapeRequest } from '../omniscrape/types.js';
+import { scrapeRequestSchema, type ScrapeRequest } from '../../src/omniscrape/types.js';
 import { badRequest, firstIssue } from './api-error.js';
-import { selectorError } from '../batch/selectors.js';
+import { selectorError } from '../../src/batch/selectors.js';
 
 /** The validated request (defaults applied), or throws an `ApiError` 400 naming the field. */
 export function parseScrapeRequest(body: unknown): ScrapeRequest {

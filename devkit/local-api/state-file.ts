@@ -14,7 +14,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from '../../src/logging/logger.js';
 import type { Accounts } from './accounts.js';
 import type { ChargeLedger } from './charges.js';
 import type { Counters, CountersSnapshot } from './counters.js';

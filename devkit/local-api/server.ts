@@ -10,8 +10,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import { registerSecret } from '../logging/secrets.js';
-import { createLogger } from '../logging/logger.js';
+import { registerSecret } from '../../src/logging/secrets.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { Accounts } from './accounts.js';
 import { BaasSessions } from './baas.js';
 import { ChargeLedger } from './charges.js';

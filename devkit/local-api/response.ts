@@ -1,5 +1,5 @@
 /** The body of a scrape answer (sync, or an ended async job), built from an engine outcome and its charge. */
-import type { ScrapeResponse } from '../omniscrape/types.js';
+import type { ScrapeResponse } from '../../src/omniscrape/types.js';
 import type { ScrapeOutcome } from './engine.js';
 
 export type ScrapeBody = ScrapeResponse & { success: boolean };

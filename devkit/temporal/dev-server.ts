@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { findTemporalCli } from '../config/binaries.js';
-import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from './search-attributes.js';
+import { findTemporalCli } from '../../src/config/binaries.js';
+import { BASE_DYNAMIC_CONFIG } from '../../src/temporal/dynamic-config.js';
+import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
 
 export interface DevServerOptions {
   /** Frontend gRPC port; 0 picks a free one. @default 0 */
@@ -82,25 +83,10 @@ export async function waitForTemporal(address: string, timeoutMs: number, exited
   );
 }
 
-/**
- * Dynamic config every dev server gets (the caller's `dynamicConfig` overrides it). One partition per
- * task queue: partitions spread a queue over matching hosts, and a single-node dev server has one; with
- * the default four, a task lands in a partition no poller is waiting on and is forwarded. Measured by the
- * ceiling benchmark on 2 cores: 48 → 60 URLs/s through the whole pipeline.
- */
-export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean>> = {
-  'matching.numTaskqueueReadPartitions': 1,
-  'matching.numTaskqueueWritePartitions': 1,
-  // Batch priority and fairness between accounts (src/workflows/priority.ts) are the new matcher's: the
-  // classic one accepts the fields and dispatches first in, first out. Server 1.29.1 (dev server 1.5.1).
-  'matching.useNewMatcher': true,
-  'matching.enableFairness': true,
-};
-
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const binary = findTemporalCli();
   const port = options.port || (await freePort());
-  const dynamicConfig = Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...options.dynamicConfig }).map(
+  const dynamicConfig = Object.entries({ ...BASE_DYNAMIC_CONFIG, ...options.dynamicConfig }).map(
     ([k, v]) => `${k}=${JSON.stringify(v)}`,
   );
   if (!binary) return startWithSdkDownload(port, options, dynamicConfig);

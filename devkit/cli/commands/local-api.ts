@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../logging/logger.js';
+import { createLogger } from '../../../src/logging/logger.js';
 import { ConfigError, optionsFromFlags, startLocalApi, type LocalApiFlags } from '../../local-api/index.js';
-import { CliError, ExitCode } from '../exit.js';
-import { untilSignal } from '../signals.js';
+import { CliError, ExitCode } from '../../../src/cli/exit.js';
+import { untilSignal } from '../../../src/cli/signals.js';
 
 /** `scrapeflow local-api`: the OmniScrape-compatible local API, until SIGINT or SIGTERM. */
 export function registerLocalApi(program: Command): void {

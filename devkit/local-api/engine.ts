@@ -19,7 +19,7 @@
  * `metadata.method_used` says what produced the answer.
  */
 import { Agent, errors as undiciErrors, interceptors, request, type Dispatcher } from 'undici';
-import type { MethodUsed, ScrapeRequest } from '../omniscrape/types.js';
+import type { MethodUsed, ScrapeRequest } from '../../src/omniscrape/types.js';
 import { COST_TABLE, priceOf } from './billing.js';
 import { isChallengePage, needsRendering } from './challenge.js';
 import { extract } from './extract.js';

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from '../../src/logging/logger.js';
 import { ASSETS } from './assets.js';
 import { CATEGORIES, interactiveBatch, parseProductNumber, product } from './catalog.js';
 import {

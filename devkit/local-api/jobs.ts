@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { AsyncJobStatus, ScrapeRequest } from '../omniscrape/types.js';
+import type { AsyncJobStatus, ScrapeRequest } from '../../src/omniscrape/types.js';
 import type { Account, Accounts } from './accounts.js';
 import type { FaultRule } from './faults.js';
 import type { ScrapeBody } from './response.js';

@@ -5,10 +5,10 @@
  * async job flow (submitted once, then polled on workflow timers).
  */
 import type { Client } from '@temporalio/client';
-import { startBatch } from '../client/batches.js';
-import { followBatch } from '../client/follow.js';
-import type { ResultStore } from '../store/types.js';
-import type { BatchProgress } from '../workflows/types.js';
+import { startBatch } from '../../src/client/batches.js';
+import { followBatch } from '../../src/client/follow.js';
+import type { ResultStore } from '../../src/store/types.js';
+import type { BatchProgress } from '../../src/workflows/types.js';
 
 export interface DemoOptions {
   client: Client;

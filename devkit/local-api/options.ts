@@ -1,5 +1,5 @@
 /** Options of `startLocalApi`, documented where they are declared. */
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from '../../src/logging/logger.js';
 import type { AccountConfig } from './accounts.js';
 import type { FaultRuleInput } from './faults.js';
 import type { RenderBackend } from './engine.js';

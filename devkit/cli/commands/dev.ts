@@ -2,10 +2,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { createLogger } from '../../logging/logger.js';
-import { DEFAULT_PORTS, startEmbeddedStack, type EmbeddedStack } from '../../dev/stack.js';
-import { intOption, say } from '../context.js';
-import { untilSignal } from '../signals.js';
+import { createLogger } from '../../../src/logging/logger.js';
+import { DEFAULT_PORTS, startEmbeddedStack, type EmbeddedStack } from '../../stack/stack.js';
+import { intOption, say } from '../../../src/cli/context.js';
+import { untilSignal } from '../../../src/cli/signals.js';
 
 export interface StackFlags {
   temporalPort: number;

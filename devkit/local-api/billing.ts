@@ -29,8 +29,8 @@
  * that nothing was charged twice. An async job is charged when it completes, and the charge appears in
  * the job's `billing`.
  */
-import { PRICES } from '../omniscrape/prices.js';
-import type { MethodUsed, ScrapeMode } from '../omniscrape/types.js';
+import { PRICES } from '../../src/omniscrape/prices.js';
+import type { MethodUsed, ScrapeMode } from '../../src/omniscrape/types.js';
 import type { Account } from './accounts.js';
 
 /** OmniScrape's prices (one table for the product and this double: src/omniscrape/prices.ts). */

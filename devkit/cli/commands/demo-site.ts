@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { startDemoSite } from '../../demo-site/index.js';
-import { createLogger } from '../../logging/logger.js';
-import { CliError, ExitCode } from '../exit.js';
-import { untilSignal } from '../signals.js';
+import { createLogger } from '../../../src/logging/logger.js';
+import { CliError, ExitCode } from '../../../src/cli/exit.js';
+import { untilSignal } from '../../../src/cli/signals.js';
 
 const flagsSchema = z.object({
   port: z

@@ -3,7 +3,7 @@
  * src/batch/selectors.ts describes them.
  */
 import { load } from 'cheerio';
-import { parseSelector } from '../batch/selectors.js';
+import { parseSelector } from '../../src/batch/selectors.js';
 
 /** Applies every selector to `html`. Selectors are assumed to be valid (see `selectorError`). */
 export function extract(

@@ -13,9 +13,9 @@
  * navigation timeout) reject with Playwright's error (`name` `TimeoutError` for timeouts).
  */
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright';
-import { CHROMIUM_ARGS, findChromium } from '../config/binaries.js';
+import { CHROMIUM_ARGS, findChromium } from '../../src/config/binaries.js';
 import { challengeProof } from '../demo-site/challenge.js';
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from '../../src/logging/logger.js';
 import { isChallengePage } from './challenge.js';
 
 export interface RendererOptions {
@@ -350,7 +350,7 @@ export class Renderer {
   }
 
   /**
-   * Solves the demo site's challenge (protocol in src/demo-site/challenge.ts): submits the proof from
+   * Solves the demo site's challenge (protocol in devkit/demo-site/challenge.ts): submits the proof from
    * page context and waits for the document the verification leads to. Returns that document's status,
    * or undefined when the page held no challenge form.
    */

@@ -1,6 +1,6 @@
 /**
  * The embedded stack behind `scrapeflow dev` and `scrapeflow demo`, in one process where possible:
- * the Temporal dev server with its Web UI (a child process, managed by dev-server.ts), the local
+ * the Temporal dev server with its Web UI (a child process, managed by ../temporal/dev-server.ts), the local
  * OmniScrape API with one local account whose key the workers get, the demo site, a worker of every role
  * (`worker --queue all`) and the HTTP service. Its processes talk to its own dev server in plaintext,
  * whatever TEMPORAL_TLS, TEMPORAL_API_KEY or a Temporal profile say. `stop()` closes them in reverse order and leaves no process behind. The store is
@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
-import { connectClient } from '../client/temporal.js';
-import { loadConfig, type Config } from '../config/env.js';
+import { connectClient } from '../../src/client/temporal.js';
+import { loadConfig, type Config } from '../../src/config/env.js';
 import { startDemoSite, type DemoSite } from '../demo-site/index.js';
 import {
   startLocalApi,
@@ -24,14 +24,14 @@ import {
   type FaultRuleInput,
   type LocalApiHandle,
 } from '../local-api/index.js';
-import type { Logger } from '../logging/logger.js';
-import { startService, type RunningService } from '../service/server.js';
-import { openStore } from '../store/index.js';
-import type { ResultStore } from '../store/types.js';
+import type { Logger } from '../../src/logging/logger.js';
+import { startService, type RunningService } from '../../src/service/server.js';
+import { openStore } from '../../src/store/index.js';
+import type { ResultStore } from '../../src/store/types.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
-import { plainConnection } from '../temporal/connection.js';
-import { startWorkers, WORKER_ROLES } from '../workers/process.js';
-import { StackStartError } from '../errors.js';
+import { plainConnection } from '../../src/temporal/connection.js';
+import { startWorkers, WORKER_ROLES } from '../../src/workers/process.js';
+import { StackStartError } from '../../src/errors.js';
 
 /** Default ports, as the Temporal CLI and the scrapeflow docs use them. */
 export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, service: 8787, api: 8788, demo: 8790 } as const;

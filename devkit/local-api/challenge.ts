@@ -5,7 +5,7 @@
 
 /**
  * The demo site's challenge marker: an element carrying `data-challenge-nonce`, as in
- * `<div id="challenge" data-challenge-nonce="…">` (see src/demo-site/challenge.ts). The attribute must
+ * `<div id="challenge" data-challenge-nonce="…">` (see devkit/demo-site/challenge.ts). The attribute must
  * sit inside a tag, so a page merely mentioning it in its text does not match.
  */
 const CHALLENGE_MARKER = /<[a-z][^>]*\sdata-challenge-nonce\s*=/i;
