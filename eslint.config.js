@@ -26,6 +26,13 @@ const nodeBuiltins = [
   'buffer',
 ];
 
+// The product (src/, the published package) never imports the devkit (devkit/: the local OmniScrape API,
+// the demo site, the embedded stack and their commands); the devkit imports the product.
+const devkitImports = {
+  group: ['**/devkit', '**/devkit/**'],
+  message: 'src/ is the published product: it does not import devkit/ (devkit/ imports src/).',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'scripts/**', '.data/**'] },
   js.configs.recommended,
@@ -54,6 +61,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.{ts,cts}'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [devkitImports] }] },
+  },
+  {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O libraries.
     files: ['src/workflows/**/*.ts'],
     rules: {
@@ -75,6 +86,7 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'Workflows import activity types only.',
             },
+            devkitImports,
           ],
         },
       ],

@@ -1,39 +1,7 @@
 /**
- * The `scrapeflow` executable. Each subcommand lives in its own module under ./commands and registers
- * itself on the program; this file only wires them and owns the process exit code.
+ * The published `scrapeflow` executable's entry point. In a repository checkout bin/scrapeflow runs
+ * devkit/cli/main.ts instead, the same program with the devkit's commands.
  */
-import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.js';
-import { toCliError } from './context.js';
-import { ExitCode } from './exit.js';
+import { runCli } from './program.js';
 
-export function buildProgram(): Command {
-  const program = new Command('scrapeflow')
-    .description('Durable, bounded, pausable OmniScrape batches on Temporal')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  for (const register of commands) register(program);
-  return program;
-}
-
-async function main(argv: string[]): Promise<void> {
-  try {
-    await buildProgram().parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version exit with 0; usage errors were already printed by commander.
-      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-      return;
-    }
-    const failure = toCliError(err);
-    if (failure) {
-      process.stderr.write(`scrapeflow: ${failure.message}\n`);
-      process.exitCode = failure.exitCode;
-      return;
-    }
-    process.stderr.write(`scrapeflow: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = ExitCode.failure;
-  }
-}
-
-await main(process.argv);
+await runCli(process.argv);
