@@ -12,6 +12,7 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY bin ./bin
+# The product only: devkit/ (local API, demo site, dev stack) is the repository checkout's, not the image's.
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
