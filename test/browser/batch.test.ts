@@ -108,6 +108,10 @@ describe('browser path (BaaS over CDP on the browser queue)', () => {
       options: {
         ...BASE,
         concurrency: 3,
+        // Three URLs share one session: the last waits out two sessions, Chromium's start included, which
+        // takes several times longer on a loaded machine. Tries every ≤ 2 s for 80 s keep that wait
+        // within the budget, so the test checks the backoff, not the machine's speed.
+        retry: { ...BASE.retry, rateLimitMaxTries: 40, rateLimitCapMs: 2000 },
         steps: [
           { action: 'wait', ms: 1500 },
           { action: 'extract', fields: { title: 'h1', price: '[data-price]' } },
