@@ -24,8 +24,9 @@ export interface ServiceDeps {
 export interface ResponseDoc {
   description: string;
   error?: boolean;
-  /** The body's component schema (`BatchProgress`), or its media types. */
+  /** The JSON body's component schema (`BatchProgress`). */
   schema?: string;
+  /** A body in other media types: media type → what it holds (results as JSON lines or CSV). */
   content?: Record<string, string>;
 }
 
