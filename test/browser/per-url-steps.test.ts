@@ -36,7 +36,9 @@ after(async () => {
 const OPTIONS = {
   concurrency: 5,
   retry: { upstreamDelayMs: 200 },
-  timeouts: { scrapeMs: 60_000, heartbeatMs: 2000 },
+  // Beats go out every 0.8 × the timeout (the SDK's throttle): 5 s leaves a Chromium start on a loaded
+  // machine 1 s of slack before the server gives the try up.
+  timeouts: { scrapeMs: 60_000, heartbeatMs: 5000 },
 };
 
 /** The interactive page's steps with one category chosen. */
