@@ -28,18 +28,19 @@ function queryParameters(schema: z.ZodObject) {
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
+/** Bodies of other media types than JSON: media type → a string schema saying what it holds. */
+const textContent = (types: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(types).map(([type, about]) => [type, { schema: { type: 'string', description: about } }]),
+  );
+
 function response({ description, error, schema, content }: ResponseDoc) {
   if (error) return { description, content: { 'application/json': { schema: ref('Error') } } };
   if (schema) return { description, content: { 'application/json': { schema: ref(schema) } } };
   if (content)
     return {
       description,
-      content: Object.fromEntries(
-        Object.entries(content).map(([type, about]) => [
-          type,
-          { schema: { type: 'string', description: about } },
-        ]),
-      ),
+      content: textContent(content),
     };
   return { description };
 }
@@ -55,12 +56,7 @@ function operation(route: Route) {
   const parameters = [...pathParameters, ...(route.query ? queryParameters(route.query) : [])];
   const content = {
     ...(route.body ? { 'application/json': { schema: ref(route.body.name) } } : {}),
-    ...Object.fromEntries(
-      Object.entries(route.uploads ?? {}).map(([type, about]) => [
-        type,
-        { schema: { type: 'string', description: about } },
-      ]),
-    ),
+    ...textContent(route.uploads ?? {}),
   };
   const unavailable: Record<number, ResponseDoc> = route.offline
     ? {}
