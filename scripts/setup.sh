@@ -2,7 +2,7 @@
 # Installs what scrapeflow needs on this machine; idempotent and quick when everything is present.
 #   - npm packages (npm ci) and the TypeScript build
 #   - the Temporal CLI (dev server + Web UI), built from its Go module when no binary is found
-#   - Chromium, from Debian's packages when none is found
+#   - Chromium's headless shell, from Debian's packages when missing (else another Chromium found)
 #   - PostgreSQL started when installed but down (only with --start-postgres)
 #   - with --cluster: the Temporal server and its SQL tool (temporal-server, temporal-sql-tool), built
 #     from the server's Go module, for a real cluster on PostgreSQL, and the server's PostgreSQL schemas
@@ -119,26 +119,31 @@ if [ "$cluster" = 1 ]; then
 fi
 
 # --- Chromium ---------------------------------------------------------------------------------------
+# The headless shell first (same order as findChromium in src/config/binaries.ts): every launch here is
+# headless, and it spends under half the CPU of a full Chromium per browser session. A machine with only
+# a full Chromium gets the headless shell from Debian's packages when it can, and uses what it has when not.
 find_chromium() {
   if [ -n "${CHROMIUM_PATH:-}" ]; then
     [ -x "$CHROMIUM_PATH" ] && { echo "$CHROMIUM_PATH"; return 0; }
     say "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"; return 1
   fi
-  for name in chromium chromium-browser google-chrome google-chrome-stable; do
+  # Debian's wrapper script runs the headless shell as its child (no exec): its binary is taken directly.
+  [ -x /usr/lib/chromium/chromium-headless-shell ] && { echo /usr/lib/chromium/chromium-headless-shell; return 0; }
+  for name in chromium-headless-shell chromium chromium-browser google-chrome google-chrome-stable; do
     command -v "$name" >/dev/null 2>&1 && { command -v "$name"; return 0; }
   done
   return 1
 }
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium-headless-shell >/dev/null 2>&1 && can_apt; then
+  say "installing Chromium's headless shell from Debian's packages"
+  apt_install chromium-headless-shell || say "chromium-headless-shell not installed; looking for another Chromium"
+fi
 if chromium_bin=$(find_chromium); then
   say "chromium: $chromium_bin"
-elif [ -n "${CHROMIUM_PATH:-}" ]; then
-  exit 1
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing Chromium from Debian's packages"
-  apt_install chromium
-  say "chromium: $(command -v chromium)"
 else
-  say "no Chromium found. Install it (Debian: sudo apt-get install -y chromium) or set CHROMIUM_PATH."
+  [ -n "${CHROMIUM_PATH:-}" ] ||
+    say "no Chromium found. Install it (Debian: sudo apt-get install -y chromium-headless-shell) or set CHROMIUM_PATH."
   exit 1
 fi
 
