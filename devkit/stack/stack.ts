@@ -10,10 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { once } from 'node:events';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../src/client/temporal.js';
 import { loadConfig, type Config } from '../../src/config/env.js';
@@ -30,12 +28,10 @@ import { openStore } from '../../src/store/index.js';
 import type { ResultStore } from '../../src/store/types.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { plainConnection } from '../../src/temporal/connection.js';
-import { startWorkers, WORKER_ROLES } from '../../src/workers/process.js';
+import { startWorkers } from '../../src/workers/process.js';
+import { WORKER_ROLES } from '../../src/workers/roles.js';
 import { StackStartError } from '../../src/errors.js';
-
-/** Default ports, as the Temporal CLI and the scrapeflow docs use them. */
-export const DEFAULT_PORTS = { temporal: 7233, ui: 8233, service: 8787, api: 8788, demo: 8790 } as const;
-export type StackPorts = { [K in keyof typeof DEFAULT_PORTS]: number };
+import { DEFAULT_PORTS, type StackPorts } from './ports.js';
 
 export interface EmbeddedStackOptions {
   /** Ports; 0 picks a free one. @default DEFAULT_PORTS */
@@ -69,21 +65,6 @@ export interface EmbeddedStack {
   dataDir: string;
   /** Stops everything (reverse start order); safe to call twice. */
   stop(): Promise<void>;
-}
-
-/** `port` when it is free on 127.0.0.1, else 0 (a free one); for commands that prefer defaults. */
-export async function preferPort(port: number): Promise<number> {
-  if (port === 0) return 0;
-  const server = createServer();
-  try {
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-    server.close();
-    await once(server, 'close');
-    return port;
-  } catch {
-    return 0;
-  }
 }
 
 async function readFaults(path: string): Promise<FaultRuleInput[]> {

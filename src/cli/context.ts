@@ -3,9 +3,8 @@
  * closed in `finally`; and the line and exit code an error ends the CLI with.
  */
 import type { Client } from '@temporalio/client';
-import { connectClient } from '../client/temporal.js';
-import { loadConfig, type Config } from '../config/env.js';
-import { openStore, type ResultStore } from '../store/index.js';
+import type { Config } from '../config/env.js';
+import type { ResultStore } from '../store/index.js';
 import { CliError, ExitCode } from './exit.js';
 import { answerOf, isAppError } from '../errors.js';
 
@@ -26,8 +25,17 @@ export function toCliError(err: unknown): CliError | undefined {
   return new CliError(answer.cliMessage?.(err) ?? err.message, answer.exit);
 }
 
-/** Runs `work` with a context, closing the client and store afterwards. */
+/**
+ * Runs `work` with a context, closing the client and store afterwards. The modules it opens are loaded
+ * here, when a command runs, not when the program is built: the Temporal client and the store drivers
+ * are most of the CLI's start-up, which `--help` and usage errors should not pay.
+ */
 export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const [{ connectClient }, { loadConfig }, { openStore }] = await Promise.all([
+    import('../client/temporal.js'),
+    import('../config/env.js'),
+    import('../store/index.js'),
+  ]);
   const config = loadConfig();
   const store = await openStore(config);
   try {

@@ -15,7 +15,6 @@
  *   with steps runs in a browser session, the others of the batch on the HTTP path (unless the batch has
  *   steps). Text and CSV lines carry no steps: use JSONL (or the batch's `steps`) for interactive pages.
  */
-import { extname } from 'node:path';
 import { describeIssues } from '../batch/options.js';
 import { stepsSchema, type Step } from '../batch/steps.js';
 import { httpUrl } from '../omniscrape/types.js';
@@ -23,9 +22,7 @@ import type { UrlItem } from '../store/types.js';
 import { csvRecords } from './input-csv.js';
 import { inputLines } from './input-lines.js';
 import { InputError, isAppError } from '../errors.js';
-
-export const INPUT_FORMATS = ['text', 'csv', 'jsonl'] as const;
-export type InputFormat = (typeof INPUT_FORMATS)[number];
+import type { InputFormat } from './input-format.js';
 
 export { MAX_LINE_BYTES } from './input-lines.js';
 
@@ -40,14 +37,6 @@ export interface ParseInputOptions {
   skipInvalid?: boolean;
   /** Called for every skipped invalid line (only with `skipInvalid`). */
   onSkip?: (error: InputError) => void;
-}
-
-/** The format a file name implies: `.csv`, `.jsonl` / `.ndjson`, anything else `text`. */
-export function formatOfPath(path: string): InputFormat {
-  const ext = extname(path).toLowerCase();
-  if (ext === '.csv') return 'csv';
-  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  return 'text';
 }
 
 function checkUrl(raw: string, line: number): string {

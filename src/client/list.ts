@@ -7,16 +7,6 @@ import { AccountAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/searc
 import type { BatchState, PauseReason } from '../workflows/types.js';
 import { closedStateOf } from './progress.js';
 
-export const BATCH_STATES = [
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-  'failed',
-  'terminated',
-  'timed_out',
-] as const satisfies readonly BatchState[];
-
 export interface BatchSummary {
   batchId: string;
   /**

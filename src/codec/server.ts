@@ -9,20 +9,19 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
+import { DEFAULT_CORS_ORIGINS } from './cors.js';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
   logger?: Logger;
   /**
    * Browser origins allowed to call the server (the Temporal Web UI), e.g. `http://localhost:8233`.
-   * @default ['http://localhost:8233', 'http://127.0.0.1:8233']
+   * @default DEFAULT_CORS_ORIGINS
    */
   corsOrigins?: string[];
   /** Largest request body, bytes. @default 20 MiB */
   bodyLimitBytes?: number;
 }
-
-export const DEFAULT_CORS_ORIGINS = ['http://localhost:8233', 'http://127.0.0.1:8233'];
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 const bodySchema = z.object({

@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { batchOptionsSchema } from '../batch/options.js';
 import { stepsSchema } from '../batch/steps.js';
-import { INPUT_FORMATS } from '../client/input.js';
-import { BATCH_STATES } from '../client/list.js';
+import { INPUT_FORMATS } from '../client/input-format.js';
+import { BATCH_STATES } from '../workflows/types.js';
 import { RESULT_FORMATS } from '../client/results.js';
 import { httpUrl } from '../omniscrape/types.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, TERMINAL_STATUSES } from '../store/types.js';

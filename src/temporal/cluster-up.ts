@@ -28,6 +28,7 @@ import {
   TEMPORAL_SERVER_VERSION,
 } from '../config/binaries.js';
 import { BASE_DYNAMIC_CONFIG } from './dynamic-config.js';
+import { TLS_FILES } from './defaults.js';
 import { ClusterConfigError, ClusterInterruptedError, ClusterStartError, isAppError } from '../errors.js';
 
 export interface ClusterUpOptions {
@@ -121,15 +122,6 @@ export function parseDatabaseUrl(value: string): PgTarget {
     database,
   };
 }
-
-/** The files `--tls DIR` must hold, by role. */
-export const TLS_FILES = {
-  ca: 'ca.pem',
-  cert: 'server.pem',
-  key: 'server-key.pem',
-  clientCert: 'client.pem',
-  clientKey: 'client-key.pem',
-} as const;
 
 interface TlsFiles {
   /** The name clients on this host check the server's certificate against (see `certificateName`). */

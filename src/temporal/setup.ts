@@ -11,6 +11,7 @@ import type { SearchAttributeType } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from './search-attributes.js';
 import { TemporalNotSetUpError } from '../errors.js';
+import { DEFAULT_RETENTION_MS } from './defaults.js';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 type IndexedValueType = proto.temporal.api.enums.v1.IndexedValueType;
@@ -162,9 +163,6 @@ export interface SetupOutcome {
   /** Attributes this run registered. */
   registered: string[];
 }
-
-/** Milliseconds of the default retention of a namespace `setUpNamespace` creates. */
-export const DEFAULT_RETENTION_MS = 72 * 3_600_000;
 
 /**
  * Creates the namespace when missing and registers every missing search attribute with its type. A

@@ -33,37 +33,17 @@ import {
 import { requireSetup } from '../temporal/setup.js';
 import { installRuntime } from './runtime.js';
 import type { RoleDefinition, StartedRole } from './role.js';
-import { workflowsRole } from './workflows.js';
-import { scrapeRole } from './scrape.js';
-import { browserRole } from './browser.js';
+import type { WorkerRole } from './roles.js';
 import { TemporalUnavailableError } from '../errors.js';
 
-/** The roles, in the order a process starts them. */
-export const WORKER_ROLES = ['workflows', 'scrape', 'browser'] as const;
-export type WorkerRole = (typeof WORKER_ROLES)[number];
-
 /**
- * `workflows`, `scrape`, `browser`, a comma list of them (`workflows,scrape`), or `all`. Returns the
- * roles in start order, each once; throws naming the flag and the word it does not know.
+ * Each role's module, loaded only in a process that runs the role: the browser role's Playwright alone
+ * is about a second of CPU at every worker start.
  */
-export function parseRoles(value: string, flag = '--queue'): WorkerRole[] {
-  const words = value
-    .split(',')
-    .map((w) => w.trim())
-    .filter(Boolean);
-  if (words.length === 1 && words[0] === 'all') return [...WORKER_ROLES];
-  const unknown = words.filter((w) => !(WORKER_ROLES as readonly string[]).includes(w));
-  if (words.length === 0 || unknown.length)
-    throw new Error(
-      `${flag} must be ${WORKER_ROLES.join(', ')}, a comma list of them, or all (got ${JSON.stringify(value)})`,
-    );
-  return WORKER_ROLES.filter((r) => words.includes(r));
-}
-
-const ROLES: Record<WorkerRole, RoleDefinition> = {
-  workflows: workflowsRole,
-  scrape: scrapeRole,
-  browser: browserRole,
+const ROLES: Record<WorkerRole, () => Promise<RoleDefinition>> = {
+  workflows: async () => (await import('./workflows.js')).workflowsRole,
+  scrape: async () => (await import('./scrape.js')).scrapeRole,
+  browser: async () => (await import('./browser.js')).browserRole,
 };
 
 export interface WorkerProcessDeps {
@@ -106,7 +86,10 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   if (roles.length === 0) throw new Error('a worker process needs at least one role');
   // Only the roles that call OmniScrape read keys: a workflows worker needs none.
   const accounts = roles.some((r) => r !== 'workflows') ? loadAccounts(config, deps.env) : new Accounts([]);
-  for (const role of roles) ROLES[role].require?.(config, { ...deps, accounts });
+  const definitions = await Promise.all(
+    roles.map(async (role) => ({ role, definition: await ROLES[role]() })),
+  );
+  for (const { definition } of definitions) definition.require?.(config, { ...deps, accounts });
   const settings = deps.connection ?? resolveTemporalConnection(config);
   const dataConverter = dataConverterFromConfig(config); // a bad key fails here, before anything starts
   await requireSetup(client.connection, settings.namespace, clientAddress(client));
@@ -119,10 +102,10 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   const connection = await connectNative(settings);
   const started: Array<{ role: WorkerRole; started: StartedRole }> = [];
   try {
-    for (const role of roles)
+    for (const { role, definition } of definitions)
       started.push({
         role,
-        started: await ROLES[role].start({
+        started: await definition.start({
           config,
           logger,
           store,

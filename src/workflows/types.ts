@@ -41,8 +41,16 @@ export interface UrlSummary {
  * `cancelled` through Temporal itself (Web UI, `temporal workflow cancel`) before the workflow could
  * record it. The workflow never sets `failed`, `terminated` or `timed_out`.
  */
-export type BatchState =
-  'running' | 'paused' | 'completed' | 'cancelled' | 'failed' | 'terminated' | 'timed_out';
+export const BATCH_STATES = [
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+  'failed',
+  'terminated',
+  'timed_out',
+] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
 /**
  * Why a batch is paused: `auth` (401) and `balance` (402, or the balance fell below
  * `pauseBelowBalance`) wait for an operator; `outage` (OmniScrape unreachable or failing most calls)

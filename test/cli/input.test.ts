@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LINE_BYTES, formatOfPath, parseInput, type ParseInputOptions } from '../../src/client/input.js';
+import { MAX_LINE_BYTES, parseInput, type ParseInputOptions } from '../../src/client/input.js';
+import { formatOfPath } from '../../src/client/input-format.js';
 import { InputError } from '../../src/errors.js';
 
 async function collect(chunks: Array<string | Uint8Array>, options?: ParseInputOptions) {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { findTemporalSchemaDir, findTemporalServer, findTemporalSqlTool } from '../../src/config/binaries.js';
 import { freePort } from '../../devkit/temporal/dev-server.js';
-import { TLS_FILES } from '../../src/temporal/cluster-up.js';
+import { TLS_FILES } from '../../src/temporal/defaults.js';
 import { makeTestCerts, type TestCerts } from './certs.js';
 import { BIN, runCli } from './cli.js';
 import { TEST_DATABASE_ADMIN_URL, dropTestDatabases } from './database.js';

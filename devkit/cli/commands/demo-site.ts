@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { startDemoSite } from '../../demo-site/index.js';
-import { createLogger } from '../../../src/logging/logger.js';
 import { CliError, ExitCode } from '../../../src/cli/exit.js';
 import { untilSignal } from '../../../src/cli/signals.js';
 
@@ -30,6 +28,10 @@ export function registerDemoSite(program: Command): void {
           ExitCode.usage,
         );
       }
+      const [{ startDemoSite }, { createLogger }] = await Promise.all([
+        import('../../demo-site/index.js'),
+        import('../../../src/logging/logger.js'),
+      ]);
       const logger = createLogger({ name: 'demo-site' });
       let site;
       try {

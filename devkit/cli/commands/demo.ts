@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_PORTS, preferPort } from '../../stack/stack.js';
-import { runDemo } from '../../stack/demo.js';
+import { DEFAULT_PORTS, preferPort } from '../../stack/ports.js';
 import { say } from '../../../src/cli/context.js';
-import { createProgressView, summaryLines } from '../../../src/cli/progress.js';
 import { untilSignal } from '../../../src/cli/signals.js';
 import { addStackFlags, cliEnvLine, printAddresses, startStackFromFlags, type StackFlags } from './dev.js';
 
@@ -35,6 +33,10 @@ export function registerDemo(program: Command): void {
         say(
           'running the demo: 8 product pages, 3 JavaScript-rendered pages, 1 broken page, and 1 long render via the async job flow',
         );
+        const [{ runDemo }, { createProgressView, summaryLines }] = await Promise.all([
+          import('../../stack/demo.js'),
+          import('../../../src/cli/progress.js'),
+        ]);
         const view = createProgressView();
         const run = await runDemo({
           client: stack.client,

@@ -1,9 +1,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { createLogger } from '../../../src/logging/logger.js';
-import { DEFAULT_PORTS, startEmbeddedStack, type EmbeddedStack } from '../../stack/stack.js';
+import type { EmbeddedStack } from '../../stack/stack.js';
+import { DEFAULT_PORTS } from '../../stack/ports.js';
 import { intOption, say } from '../../../src/cli/context.js';
 import { untilSignal } from '../../../src/cli/signals.js';
 
@@ -59,6 +58,11 @@ export async function startStackFromFlags(
     : flags.dataDir
       ? join(flags.dataDir, 'scrapeflow.log')
       : join(tmpdir(), 'scrapeflow-dev.log');
+  const [{ pino }, { createLogger }, { startEmbeddedStack }] = await Promise.all([
+    import('pino'),
+    import('../../../src/logging/logger.js'),
+    import('../../stack/stack.js'),
+  ]);
   const logger = createLogger({
     name: 'dev',
     ...(logFile ? { destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) } : {}),

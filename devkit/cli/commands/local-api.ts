@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../../src/logging/logger.js';
-import { ConfigError, optionsFromFlags, startLocalApi, type LocalApiFlags } from '../../local-api/index.js';
+import type { LocalApiFlags } from '../../local-api/index.js';
 import { CliError, ExitCode } from '../../../src/cli/exit.js';
 import { untilSignal } from '../../../src/cli/signals.js';
 
@@ -20,6 +19,10 @@ export function registerLocalApi(program: Command): void {
     .option('--admin-token <token>', 'bearer token that enables /admin/*')
     .option('--state-file <file>', 'keep balances, counters and charges in this file across restarts')
     .action(async (flags: LocalApiFlags) => {
+      const [{ ConfigError, optionsFromFlags, startLocalApi }, { createLogger }] = await Promise.all([
+        import('../../local-api/index.js'),
+        import('../../../src/logging/logger.js'),
+      ]);
       let options;
       try {
         options = await optionsFromFlags(flags);

@@ -10,13 +10,10 @@
 import { join, resolve } from 'node:path';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { Option, type Command } from 'commander';
-import { connectClient } from '../../client/temporal.js';
 import { loadConfig } from '../../config/env.js';
-import { resolveTemporalConnection } from '../../temporal/connection.js';
 import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
-import { clusterUp, TLS_FILES, type RunningCluster } from '../../temporal/cluster-up.js';
-import { ALL_SEARCH_ATTRIBUTES } from '../../temporal/search-attributes.js';
-import { DEFAULT_RETENTION_MS, setUpNamespace } from '../../temporal/setup.js';
+import type { RunningCluster } from '../../temporal/cluster-up.js';
+import { DEFAULT_RETENTION_MS, TLS_FILES } from '../../temporal/defaults.js';
 import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
@@ -58,6 +55,17 @@ export function registerCluster(program: Command): void {
         .default(DEFAULT_RETENTION_MS, `${DEFAULT_RETENTION_MS / 3_600_000}h`),
     )
     .action(async ({ retention }: { retention: number }) => {
+      const [
+        { connectClient },
+        { resolveTemporalConnection },
+        { setUpNamespace },
+        { ALL_SEARCH_ATTRIBUTES },
+      ] = await Promise.all([
+        import('../../client/temporal.js'),
+        import('../../temporal/connection.js'),
+        import('../../temporal/setup.js'),
+        import('../../temporal/search-attributes.js'),
+      ]);
       const config = loadConfig();
       const connection = resolveTemporalConnection(config);
       const client = await connectClient(config, { connection });
@@ -156,6 +164,7 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
       try {
         const stateDir =
           flags.dir ?? join(loadConfig().SCRAPEFLOW_DATA_DIR, `temporal-cluster-${flags.port}`);
+        const { clusterUp } = await import('../../temporal/cluster-up.js');
         up = await clusterUp({
           databaseUrl: flags.databaseUrl,
           stateDir,
@@ -171,6 +180,7 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
         say(`${await signalled}: ${err.message}`);
         return;
       }
+      const { resolveTemporalConnection } = await import('../../temporal/connection.js');
       say(`config: ${up.configFile}   log: ${up.logFile}   server pid: ${up.pid}`);
       say(
         `ready: Temporal server ${TEMPORAL_SERVER_VERSION} at ${up.address}${up.tls ? ' (mTLS)' : ''} in ` +

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { codecFromConfig } from '../../codec/data-converter.js';
-import { DEFAULT_CORS_ORIGINS, startCodecServer } from '../../codec/server.js';
+import { DEFAULT_CORS_ORIGINS } from '../../codec/cors.js';
 import { loadConfig } from '../../config/env.js';
-import { createLogger } from '../../logging/logger.js';
 import { CliError, ExitCode } from '../exit.js';
 import { intOption } from '../context.js';
 import { untilSignal } from '../signals.js';
@@ -30,6 +28,11 @@ SCRAPEFLOW_ENCRYPTION_KEYS=id1:base64,id2:base64. In the Web UI, set the codec e
 --ui-codec-endpoint <url>.`,
     )
     .action(async (flags: { port: number; host: string; corsOrigin?: string[] }) => {
+      const [{ codecFromConfig }, { startCodecServer }, { createLogger }] = await Promise.all([
+        import('../../codec/data-converter.js'),
+        import('../../codec/server.js'),
+        import('../../logging/logger.js'),
+      ]);
       const codec = codecFromConfig(loadConfig());
       if (!codec)
         throw new CliError(

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { cancelBatch, pauseBatch, requireRunning, resumeBatch } from '../../client/batches.js';
-import { listBatches } from '../../client/list.js';
 import { intOption, say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
@@ -12,6 +10,7 @@ export function registerControl(program: Command): void {
     .argument('<batchId>')
     .action(async (batchId: string) => {
       await withContext(async ({ client }) => {
+        const { pauseBatch, requireRunning } = await import('../../client/batches.js');
         await requireRunning(client, batchId, 'pause');
         await pauseBatch(client, batchId, 'manual');
         say(`paused ${batchId}; continue with \`scrapeflow resume ${batchId}\``);
@@ -34,6 +33,10 @@ export function registerControl(program: Command): void {
       if (batchId && flags.all)
         throw new CliError('give either a batch id or --all, not both', ExitCode.usage);
       await withContext(async ({ client }) => {
+        const [{ requireRunning, resumeBatch }, { listBatches }] = await Promise.all([
+          import('../../client/batches.js'),
+          import('../../client/list.js'),
+        ]);
         if (batchId) {
           await requireRunning(client, batchId, 'resume');
           await resumeBatch(
@@ -62,6 +65,7 @@ export function registerControl(program: Command): void {
     .argument('<batchId>')
     .action(async (batchId: string) => {
       await withContext(async ({ client }) => {
+        const { cancelBatch, requireRunning } = await import('../../client/batches.js');
         await requireRunning(client, batchId, 'cancel');
         await cancelBatch(client, batchId);
         say(`cancelling ${batchId}; \`scrapeflow status ${batchId}\` shows when it has stopped`);

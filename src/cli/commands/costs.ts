@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { getCosts, type BatchCosts } from '../../client/costs.js';
+import type { BatchCosts } from '../../client/costs.js';
 import { say, withContext } from '../context.js';
 
 function costLines(costs: BatchCosts): string[] {
@@ -26,6 +26,7 @@ export function registerCosts(program: Command): void {
     .option('--json', 'print one JSON object: batchId, state, total, byMethod, byTag, lastBalance, urlsDone')
     .action(async (batchId: string, flags: { json?: boolean }) => {
       await withContext(async ({ client, store }) => {
+        const { getCosts } = await import('../../client/costs.js');
         const costs = await getCosts(client, store, batchId);
         if (flags.json) say(JSON.stringify(costs));
         else for (const line of costLines(costs)) say(line);

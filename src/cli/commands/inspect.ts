@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { inspectLine, type LineInspection, type LineSelector } from '../../client/inspect.js';
+import type { LineInspection, LineSelector } from '../../client/inspect.js';
 import { say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
@@ -69,6 +69,7 @@ not in its input).`,
     .action(async (batchId: string, line: string, flags: { json?: boolean; uiUrl?: string }) => {
       const selector = selectorOf(line);
       await withContext(async ({ client, store, config }) => {
+        const { inspectLine } = await import('../../client/inspect.js');
         const view = await inspectLine(client, store, batchId, selector, {
           uiUrl: flags.uiUrl ?? config.TEMPORAL_UI_URL,
         });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { BATCH_STATES, listBatches } from '../../client/list.js';
+import { BATCH_STATES } from '../../workflows/types.js';
 import type { BatchState } from '../../workflows/types.js';
 import { intOption, say, withContext } from '../context.js';
 
@@ -13,6 +13,7 @@ export function registerList(program: Command): void {
     .option('--json', 'one JSON object per line')
     .action(async (flags: { status?: BatchState; limit: number; json?: boolean }) => {
       await withContext(async ({ client }) => {
+        const { listBatches } = await import('../../client/list.js');
         let count = 0;
         for await (const batch of listBatches(client, {
           ...(flags.status ? { status: flags.status } : {}),

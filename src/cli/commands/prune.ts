@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
-import { openStore } from '../../store/index.js';
 import { say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
@@ -24,6 +23,7 @@ export function registerPrune(program: Command): void {
     .description('delete stored page bodies older than a given age (result records and dead letters stay)')
     .requiredOption('--older-than <age>', 'age such as 30m, 12h or 7d', parseAge)
     .action(async ({ olderThan }: { olderThan: number }) => {
+      const { openStore } = await import('../../store/index.js');
       const store = await openStore(loadConfig());
       try {
         const cutoff = new Date(Date.now() - olderThan);

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
-import { redriveBatch } from '../../client/redrive.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
-import { accountsFileOf } from '../../config/accounts.js';
-import { summaryLines } from '../progress.js';
-import { exitCodeOf, watchBatch } from '../watch.js';
 
 /** `scrapeflow redrive <id>`: the batch's dead letters run again as a new batch. */
 export function registerRedrive(program: Command): void {
@@ -26,6 +22,13 @@ Each re-driven dead letter gets redrivenTo {batchId, index}; a second redrive sk
       async (batchId: string, flags: BatchFlags & { batchId?: string; wait?: boolean; json?: boolean }) => {
         const options = await batchOptionsFromFlags(flags);
         await withContext(async ({ config, client, store }) => {
+          const [{ redriveBatch }, { accountsFileOf }, { summaryLines }, { exitCodeOf, watchBatch }] =
+            await Promise.all([
+              import('../../client/redrive.js'),
+              import('../../config/accounts.js'),
+              import('../progress.js'),
+              import('../watch.js'),
+            ]);
           const started = await redriveBatch(
             client,
             store,

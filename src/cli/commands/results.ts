@@ -4,7 +4,6 @@ import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import { exportResults, formatResults, RESULT_FORMATS, type ResultFormat } from '../../client/results.js';
 import { loadConfig } from '../../config/env.js';
-import { openStore } from '../../store/index.js';
 import { TERMINAL_STATUSES, type TerminalStatus } from '../../store/types.js';
 import { CliError, ExitCode } from '../exit.js';
 
@@ -17,6 +16,7 @@ interface ResultsFlags {
 
 /** Streams a batch's records from the store (no Temporal needed) to stdout or a file. */
 async function exportTo(batchId: string, flags: ResultsFlags): Promise<void> {
+  const { openStore } = await import('../../store/index.js');
   const store = await openStore(loadConfig());
   try {
     const records = await exportResults(store, batchId, {

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/env.js';
-import { createLogger } from '../../logging/logger.js';
-import { startService } from '../../service/server.js';
 import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
@@ -18,6 +15,11 @@ export function registerServe(program: Command): void {
     .action(async (flags: { port: number; host: string }) => {
       let service;
       try {
+        const [{ loadConfig }, { createLogger }, { startService }] = await Promise.all([
+          import('../../config/env.js'),
+          import('../../logging/logger.js'),
+          import('../../service/server.js'),
+        ]);
         service = await startService({
           config: loadConfig(),
           logger: createLogger({ name: 'service' }),

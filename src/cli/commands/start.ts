@@ -1,15 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { startBatch } from '../../client/batches.js';
 import { MAX_BATCH_ID_LENGTH } from '../../store/types.js';
-import { formatOfPath, INPUT_FORMATS, parseInput, type InputFormat } from '../../client/input.js';
+import { formatOfPath, INPUT_FORMATS, type InputFormat } from '../../client/input-format.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
 import { say, withContext } from '../context.js';
-import { accountsFileOf } from '../../config/accounts.js';
 import { CliError, ExitCode } from '../exit.js';
-import { summaryLines } from '../progress.js';
-import { exitCodeOf, watchBatch } from '../watch.js';
 import { type InputError } from '../../errors.js';
 
 interface StartFlags extends BatchFlags {
@@ -76,6 +72,7 @@ Examples:
     });
     await opened;
     let skipped = 0;
+    const { parseInput } = await import('../../client/input.js');
     const urls = parseInput(source, {
       format,
       skipInvalid: flags.skipInvalid ?? false,
@@ -85,6 +82,13 @@ Examples:
       },
     });
     await withContext(async ({ config, client, store }) => {
+      const [{ startBatch }, { accountsFileOf }, { summaryLines }, { exitCodeOf, watchBatch }] =
+        await Promise.all([
+          import('../../client/batches.js'),
+          import('../../config/accounts.js'),
+          import('../progress.js'),
+          import('../watch.js'),
+        ]);
       const { batchId, total } = await startBatch(
         client,
         store,

@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { getProgress } from '../../client/progress.js';
 import { intOption, say, withContext } from '../context.js';
-import { summaryLines } from '../progress.js';
-import { exitCodeOf, watchBatch } from '../watch.js';
 
 /** `scrapeflow status <id>`: one snapshot, or `--watch` until the batch ends. */
 export function registerStatus(program: Command): void {
@@ -33,6 +30,11 @@ endedAt.`,
     )
     .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
       await withContext(async ({ client, store }) => {
+        const [{ getProgress }, { summaryLines }, { exitCodeOf, watchBatch }] = await Promise.all([
+          import('../../client/progress.js'),
+          import('../progress.js'),
+          import('../watch.js'),
+        ]);
         const progress = flags.watch
           ? await watchBatch(client, store, batchId, flags.interval)
           : await getProgress(client, store, batchId);

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { createLogger } from '../../logging/logger.js';
-import { parseRoles, startWorkers, WORKER_ROLES, type WorkerRole } from '../../workers/process.js';
+import { parseRoles, WORKER_ROLES, type WorkerRole } from '../../workers/roles.js';
 import { withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
@@ -32,6 +31,10 @@ export function registerWorker(program: Command): void {
     )
     .action(({ queue: roles }: { queue: WorkerRole[] }) =>
       withContext(async ({ config, client, store }) => {
+        const [{ createLogger }, { startWorkers }] = await Promise.all([
+          import('../../logging/logger.js'),
+          import('../../workers/process.js'),
+        ]);
         const logger = createLogger({ name: `${roles.join('-')}-worker` });
         const worker = await startWorkers({ config, logger, store, client, roles });
         await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
