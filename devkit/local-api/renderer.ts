@@ -12,7 +12,7 @@
  * Errors: an aborted job rejects with `signal.reason`; navigation failures (connection refused,
  * navigation timeout) reject with Playwright's error (`name` `TimeoutError` for timeouts).
  */
-import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright';
+import type { Browser, BrowserContext, Page, Response } from 'playwright';
 import { CHROMIUM_ARGS, findChromium } from '../../src/config/binaries.js';
 import { challengeProof } from '../demo-site/challenge.js';
 import type { Logger } from '../../src/logging/logger.js';
@@ -260,8 +260,9 @@ export class Renderer {
     if (this.#browser !== undefined) return this.#browser;
     if (this.#closed) return Promise.reject(new Error('Renderer is closed'));
     this.#launches++;
+    // Playwright loads with the first render: a local API that never renders (most of them) skips it.
     const launching = (async () =>
-      chromium.launch({
+      (await import('playwright')).chromium.launch({
         executablePath: this.options.chromiumPath ?? findChromium(),
         args: CHROMIUM_ARGS,
         headless: true,

@@ -7,7 +7,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalCli } from '../../src/config/binaries.js';
 import { BASE_DYNAMIC_CONFIG } from '../../src/temporal/dynamic-config.js';
 import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes.js';
@@ -162,6 +161,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /** Fallback for machines without the CLI: the SDK downloads a dev server (needs internet). */
 async function startWithSdkDownload(port: number, options: DevServerOptions, dynamicConfig: string[]) {
   const extraArgs = dynamicConfig.flatMap((pair) => ['--dynamic-config-value', pair]);
+  // Loaded only here: the testing package (the SDK's worker with it) is a second of start-up elsewhere.
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       ip: '127.0.0.1',
