@@ -3,8 +3,7 @@
  * (routes.ts) and the zod schemas its routes validate with.
  */
 import { z } from 'zod';
-import { BATCH_STATES } from '../workflows/types.js';
-import { PAUSE_REASONS } from '../workflows/types.js';
+import { BATCH_STATES, PAUSE_REASONS } from '../workflows/types.js';
 import type { ResponseDoc, Route } from './route.js';
 import { errorBodySchema } from './schemas.js';
 
