@@ -163,6 +163,25 @@ export class MissingTokenError extends AppError<MissingTokenError> {
   readonly code = 'missing_token';
 }
 
+/** A token asked for an account it is not scoped to (a start under it): 403 naming the account. */
+export class AccountForbiddenError extends AppError<AccountForbiddenError> {
+  override readonly name = 'AccountForbiddenError';
+  readonly code = 'account_forbidden';
+  declare readonly account: string;
+
+  constructor(account: string, token: string) {
+    super(`account: token ${JSON.stringify(token)} may not act on account ${JSON.stringify(account)}`, {
+      account,
+    });
+  }
+}
+
+/** `tokens revoke` of a name no token has. */
+export class TokenNotFoundError extends AppError<TokenNotFoundError> {
+  override readonly name = 'TokenNotFoundError';
+  readonly code = 'token_not_found';
+}
+
 /** The embedded dev stack could not start (a bad `--faults` file, a part that failed); the message says which. */
 export class StackStartError extends AppError<StackStartError> {
   override readonly name = 'StackStartError';
@@ -202,6 +221,8 @@ export type AnyAppError =
   | NothingToRedriveError
   | LineNotFoundError
   | MissingTokenError
+  | AccountForbiddenError
+  | TokenNotFoundError
   | StackStartError
   | ClusterConfigError
   | ClusterStartError
@@ -259,6 +280,15 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   nothing_to_redrive: { exit: ExitCode.notFound, status: 409 },
   line_not_found: { exit: ExitCode.usage },
   missing_token: { exit: ExitCode.usage },
+  account_forbidden: {
+    exit: ExitCode.usage,
+    status: 403,
+    body: (err) => ({ field: 'account', account: err.account }),
+  },
+  token_not_found: {
+    exit: ExitCode.notFound,
+    cliMessage: (err) => `${err.message}: see \`scrapeflow tokens list\``,
+  },
   stack_start: { exit: ExitCode.unavailable },
   cluster_config: { exit: ExitCode.usage },
   cluster_start: { exit: ExitCode.unavailable },

@@ -7,6 +7,7 @@ import { httpUrl } from '../omniscrape/types.js';
 import { describeIssues, formatPath, parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
 import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
+import { canAct, type Principal } from '../auth/principal.js';
 import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
@@ -16,6 +17,7 @@ import { cancelSignal, pauseSignal, resumeSignal } from '../workflows/definition
 import { taskPriority } from '../workflows/priority.js';
 import { TASK_QUEUES, type PauseReason } from '../workflows/types.js';
 import {
+  AccountForbiddenError,
   BatchEndedError,
   BatchIdTakenError,
   BatchNotFoundError,
@@ -46,6 +48,8 @@ export interface StartContext {
    * not list is refused before anything is stored, since no worker would have a key for it.
    */
   accounts?: AccountsFile;
+  /** Who starts it (the service's request): a start on an account it may not act on is refused. */
+  principal?: Principal;
 }
 
 /** Refuses an account label the accounts file does not list (`ValidationError` on `account`). */
@@ -111,6 +115,9 @@ export async function startBatch(
   // An account of the accounts file has its own plan there; `default`'s is the caller's.
   const plan = (context.accounts && planOfLabel(context.accounts, label)) ?? request.plan;
   const options = parseBatchOptions(request.options, { plan });
+  // Before the label check, whose message lists the deployment's accounts.
+  if (context.principal && !canAct(context.principal, options.account))
+    throw new AccountForbiddenError(options.account, context.principal.name);
   checkAccount(options.account, context.accounts);
   // Search attributes are never encrypted: with an encrypting codec, URLs stay out of them.
   if (client.options.loadedDataConverter.payloadCodecs.length > 0) options.searchableUrls = false;
@@ -181,6 +188,20 @@ async function requireFreeId(client: Client, store: ResultStore, batchId: string
   const state = await workflowState(client, batchId);
   if (state !== undefined) throw new BatchIdTakenError(batchId, state);
   if ((await store.inputCount(batchId)) !== undefined) throw new BatchIdTakenError(batchId, 'stored input');
+}
+
+/**
+ * The account a batch belongs to: the `ScrapeflowAccount` its workflow carries (a batch without one is
+ * `default`'s); undefined when no workflow runs or ran under the id (none, or past the retention).
+ */
+export async function batchAccount(client: Client, batchId: string): Promise<string | undefined> {
+  try {
+    const { typedSearchAttributes } = await client.workflow.getHandle(batchId).describe();
+    return typedSearchAttributes.get(AccountAttr) ?? DEFAULT_ACCOUNT;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 /** Runs `work`, turning Temporal's not-found into a `BatchNotFoundError` naming the batch. */

@@ -25,6 +25,8 @@ export interface ListBatchesOptions {
   status?: BatchState;
   /** Only batches paused for one of these reasons (implies `status: 'paused'`). */
   pauseReasons?: PauseReason[];
+  /** Only batches of these accounts (`ScrapeflowAccount`). @default every account */
+  accounts?: readonly string[];
   /** Stop after this many. @default 1000 */
   limit?: number;
 }
@@ -53,6 +55,7 @@ export function batchListQuery(options: ListBatchesOptions = {}): string {
   if (status) parts.push(STATE_FILTERS[status]);
   if (options.pauseReasons?.length)
     parts.push(`${PauseReasonAttr.name} IN (${options.pauseReasons.map(quote).join(', ')})`);
+  if (options.accounts) parts.push(`${AccountAttr.name} IN (${options.accounts.map(quote).join(', ')})`);
   return parts.join(' AND ');
 }
 
@@ -76,6 +79,7 @@ export async function* listBatches(
   client: Client,
   options: ListBatchesOptions = {},
 ): AsyncIterable<BatchSummary> {
+  if (options.accounts?.length === 0) return;
   const limit = options.limit ?? 1000;
   let seen = 0;
   for await (const info of client.workflow.list({ query: batchListQuery(options), pageSize: 100 })) {

@@ -13,9 +13,15 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 4) secrets.add(secret);
 }
 
-/** Replaces every registered secret, and anything shaped like `apikey=...`, with `[REDACTED]`. */
+/** What a scrapeflow API token looks like (src/auth/tokens.ts): removed wherever one shows up. */
+const API_TOKEN_SHAPE = /sft_[A-Za-z0-9_-]{43}/g;
+
+/**
+ * Replaces every registered secret, every API token and anything shaped like `apikey=...` with
+ * `[REDACTED]`.
+ */
 export function redactSecrets(text: string): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('[REDACTED]');
-  return out.replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]');
+  return out.replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]').replace(API_TOKEN_SHAPE, '[REDACTED]');
 }

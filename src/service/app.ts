@@ -1,11 +1,17 @@
 /**
- * The service's Fastify app: the token check, the error answers, and the routes of routes.ts. It is
- * handed one Temporal client and one store, created once for the process (see server.ts).
+ * The service's Fastify app: the token check and the scope of each route, the error answers, and the
+ * routes of routes.ts. It is handed one Temporal client and one store, created once for the process
+ * (see server.ts).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
-import { bearerChecker } from './auth.js';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Authenticator } from '../auth/authenticator.js';
+import { canAct } from '../auth/principal.js';
+import { tokenStoreOf } from '../auth/tokens.js';
+import { batchAccount } from '../client/batches.js';
+import { BatchNotFoundError } from '../errors.js';
+import { batchParamsSchema } from './schemas.js';
 import { httpAnswer, sendError } from './errors.js';
-import type { ServiceDeps } from './route.js';
+import { principalOf, setPrincipal, type ServiceDeps } from './route.js';
 import { ROUTES, UPLOAD_TYPES } from './routes.js';
 
 export type { ServiceDeps } from './route.js';
@@ -15,7 +21,13 @@ const MAX_PARAM_LENGTH = 1000;
 
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const { logger } = deps;
-  const authorized = bearerChecker(deps.token);
+  const auth =
+    deps.auth ??
+    new Authenticator({
+      adminToken: deps.token,
+      tokens: tokenStoreOf(deps.store),
+      onTouchError: (err) => logger.warn({ err }, "could not record a token's last use"),
+    });
   const app = Fastify({
     logger: false,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
@@ -29,14 +41,30 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
   app.addContentTypeParser(Object.keys(UPLOAD_TYPES), (_request, payload, done) => done(null, payload));
 
   app.addHook('onRequest', async (request, reply) => {
-    if (authorized(request.headers.authorization)) return;
+    const principal = await auth.principalOf(request.headers.authorization);
+    if (principal) return setPrincipal(request, principal);
     void reply.header('www-authenticate', 'Bearer');
     return sendError(reply, {
       status: 401,
       code: 'unauthorized',
-      message: 'send Authorization: Bearer <token> (the SCRAPEFLOW_API_TOKEN of this service)',
+      message:
+        'send Authorization: Bearer <token> (a token of `scrapeflow tokens create`, or SCRAPEFLOW_API_TOKEN)',
     });
   });
+
+  /**
+   * `batch` routes: a scoped token reaches its accounts' batches only. Another account's batch, and a
+   * batch whose workflow is gone (its account no longer known), answer as a batch that does not exist.
+   */
+  const ownBatch = async (request: FastifyRequest) => {
+    const principal = principalOf(request);
+    const params = batchParamsSchema.safeParse(request.params);
+    if (principal.admin || !params.success) return; // a bad id gets the handler's 400
+    const { batchId } = params.data;
+    const account = await batchAccount(deps.client, batchId);
+    if (account === undefined || !canAct(principal, account))
+      throw new BatchNotFoundError(`no batch ${JSON.stringify(batchId)}`);
+  };
   app.setErrorHandler((err, request, reply) => {
     const answer = httpAnswer(err);
     if (answer.status >= 500) logger.error({ err, url: request.url }, 'request failed');
@@ -54,6 +82,7 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
     app.route({
       method: route.method,
       url: route.url,
+      ...(route.scope === 'batch' ? { onRequest: ownBatch } : {}),
       handler: (request, reply) => route.handle(deps, request, reply),
     });
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { BATCH_STATES, PAUSE_REASONS } from '../workflows/types.js';
-import type { ResponseDoc, Route } from './route.js';
+import { SCOPES, type ResponseDoc, type Route } from './route.js';
 import { errorBodySchema } from './schemas.js';
 
 const json = (schema: z.ZodType) => {
@@ -60,13 +60,21 @@ function operation(route: Route) {
   const unavailable: Record<number, ResponseDoc> = route.offline
     ? {}
     : { 503: { description: 'Temporal is unreachable', error: true } };
+  const forbidden: Record<number, ResponseDoc> =
+    route.scope === 'start'
+      ? { 403: { description: 'the token may not act on the account the options name', error: true } }
+      : {};
   const responses: Record<number, ResponseDoc> = {
     401: { description: 'missing or wrong bearer token', error: true },
+    ...forbidden,
     ...unavailable,
     ...route.responses,
   };
   return {
     summary: route.summary,
+    description: `Scope: ${SCOPES[route.scope]}.`,
+    'x-scrapeflow-scope': route.scope,
+    security: [{ bearer: [] }],
     ...(parameters.length ? { parameters } : {}),
     ...(route.body
       ? {
@@ -101,7 +109,13 @@ export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
       title: 'scrapeflow',
       version: '0.1.0',
       description:
-        'Durable OmniScrape batches on Temporal. Every route needs `Authorization: Bearer <SCRAPEFLOW_API_TOKEN>`. ' +
+        'Durable OmniScrape batches on Temporal. Every route needs `Authorization: Bearer <token>`: a token of ' +
+        '`scrapeflow tokens create` (scoped to accounts, or admin) or SCRAPEFLOW_API_TOKEN (admin). Each ' +
+        'operation names its scope in `x-scrapeflow-scope`: ' +
+        Object.entries(SCOPES)
+          .map(([scope, about]) => `\`${scope}\`: ${about}`)
+          .join('; ') +
+        '. ' +
         'Errors are `{error, message, field?, line?}`; a 400 names the offending field.',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),

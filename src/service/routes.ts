@@ -15,11 +15,12 @@ import { getProgress } from '../client/progress.js';
 import { redriveBatch } from '../client/redrive.js';
 import { exportResults, formatResults } from '../client/results.js';
 import { scrapeOne } from '../client/scrape-one.js';
+import { accountsOf } from '../auth/principal.js';
 import { ValidationError } from '../errors.js';
 import { metricsHandler } from '../metrics/registry.js';
 import { sendError, underField, validate } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import type { ResponseDoc, Route, ServiceDeps } from './route.js';
+import { principalOf, type ResponseDoc, type Route, type ServiceDeps } from './route.js';
 import { batchLinks, scrapeAnswer } from './scrape-answer.js';
 import {
   batchParamsSchema,
@@ -50,7 +51,11 @@ const error = (description: string): ResponseDoc => ({ description, error: true 
 const NO_BATCH = error('no such batch');
 
 const batchIdOf = (request: FastifyRequest) => validate(batchParamsSchema, request.params, '').batchId;
-const contextOf = (deps: ServiceDeps) => ({ accounts: deps.accounts });
+/** What a start knows: the accounts file, and who starts (startBatch refuses an account it may not act on). */
+const contextOf = (deps: ServiceDeps, request: FastifyRequest) => ({
+  accounts: deps.accounts,
+  principal: principalOf(request),
+});
 
 /** Options given to a JSON body or an upload, checked up front so a 400 names `options.<field>`. */
 function checkOptions(options: unknown): void {
@@ -87,7 +92,7 @@ async function startFromUpload(deps: ServiceDeps, request: FastifyRequest, forma
       options: options as never,
       plan: deps.plan,
     },
-    contextOf(deps),
+    contextOf(deps, request),
   );
   return { batchId, total, skipped, links: batchLinks(batchId) };
 }
@@ -103,7 +108,7 @@ async function startFromJson(deps: ServiceDeps, request: FastifyRequest) {
       ...(body.options ? { options: body.options } : {}),
       plan: deps.plan,
     },
-    contextOf(deps),
+    contextOf(deps, request),
   );
   return { batchId, total, links: batchLinks(batchId) };
 }
@@ -119,6 +124,7 @@ function control(
   return {
     method: 'POST',
     url: `/v1/batches/:batchId/${action}`,
+    scope: 'batch',
     summary,
     ...(body ? { body } : {}),
     responses: {
@@ -141,6 +147,7 @@ function exportRoute(url: string, summary: string, deadLettersOnly: boolean): Ro
   return {
     method: 'GET',
     url,
+    scope: 'batch',
     summary,
     query: deadLettersOnly ? resultsQuerySchema.omit({ status: true }) : resultsQuerySchema,
     responses: {
@@ -169,6 +176,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/healthz',
+    scope: 'token',
     summary: 'liveness',
     offline: true,
     responses: { 200: { description: '{ok: true}' } },
@@ -177,6 +185,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/metrics',
+    scope: 'token',
     summary: 'Prometheus metrics of the service process',
     offline: true,
     responses: { 200: { description: 'Prometheus text exposition' } },
@@ -188,6 +197,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/openapi.json',
+    scope: 'token',
     summary: 'this document',
     offline: true,
     responses: { 200: { description: 'OpenAPI 3.1' } },
@@ -196,6 +206,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     url: '/v1/batches',
+    scope: 'start',
     summary:
       'start a batch from a JSON body, or from an uploaded file (text/plain, text/csv, application/x-ndjson)',
     query: uploadQuerySchema,
@@ -227,6 +238,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/v1/batches',
+    scope: 'accounts',
     summary: 'list batches, newest first',
     query: listQuerySchema,
     responses: {
@@ -236,8 +248,10 @@ export const ROUTES: readonly Route[] = [
     async handle(deps, request) {
       const query = validate(listQuerySchema, request.query, 'query');
       const batches = [];
+      const accounts = accountsOf(principalOf(request));
       for await (const batch of listBatches(deps.client, {
         ...(query.status ? { status: query.status } : {}),
+        ...(accounts ? { accounts } : {}),
         limit: query.limit,
       }))
         batches.push(batch);
@@ -247,6 +261,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/v1/batches/:batchId',
+    scope: 'batch',
     summary: 'progress of a batch',
     responses: { 200: { description: 'batch progress', schema: 'BatchProgress' }, 404: NO_BATCH },
     handle: (deps, request) => getProgress(deps.client, deps.store, batchIdOf(request)),
@@ -254,6 +269,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'GET',
     url: '/v1/batches/:batchId/costs',
+    scope: 'batch',
     summary: 'credits spent by the batch: total, by method, by tag',
     responses: {
       200: { description: '{batchId, state, total, byMethod, byTag, lastBalance, urlsDone}' },
@@ -281,11 +297,13 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     url: '/v1/batches/:batchId/redrive',
+    scope: 'batch',
     summary: "re-run the batch's dead letters as a new batch",
     body: { name: 'Redrive', schema: redriveBodySchema },
     responses: {
       201: { description: '{batchId, redrivenFrom, total}' },
       400: error('invalid body (field)'),
+      403: error("the new batch's account (options.account, else the original's) is not the token's"),
       404: NO_BATCH,
       409: error('no dead letters left to re-drive'),
     },
@@ -300,7 +318,7 @@ export const ROUTES: readonly Route[] = [
           ...(body.batchId ? { newBatchId: body.batchId } : {}),
           ...(body.options ? { options: body.options } : {}),
         },
-        contextOf(deps),
+        contextOf(deps, request),
       ).catch((err: unknown) => {
         throw underField('options', err);
       });
@@ -315,11 +333,17 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     url: '/v1/resume-all',
-    summary: 'resume every batch paused for OmniScrape balance (402) or auth (401)',
+    scope: 'accounts',
+    summary: "resume every batch (of the token's accounts) paused for OmniScrape balance (402) or auth (401)",
     responses: { 200: { description: '{resumed: [batchId...]}' } },
-    async handle(deps) {
+    async handle(deps, request) {
       const resumed: string[] = [];
-      for await (const batch of listBatches(deps.client, { pauseReasons: ['balance', 'auth'] })) {
+      const accounts = accountsOf(principalOf(request));
+      const paused = listBatches(deps.client, {
+        pauseReasons: ['balance', 'auth'],
+        ...(accounts ? { accounts } : {}),
+      });
+      for await (const batch of paused) {
         await resumeBatch(deps.client, batch.batchId);
         resumed.push(batch.batchId);
       }
@@ -329,6 +353,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
     url: '/v1/scrape',
+    scope: 'start',
     summary: 'scrape one URL: a one-URL batch, waited for up to waitMs',
     body: { name: 'Scrape', schema: scrapeBodySchema, required: true },
     responses: {
@@ -351,7 +376,7 @@ export const ROUTES: readonly Route[] = [
         deps.client,
         deps.store,
         { url: body.url, ...(body.options ? { options: body.options } : {}), waitMs: body.waitMs },
-        contextOf(deps),
+        contextOf(deps, request),
       );
       const answer = scrapeAnswer(outcome);
       if (answer.status === 429) void reply.header('retry-after', '30');

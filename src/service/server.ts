@@ -7,13 +7,12 @@ import type { Client } from '@temporalio/client';
 import { clientAddress, connectClient } from '../client/temporal.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../logging/logger.js';
-import { registerSecret } from '../logging/secrets.js';
 import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
 import { accountsFileOf } from '../config/accounts.js';
-import { MissingTokenError } from '../errors.js';
+import { checkAdminToken, openAuthenticator } from '../auth/open.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -38,16 +37,14 @@ export interface RunningService {
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, logger } = options;
-  const token = config.SCRAPEFLOW_API_TOKEN;
-  if (!token)
-    throw new MissingTokenError(
-      'SCRAPEFLOW_API_TOKEN is not set: the service needs a bearer token (e.g. export SCRAPEFLOW_API_TOKEN=$(openssl rand -hex 24))',
-    );
-  registerSecret(token);
-  const accounts = accountsFileOf(config); // a bad file stops the service here, before anything opens
+  // A short admin token or a bad accounts file stops the service here, before anything opens.
+  checkAdminToken(config);
+  const accounts = accountsFileOf(config);
   const store = options.store ?? (await openStore(config));
   let client: Client | undefined;
+  let auth;
   try {
+    auth = await openAuthenticator(config, store, logger);
     client = options.client ?? (await connectClient(config));
     // A service against a bare namespace refuses to start (exit 3 naming `scrapeflow cluster setup`).
     await requireSetup(client.connection, client.options.namespace, clientAddress(client));
@@ -59,7 +56,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = await buildService({
     client,
     store,
-    token,
+    auth,
     logger,
     plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
     accounts,

@@ -176,14 +176,15 @@ export class PgStore implements ResultStore {
     readonly id: string,
     /** The connection pool; exposed for health checks and tests. */
     readonly pool: pg.Pool,
-    prefix: string,
+    /** Put before table names: `"schema".` or empty (the API tokens' table sits beside the others). */
+    readonly tablePrefix: string,
     private readonly pageSize: number,
   ) {
-    this.inputs = `${prefix}scrapeflow_inputs`;
-    this.inputBatches = `${prefix}scrapeflow_input_batches`;
-    this.results = `${prefix}scrapeflow_results`;
-    this.content = `${prefix}scrapeflow_content`;
-    this.charges = `${prefix}scrapeflow_charges`;
+    this.inputs = `${tablePrefix}scrapeflow_inputs`;
+    this.inputBatches = `${tablePrefix}scrapeflow_input_batches`;
+    this.results = `${tablePrefix}scrapeflow_results`;
+    this.content = `${tablePrefix}scrapeflow_content`;
+    this.charges = `${tablePrefix}scrapeflow_charges`;
   }
 
   /** Connects, applies pending migrations, and returns the store. Throws `StoreUnavailableError`. */

@@ -59,7 +59,7 @@ async function startDev(dataDir: string, env: Record<string, string> = {}) {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        SCRAPEFLOW_API_TOKEN: 'dev-test-token',
+        SCRAPEFLOW_API_TOKEN: 'dev-test-token-0123456789abcdefgh',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,7 +107,7 @@ describe('scrapeflow dev', () => {
       const service = /HTTP service\s+(\S+)/.exec(text)?.[1] ?? '';
       const ui = /Temporal Web UI\s+(\S+)/.exec(text)?.[1] ?? '';
       const health = await fetch(`${service}/healthz`, {
-        headers: { authorization: 'Bearer dev-test-token' },
+        headers: { authorization: 'Bearer dev-test-token-0123456789abcdefgh' },
       });
       assert.equal(health.status, 200);
       assert.equal((await fetch(ui)).ok, true, 'the Web UI answers');
@@ -165,7 +165,7 @@ describe('scrapeflow dev', () => {
       // dev's HTTP service reads the same store.
       const service = /HTTP service\s+(\S+)/.exec(dev.text)?.[1] ?? '';
       const results = await fetch(`${service}/v1/batches/dev-pg-1/results`, {
-        headers: { authorization: 'Bearer dev-test-token' },
+        headers: { authorization: 'Bearer dev-test-token-0123456789abcdefgh' },
       });
       assert.equal((await results.text()).trim().split('\n').length, 2);
     } finally {

@@ -12,9 +12,11 @@ import {
 } from '../../src/codec/encryption-codec.js';
 import { encryptedDataConverter } from '../../src/codec/data-converter.js';
 import { startCodecServer } from '../../src/codec/server.js';
+import { Authenticator } from '../../src/auth/authenticator.js';
 import { containsText } from '../support/stack.js';
 import { ConfigError } from '../../src/errors.js';
 
+const ADMIN = randomBytes(24).toString('hex');
 const b64 = () => randomBytes(32).toString('base64');
 const SECRET_URL = 'https://shop.example/p/secret-sku-42';
 const payload = (value: unknown): Payload => defaultPayloadConverter.toPayload(value);
@@ -108,7 +110,12 @@ describe('EncryptionCodec (AES-256-GCM)', () => {
 describe('codec server', () => {
   it('decodes and encodes per the remote codec protocol, with CORS for the Web UI only', async (t) => {
     const codec = new EncryptionCodec([{ id: 'k', key: randomBytes(32) }]);
-    const server = await startCodecServer({ codec, port: 0, corsOrigins: ['http://localhost:8233'] });
+    const server = await startCodecServer({
+      codec,
+      auth: new Authenticator({ adminToken: ADMIN }),
+      port: 0,
+      corsOrigins: ['http://localhost:8233'],
+    });
     t.after(() => server.close());
     const [sealed] = await codec.encode([payload({ url: SECRET_URL })]);
     const json = {
@@ -127,6 +134,7 @@ describe('codec server', () => {
         'content-type': 'application/json',
         'x-namespace': 'default',
         origin: 'http://localhost:8233',
+        authorization: `Bearer ${ADMIN}`,
       },
       body: JSON.stringify(json),
     });
@@ -140,7 +148,7 @@ describe('codec server', () => {
 
     const encoded = await fetch(`${server.url}/encode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
       body: JSON.stringify(out),
     });
     const reencoded = (await encoded.json()) as typeof out;
@@ -166,7 +174,7 @@ describe('codec server', () => {
     assert.equal(foreign.status, 403);
     const bad = await fetch(`${server.url}/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
       body: JSON.stringify({ payloads: 'nope' }),
     });
     assert.equal(bad.status, 400);

@@ -15,6 +15,7 @@ import type { BatchOptionsInput } from '../../src/batch/options.js';
 import { encryptedDataConverter } from '../../src/codec/data-converter.js';
 import { EncryptionCodec } from '../../src/codec/encryption-codec.js';
 import { startCodecServer, type RunningCodecServer } from '../../src/codec/server.js';
+import { Authenticator } from '../../src/auth/authenticator.js';
 import type { ResultRecord } from '../../src/store/types.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { containsText, eventually, startStack, type Stack, type WorkerProcess } from '../support/stack.js';
@@ -24,6 +25,7 @@ import { BIN } from '../support/cli.js';
 const KEY = { id: 'ops-2025', key: randomBytes(32) };
 const KEYS_ENV = `${KEY.id}:${KEY.key.toString('base64')}`;
 const THRESHOLD = 25;
+const CODEC_TOKEN = randomBytes(24).toString('hex');
 
 const OPTIONS: BatchOptionsInput = {
   mode: 'fast',
@@ -76,7 +78,11 @@ before(async () => {
     },
     clientDataConverter: encryptedDataConverter(new EncryptionCodec([KEY])),
   });
-  codecServer = await startCodecServer({ codec: new EncryptionCodec([KEY]), port: 0 });
+  codecServer = await startCodecServer({
+    codec: new EncryptionCodec([KEY]),
+    auth: new Authenticator({ adminToken: CODEC_TOKEN }),
+    port: 0,
+  });
   worker = await stack.startWorker();
   await stack.admin('POST', '/admin/faults', {
     rules: [
@@ -280,7 +286,11 @@ describe('operations: cost logs, metrics, alerts, costs and encryption (one stac
     assert.equal(meta(child[0] as Payload, 'encryption-key-id'), KEY.id);
     const res = await fetch(`${codecServer.url}/decode`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-namespace': 'default' },
+      headers: {
+        'content-type': 'application/json',
+        'x-namespace': 'default',
+        authorization: `Bearer ${CODEC_TOKEN}`,
+      },
       body: JSON.stringify({
         payloads: child.map((p) => ({
           metadata: Object.fromEntries(

@@ -10,7 +10,7 @@ import type { BatchOptions } from '../../src/batch/options.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
-const TOKEN = 'service-test-token-0123456789';
+const TOKEN = 'service-test-token-0123456789abcdef';
 const logger = pino({ level: 'silent' });
 let stack: Stack;
 let app: FastifyInstance;

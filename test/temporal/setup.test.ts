@@ -117,7 +117,7 @@ describe('setup errors (a bare dev server)', () => {
 
   it('the HTTP service refuses to start: exit 3 naming `scrapeflow cluster setup`', async () => {
     const run = await runCli({ temporal: server, dataDir }, ['serve', '--port', '0'], {
-      env: { SCRAPEFLOW_API_TOKEN: 'setup-test-token' },
+      env: { SCRAPEFLOW_API_TOKEN: 'setup-test-token-0123456789abcdef' },
     });
     assert.equal(run.code, 3, run.stderr);
     assert.match(oneLine(run.stderr), /lacks scrapeflow's search attributes .*`scrapeflow cluster setup`/);

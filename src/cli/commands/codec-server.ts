@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { DEFAULT_CORS_ORIGINS } from '../../codec/cors.js';
+import type { Authenticator } from '../../auth/authenticator.js';
+import type { EncryptionCodec } from '../../codec/encryption-codec.js';
+import type { Logger } from '../../logging/logger.js';
+import { DEFAULT_ALLOWED_HOSTS, DEFAULT_CORS_ORIGINS } from '../../codec/cors.js';
 import { loadConfig } from '../../config/env.js';
 import { CliError, ExitCode } from '../exit.js';
 import { intOption } from '../context.js';
@@ -19,40 +22,76 @@ export function registerCodecServer(program: Command): void {
       `a Web UI origin allowed to call it (repeatable; default ${DEFAULT_CORS_ORIGINS.join(', ')})`,
       collect,
     )
+    .option(
+      '--allowed-host <name>',
+      `a Host name it answers to (repeatable; default ${DEFAULT_ALLOWED_HOSTS.join(', ')} and --host)`,
+      collect,
+    )
     .addHelpText(
       'after',
       `
 Keys come from SCRAPEFLOW_ENCRYPTION_KEY (+ SCRAPEFLOW_ENCRYPTION_KEY_ID) and/or
-SCRAPEFLOW_ENCRYPTION_KEYS=id1:base64,id2:base64. In the Web UI, set the codec endpoint
-(Data Encoder settings) to the URL printed here; or start the dev server with
---ui-codec-endpoint <url>.`,
+SCRAPEFLOW_ENCRYPTION_KEYS=id1:base64,id2:base64. Every request needs an admin token
+(Authorization: Bearer <token>: scrapeflow tokens create --admin, or SCRAPEFLOW_API_TOKEN).
+In the Web UI, set the codec endpoint (Data Encoder settings) to the URL printed here; or
+start the dev server with --ui-codec-endpoint <url>. The Temporal CLI passes the token with
+--codec-auth 'Bearer <token>'.`,
     )
-    .action(async (flags: { port: number; host: string; corsOrigin?: string[] }) => {
-      const [{ codecFromConfig }, { startCodecServer }, { createLogger }] = await Promise.all([
-        import('../../codec/data-converter.js'),
-        import('../../codec/server.js'),
-        import('../../logging/logger.js'),
-      ]);
-      const codec = codecFromConfig(loadConfig());
+    .action(async (flags: Flags) => {
+      const [{ codecFromConfig }, { createLogger }, { openStore }, { openAuthenticator }] = await Promise.all(
+        [
+          import('../../codec/data-converter.js'),
+          import('../../logging/logger.js'),
+          import('../../store/index.js'),
+          import('../../auth/open.js'),
+        ],
+      );
+      const config = loadConfig();
+      const codec = codecFromConfig(config);
       if (!codec)
         throw new CliError(
           'no encryption key: set SCRAPEFLOW_ENCRYPTION_KEY or SCRAPEFLOW_ENCRYPTION_KEYS',
           ExitCode.usage,
         );
       const logger = createLogger({ name: 'codec-server' });
-      const server = await startCodecServer({
-        codec,
-        logger,
-        host: flags.host,
-        port: flags.port,
-        ...(flags.corsOrigin ? { corsOrigins: flags.corsOrigin } : {}),
-      });
+      // The store holds the tokens it checks requests against.
+      const store = await openStore(config);
       try {
-        process.stdout.write(`codec server listening on ${server.url} (encrypting key id ${codec.keyId})\n`);
-        const signal = await untilSignal();
-        logger.info({ signal }, 'codec server shutting down');
+        await serve(codec, await openAuthenticator(config, store, logger), logger, flags);
       } finally {
-        await server.close();
+        await store.close();
       }
     });
+}
+
+interface Flags {
+  port: number;
+  host: string;
+  corsOrigin?: string[];
+  allowedHost?: string[];
+}
+
+async function serve(
+  codec: EncryptionCodec,
+  auth: Authenticator,
+  logger: Logger,
+  flags: Flags,
+): Promise<void> {
+  const { startCodecServer } = await import('../../codec/server.js');
+  const server = await startCodecServer({
+    codec,
+    auth,
+    logger,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.corsOrigin ? { corsOrigins: flags.corsOrigin } : {}),
+    ...(flags.allowedHost ? { allowedHosts: flags.allowedHost } : {}),
+  });
+  try {
+    process.stdout.write(`codec server listening on ${server.url} (encrypting key id ${codec.keyId})\n`);
+    const signal = await untilSignal();
+    logger.info({ signal }, 'codec server shutting down');
+  } finally {
+    await server.close();
+  }
 }

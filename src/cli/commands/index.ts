@@ -12,6 +12,7 @@ import { registerResults } from './results.js';
 import { registerServe } from './serve.js';
 import { registerStart } from './start.js';
 import { registerStatus } from './status.js';
+import { registerTokens } from './tokens.js';
 import { registerWorker } from './worker.js';
 
 /** Each entry adds one subcommand to the program. */
@@ -42,6 +43,7 @@ export function commands(devkit?: DevkitCommands): RegisterCommand[] {
     registerPrune,
     registerWorker,
     registerServe,
+    registerTokens,
     registerCluster,
     registerCodecServer,
     fromDevkit('dev'),

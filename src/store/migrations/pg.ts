@@ -20,6 +20,8 @@
  *   expires_at timestamptz   database time after which the permit is free again unless renewed
  *   waiter_id  text          a call waiting for a plan permit in a worker process: `<holder>/w/<random>`
  *   priority   integer       its batch's priority, 1 most urgent: it claims free permits before less urgent waiters
+ *   hash       text          an API token's hex SHA-256 (src/auth/tokens.ts): the token itself is never stored
+ *   accounts   text[]        the account labels a token acts on (empty for an admin token)
  */
 
 export interface Migration {
@@ -129,6 +131,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX scrapeflow_plan_waiters_account ON ${p}scrapeflow_plan_waiters (account, priority);
       CREATE INDEX scrapeflow_plan_waiters_holder ON ${p}scrapeflow_plan_waiters (holder);
+    `,
+  },
+  {
+    version: 8,
+    name: 'API tokens scoped to accounts, stored as hashes',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_tokens (
+        name         text        PRIMARY KEY,
+        hash         text        NOT NULL UNIQUE,
+        accounts     text[]      NOT NULL,
+        admin        boolean     NOT NULL,
+        created_at   timestamptz NOT NULL,
+        last_used_at timestamptz
+      );
     `,
   },
 ];
