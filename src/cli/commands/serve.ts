@@ -8,7 +8,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description(
-      'run the HTTP service (bearer token from SCRAPEFLOW_API_TOKEN); GET /openapi.json describes it',
+      'run the HTTP service (bearer tokens: SCRAPEFLOW_API_TOKEN, admin, and those of `scrapeflow tokens`); GET /openapi.json describes it',
     )
     .option('--port <port>', 'TCP port (0 picks a free one)', intOption('--port', 0, 65_535), 8787)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
