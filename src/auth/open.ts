@@ -36,9 +36,18 @@ export async function openAuthenticator(
     throw new MissingTokenError(
       'no token: set SCRAPEFLOW_API_TOKEN (an admin token, e.g. export SCRAPEFLOW_API_TOKEN=$(openssl rand -hex 24)) or create one with `scrapeflow tokens create`',
     );
+  return authenticatorFor(token, store, logger);
+}
+
+/** The admin token and the tokens of the store beside `store`, unchecked (tests build services with it). */
+export function authenticatorFor(
+  adminToken: string | undefined,
+  store: object,
+  logger: Logger,
+): Authenticator {
   return new Authenticator({
-    adminToken: token,
-    tokens,
+    adminToken,
+    tokens: tokenStoreOf(store),
     onTouchError: (err) => logger.warn({ err }, "could not record a token's last use"),
   });
 }

@@ -4,9 +4,8 @@
  * (see server.ts).
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { Authenticator } from '../auth/authenticator.js';
+import { authenticatorFor } from '../auth/open.js';
 import { canAct } from '../auth/principal.js';
-import { tokenStoreOf } from '../auth/tokens.js';
 import { batchAccount } from '../client/batches.js';
 import { BatchNotFoundError } from '../errors.js';
 import { batchParamsSchema } from './schemas.js';
@@ -21,13 +20,7 @@ const MAX_PARAM_LENGTH = 1000;
 
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const { logger } = deps;
-  const auth =
-    deps.auth ??
-    new Authenticator({
-      adminToken: deps.token,
-      tokens: tokenStoreOf(deps.store),
-      onTouchError: (err) => logger.warn({ err }, "could not record a token's last use"),
-    });
+  const auth = deps.auth ?? authenticatorFor(deps.token, deps.store, logger);
   const app = Fastify({
     logger: false,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
