@@ -187,4 +187,15 @@ describe('scrapeflow tokens', () => {
     assert.match(run.stderr, /SCRAPEFLOW_API_TOKEN is 11 characters: an admin token needs at least 32/);
     assert.doesNotMatch(run.stdout, /listening/);
   });
+
+  it('serve without any token (none in the environment, none created) refuses to start, naming both ways', async () => {
+    const stack = { temporal: { address: '127.0.0.1:1' }, dataDir: join(dir, 'no-token') };
+    const run = await runCli(stack, ['serve', '--port', '0']);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      /no token: set SCRAPEFLOW_API_TOKEN .* or create one with `scrapeflow tokens create`/,
+    );
+    assert.doesNotMatch(run.stderr, /^\s+at /m);
+  });
 });

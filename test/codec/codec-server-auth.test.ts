@@ -6,7 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +19,7 @@ import { createToken } from '../../src/auth/manage.js';
 import { FsTokenStore } from '../../src/auth/tokens.js';
 import { EncryptionCodec } from '../../src/codec/encryption-codec.js';
 import { startCodecServer, type RunningCodecServer } from '../../src/codec/server.js';
+import { BIN } from '../support/cli.js';
 
 const UI = 'http://localhost:8233';
 const ENV_ADMIN = randomBytes(24).toString('hex');
@@ -124,5 +128,40 @@ describe('codec server: who may decode', () => {
     assert.equal(preflight.status, 204);
     assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/);
     assert.equal((await send('OPTIONS', { origin: 'http://evil.test' })).status, 403);
+  });
+
+  it('scrapeflow codec-server: the tokens of the store, the admin token of the environment', async () => {
+    const child = spawn(process.execPath, [BIN, 'codec-server', '--port', '0'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        SCRAPEFLOW_DATA_DIR: dir,
+        SCRAPEFLOW_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        SCRAPEFLOW_API_TOKEN: ENV_ADMIN,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(child, 'exit');
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          const found = /listening on (\S+)/.exec(line)?.[1];
+          if (found) resolve(found);
+        });
+        void exited.then(() => reject(new Error('codec-server exited before listening')));
+      });
+      const post = (token?: string) =>
+        fetch(`${url}/decode`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token ? bearer(token) : {}) },
+          body: JSON.stringify({ payloads: [] }),
+        }).then((r) => r.status);
+      assert.deepEqual(
+        [await post(), await post(scoped), await post(admin), await post(ENV_ADMIN)],
+        [401, 403, 200, 200],
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
