@@ -93,10 +93,11 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   return parseHolder(text) ?? { pid: -1, host: hostname(), since: '', token };
 }
 
-/** Deletes stale locks' markers older than `MARKER_TTL_MS`. */
+/** Deletes stale locks' markers, and takers' files a crash left behind, older than `MARKER_TTL_MS`. */
 async function pruneMarkers(dir: string, name: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [])) {
-    if (!entry.startsWith(`${name}.lock.stale-`)) continue;
+    const leftover = entry.startsWith(`${name}.lock.`) && entry.endsWith('.tmp');
+    if (!entry.startsWith(`${name}.lock.stale-`) && !leftover) continue;
     const path = join(dir, entry);
     const age = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now());
     if (age > MARKER_TTL_MS) await unlink(path).catch(() => undefined);
