@@ -8,8 +8,9 @@
  *   this process is the role's one worker on the store. So the worker first takes the store's lock of
  *   the role (src/store/fs-lock.ts; a dead holder's, SIGKILL included, is reclaimed at once), and a
  *   second worker of the role on the same store is refused with `StoreInUseError` instead of doubling
- *   every account's limit. One worker can keep every limit busy (its slots are twice the plans), so a
- *   second one on the same host adds nothing a shared lock per call would be worth.
+ *   every account's limit. One worker keeps every limit busy when its slots exceed the limits (the
+ *   scrape role's default to twice the plans), so a second one on the same host would add nothing
+ *   that a file lock per permit, taken and reclaimed at every call, would be worth.
  */
 import { resolve } from 'node:path';
 import type { Accounts } from '../config/accounts.js';
