@@ -80,6 +80,19 @@ export class StoreHostMismatchError extends AppError<StoreHostMismatchError> {
   readonly code = 'store_host_mismatch';
 }
 
+/**
+ * A second worker of a role (scrape, browser) on a filesystem store another live process serves: its
+ * own semaphore would double the account's limits, which only PostgreSQL shares across workers.
+ */
+export class StoreInUseError extends AppError<StoreInUseError> {
+  override readonly name = 'StoreInUseError';
+  readonly code = 'store_in_use';
+  /** The worker role whose lock is held. */
+  declare readonly role: string;
+  /** The pid of the process that holds it. */
+  declare readonly pid: number;
+}
+
 /** Invalid batch options or URLs; the message and `field` name the first offending field. */
 export class ValidationError extends AppError<ValidationError> {
   override readonly name = 'ValidationError';
@@ -213,6 +226,7 @@ export type AnyAppError =
   | TemporalNotSetUpError
   | StoreUnavailableError
   | StoreHostMismatchError
+  | StoreInUseError
   | ValidationError
   | InputError
   | BatchIdTakenError
@@ -254,6 +268,7 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   temporal_not_set_up: { exit: ExitCode.unavailable, status: 503, body: (err) => ({ missing: err.missing }) },
   store_unavailable: { exit: ExitCode.unavailable },
   store_host_mismatch: { exit: ExitCode.usage },
+  store_in_use: { exit: ExitCode.usage },
   invalid_request: { exit: ExitCode.usage, status: 400, body: (err) => ({ field: err.field }) },
   invalid_input: {
     exit: ExitCode.usage,

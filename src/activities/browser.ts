@@ -8,6 +8,10 @@
  *   batch pauses with reason `auth`). It carries the key, so it is built here and nowhere else, never
  *   logged, and no error that leaves this module contains it (Playwright's own messages strip query
  *   strings; ours go through `redactSecrets`, and every key is a registered secret).
+ * - Before it connects, the try takes a session permit of the account (`permits`): the account's BaaS
+ *   session limit is held across browser workers (src/omniscrape/shared-permits.ts), so a task beyond
+ *   it waits, heartbeating and cancellable, for at most `timeouts.permitWaitMs` (then `PlanBusyError`
+ *   puts the URL back in its page's queue) instead of opening a session BaaS refuses with 429.
  * - The session heartbeats while it runs; cancellation (and Temporal's timeouts, which cancel too)
  *   close the CDP connection at once. The browser is always closed, on success, error or timeout.
  * - Charge: BaaS bills a session when it opens (the documented price, `sessionPrice`, default
@@ -47,6 +51,7 @@ import {
   UpstreamError,
 } from '../omniscrape/errors.js';
 import { PRICES } from '../omniscrape/prices.js';
+import { acquireWithin, type PlanPermits, type ReleasePermit } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
 import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
 import { StepFailed, runSteps } from './browser-steps.js';
@@ -76,6 +81,11 @@ export interface BrowserActivityDeps {
   connectTimeoutMs?: number;
   /** Told about session-limit 429s (the page's adaptive window shrinks). */
   notifier?: PageNotifier;
+  /**
+   * The accounts' session permits (src/omniscrape/shared-permits.ts): each session holds one of its
+   * account's from before it connects until it is closed. Unset: no limit here (tests).
+   */
+  permits?: PlanPermits;
 }
 
 /** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
@@ -124,7 +134,7 @@ export function browserError(err: unknown, connecting: boolean, step?: number): 
 }
 
 export function createBrowserActivities(deps: BrowserActivityDeps) {
-  const { store, logger, browserUrl, keyOf, notifier } = deps;
+  const { store, logger, browserUrl, keyOf, notifier, permits } = deps;
   const sessionPrice = deps.sessionPrice ?? DEFAULT_SESSION_PRICE;
   const endpoint = (account: string): string => {
     const key = keyOf(account);
@@ -172,6 +182,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       let step: number | undefined;
       const stopHeartbeat = keepHeartbeating(() => (step === undefined ? undefined : { step }));
       let browser: Browser | undefined;
+      let release: ReleasePermit | undefined;
       let connecting = true;
       const onAbort = (): void => {
         void browser?.close().catch(() => undefined);
@@ -179,6 +190,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       signal?.addEventListener('abort', onAbort, { once: true });
       let outcome = 'success';
       try {
+        if (permits) release = await acquireWithin(permits, input.options, signal, 'browser');
         browser = await chromium.connectOverCDP(endpoint(input.options.account), {
           timeout: deps.connectTimeoutMs ?? 30_000,
         });
@@ -244,6 +256,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
         stopHeartbeat();
         signal?.removeEventListener('abort', onAbort);
         await browser?.close().catch(() => undefined);
+        await release?.();
         log.info(
           {
             event: 'browser_session',

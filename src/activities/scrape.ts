@@ -10,13 +10,13 @@ import type {
   ScrapeRequestInput,
   ScrapeResponse,
 } from '../omniscrape/types.js';
-import { AsyncJobFailedError, NotFoundError, OmniScrapeError, PlanBusyError } from '../omniscrape/errors.js';
+import { AsyncJobFailedError, NotFoundError, OmniScrapeError } from '../omniscrape/errors.js';
 import { isOutageSign } from '../omniscrape/retry-matrix.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
-import type { PlanPermits } from '../omniscrape/permits.js';
+import { acquireWithin, type PlanPermits } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
-import { permitWaitOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
+import type { UrlSummary, UrlTask } from '../workflows/types.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, earlierTryRecord, tagsOf, writeRecord } from './records.js';
 
@@ -234,24 +234,10 @@ export function createScrapeActivities({
    */
   async function callApi<T>(spec: ApiCall<T>): Promise<T> {
     return withHeartbeat(async (signal) => {
-      let release: (() => Promise<void>) | undefined;
-      if (permits && TAKES_PERMIT[spec.call]) {
-        const { account } = spec.input.options;
-        const waitMs = permitWaitOf(spec.input.options);
-        const patience = AbortSignal.timeout(waitMs);
-        try {
-          release = await permits.acquire(account, {
-            signal: AbortSignal.any([signal, patience]),
-            priority: spec.input.options.priority,
-          });
-        } catch (err) {
-          if (signal.aborted) throw signal.reason ?? err;
-          if (!patience.aborted) throw err;
-          throw new PlanBusyError(
-            `no plan permit of account ${JSON.stringify(account)} came free within ${waitMs} ms`,
-          );
-        }
-      }
+      const release =
+        permits && TAKES_PERMIT[spec.call]
+          ? await acquireWithin(permits, spec.input.options, signal)
+          : undefined;
       try {
         return await logged(spec, signal);
       } finally {

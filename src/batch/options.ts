@@ -166,9 +166,10 @@ export const batchOptionsSchema = z
           .min(1000)
           .default(DEFAULT_PERMIT_WAIT_MS)
           .describe(
-            'how long a call may wait for a plan permit of its account before its URL goes back to ' +
-              "the page's queue; a scrape activity's timeout is scrapeMs plus this, so the wait never " +
-              'shortens the call',
+            'how long a call may wait for a plan permit of its account (a browser session for a ' +
+              "session permit) before its URL goes back to the page's queue; a scrape activity's " +
+              "timeout is scrapeMs plus this (a browser session's browserMs plus this), so the wait " +
+              'never shortens the call',
           ),
       })
       .strict()

@@ -2,14 +2,14 @@
  * The OmniScrape accounts of a deployment. A batch carries only its `account` label (never a key); the
  * scrape and browser workers map that label to the account's API key and plan here.
  *
- * - `default` is `OMNISCRAPE_KEY` with `OMNISCRAPE_PLAN_CONCURRENCY`.
- * - `SCRAPEFLOW_ACCOUNTS_FILE` names a JSON file of further accounts, each with its plan and where its
- *   key is: an environment variable (`keyEnv`) or a file of its own (`keyFile`, relative to the
- *   accounts file). A key written in the accounts file itself is refused: that file is configuration,
- *   and configuration gets committed.
+ * - `default` is `OMNISCRAPE_KEY` with `OMNISCRAPE_PLAN_CONCURRENCY` and `OMNISCRAPE_BROWSER_SESSIONS`.
+ * - `SCRAPEFLOW_ACCOUNTS_FILE` names a JSON file of further accounts, each with its plan, its BaaS
+ *   session limit (`browserSessions`, default 2) and where its key is: an environment variable
+ *   (`keyEnv`) or a file of its own (`keyFile`, relative to the accounts file). A key written in the
+ *   accounts file itself is refused: that file is configuration, and configuration gets committed.
  *   ```json
  *   { "acme": { "plan": 5, "keyEnv": "OMNISCRAPE_KEY_ACME" },
- *     "globex": { "plan": 20, "keyFile": "/run/secrets/omniscrape-globex" } }
+ *     "globex": { "plan": 20, "browserSessions": 5, "keyFile": "/run/secrets/omniscrape-globex" } }
  *   ```
  * - Without the file every label is only a label: every batch uses `default`'s key, and they share its
  *   plan (one key is one OmniScrape account, whatever the labels). With the file, a label is an
@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import type { Config } from './env.js';
+import { DEFAULT_BROWSER_SESSIONS, type Config } from './env.js';
 import { ConfigError } from '../errors.js';
 import { registerSecret } from '../logging/secrets.js';
 import { UnknownAccountError } from '../omniscrape/errors.js';
@@ -43,6 +43,8 @@ const entrySchema = z
   .object({
     /** The plan's concurrency limit: calls in flight at once, across every scrape worker. */
     plan: z.number().int().min(1).max(10_000),
+    /** BaaS sessions open at once, across every browser worker. @default 2 */
+    browserSessions: z.number().int().min(1).max(10_000).optional(),
     /** The environment variable that holds the key (on the scrape and browser workers). */
     keyEnv: z
       .string()
@@ -81,6 +83,7 @@ const fileSchema = z.record(z.string(), entrySchema).superRefine((entries, ctx) 
 
 export interface AccountEntry {
   plan: number;
+  browserSessions?: number;
   keyEnv?: string;
   keyFile?: string;
 }
@@ -121,8 +124,13 @@ export function readAccountsFile(path: string): AccountsFile {
     throw new ConfigError(`invalid ${named(absolute)}: ${problems}`, 'fix the file');
   }
   const entries: Record<string, AccountEntry> = {};
-  for (const [label, { plan, keyEnv, keyFile }] of Object.entries(parsed.data))
-    entries[label] = { plan, ...(keyEnv ? { keyEnv } : {}), ...(keyFile ? { keyFile } : {}) };
+  for (const [label, { plan, browserSessions, keyEnv, keyFile }] of Object.entries(parsed.data))
+    entries[label] = {
+      plan,
+      ...(browserSessions ? { browserSessions } : {}),
+      ...(keyEnv ? { keyEnv } : {}),
+      ...(keyFile ? { keyFile } : {}),
+    };
   return { path: absolute, entries };
 }
 
@@ -149,6 +157,8 @@ export interface Account {
   /** Its name: `default` or a label of the accounts file. Plan permits are counted under it. */
   readonly name: string;
   readonly plan: number;
+  /** BaaS sessions open at once (browser session permits are counted under `name` too). */
+  readonly browserSessions: number;
   readonly key: string;
 }
 
@@ -197,6 +207,13 @@ export class Accounts {
     if (!account) throw new UnknownAccountError(`no account ${JSON.stringify(name)} on this worker`);
     return account.plan;
   }
+
+  /** The BaaS session limit of the account named `name` (as `resolve` returned it). */
+  browserSessionsOf(name: string): number {
+    const account = this.#accounts.get(name);
+    if (!account) throw new UnknownAccountError(`no account ${JSON.stringify(name)} on this worker`);
+    return account.browserSessions;
+  }
 }
 
 /**
@@ -206,13 +223,24 @@ export class Accounts {
  * account) is a `ConfigError` naming the file and field.
  */
 export function loadAccounts(
-  config: Pick<Config, 'OMNISCRAPE_KEY' | 'OMNISCRAPE_PLAN_CONCURRENCY' | 'SCRAPEFLOW_ACCOUNTS_FILE'>,
+  config: Pick<
+    Config,
+    | 'OMNISCRAPE_KEY'
+    | 'OMNISCRAPE_PLAN_CONCURRENCY'
+    | 'OMNISCRAPE_BROWSER_SESSIONS'
+    | 'SCRAPEFLOW_ACCOUNTS_FILE'
+  >,
   env: NodeJS.ProcessEnv = process.env,
 ): Accounts {
   const file = accountsFileOf(config);
   const accounts: Account[] = [];
   const owners = new Map<string, string>();
-  const add = (name: string, plan: number, key: string, field: string) => {
+  const add = (
+    name: string,
+    limits: Pick<Account, 'plan' | 'browserSessions'>,
+    key: string,
+    field: string,
+  ) => {
     const checked = keySchema.safeParse(key);
     if (!checked.success)
       throw new ConfigError(
@@ -226,12 +254,18 @@ export function loadAccounts(
         'give each account its own key',
       );
     owners.set(key, name);
-    accounts.push({ name, plan, key });
+    accounts.push({ name, ...limits, key });
   };
   if (config.OMNISCRAPE_KEY)
-    add(DEFAULT_ACCOUNT, config.OMNISCRAPE_PLAN_CONCURRENCY, config.OMNISCRAPE_KEY, 'OMNISCRAPE_KEY');
+    add(
+      DEFAULT_ACCOUNT,
+      { plan: config.OMNISCRAPE_PLAN_CONCURRENCY, browserSessions: config.OMNISCRAPE_BROWSER_SESSIONS },
+      config.OMNISCRAPE_KEY,
+      'OMNISCRAPE_KEY',
+    );
   for (const [label, entry] of Object.entries(file?.entries ?? {})) {
     const where = `${named(file!.path)}: ${label}`;
+    const limits = { plan: entry.plan, browserSessions: entry.browserSessions ?? DEFAULT_BROWSER_SESSIONS };
     if (entry.keyEnv !== undefined) {
       const key = env[entry.keyEnv];
       if (!key)
@@ -239,7 +273,7 @@ export function loadAccounts(
           `${where}.keyEnv: ${entry.keyEnv} is not set`,
           `set ${entry.keyEnv} on every scrape and browser worker`,
         );
-      add(label, entry.plan, key, `${where}.keyEnv (${entry.keyEnv})`);
+      add(label, limits, key, `${where}.keyEnv (${entry.keyEnv})`);
     } else {
       const path = resolve(dirname(file!.path), entry.keyFile!);
       let key: string;
@@ -251,7 +285,7 @@ export function loadAccounts(
           'fix the path',
         );
       }
-      add(label, entry.plan, key, `${where}.keyFile (${path})`);
+      add(label, limits, key, `${where}.keyFile (${path})`);
     }
   }
   return new Accounts(accounts, file?.path);

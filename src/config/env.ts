@@ -6,6 +6,9 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 
+/** BaaS sessions an account may hold open at once when its configuration does not say. */
+export const DEFAULT_BROWSER_SESSIONS = 2;
+
 const intFrom = (min: number, fallback: number) => z.coerce.number().int().min(min).default(fallback);
 
 const envSchema = z.object({
@@ -38,8 +41,18 @@ const envSchema = z.object({
    * @default twice OMNISCRAPE_PLAN_CONCURRENCY
    */
   SCRAPEFLOW_SCRAPE_SLOTS: z.coerce.number().int().min(1).optional(),
-  /** Concurrent browser sessions per browser worker. @default 2 */
+  /**
+   * Activity slots per browser worker: browser tasks one worker takes at once. Not the account's
+   * session limit (OMNISCRAPE_BROWSER_SESSIONS): a task beyond it waits for a session permit.
+   * @default 2
+   */
   BAAS_CONCURRENCY: intFrom(1, 2),
+  /**
+   * The BaaS session limit of account `default` (the other accounts' are in SCRAPEFLOW_ACCOUNTS_FILE):
+   * browser sessions open at once per account, across every browser worker (a permit per session,
+   * src/omniscrape/shared-permits.ts). @default 2
+   */
+  OMNISCRAPE_BROWSER_SESSIONS: intFrom(1, DEFAULT_BROWSER_SESSIONS),
   // How every process connects to Temporal, as the Temporal CLI and SDKs read it (@temporalio/envconfig):
   // these variables override the profile of a TOML config file. src/temporal/connection.ts resolves
   // them; the defaults (127.0.0.1:7233, namespace `default`, no TLS) apply there, after the profile.

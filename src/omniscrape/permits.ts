@@ -10,14 +10,31 @@
  * many calls wait here, and the order Temporal's task queue gave them by priority must hold through
  * the wait.
  *
+ * The same machinery holds an account's BaaS session limit across browser workers (`PermitResource`).
+ *
  * Two implementations behind `PlanPermits`:
- * - `LocalPermits`: a semaphore per account in this process. Right for one scrape worker (the
- *   filesystem store is single-host anyway).
+ * - `LocalPermits`: a semaphore per account in this process. Right for one worker of the role, which
+ *   is all the filesystem store allows (shared-permits.ts).
  * - `PgPermits` (pg-permits.ts): leases in the PostgreSQL store, shared by every scrape worker on every
  *   host that uses the same database; a dead worker's leases expire within seconds.
  */
-import { AbortedError } from './errors.js';
+import { AbortedError, PlanBusyError } from './errors.js';
 import { DEFAULT_PRIORITY } from '../workflows/priority.js';
+import { permitWaitOf } from '../workflows/types.js';
+import type { BatchOptions } from '../batch/options.js';
+
+/**
+ * What a permit stands for: a call on the account's plan (scrape role), or one of the account's BaaS
+ * sessions (browser role, limited by its `browserSessions`). Each is counted apart, with the same
+ * machinery.
+ */
+export type PermitResource = 'plan' | 'browser';
+
+/** How messages name a permit of each resource. */
+export const PERMIT_NOUNS: Record<PermitResource, string> = {
+  plan: 'plan permit',
+  browser: 'browser session permit',
+};
 
 /** Gives a permit back. Never throws; calling it more than once is harmless. */
 export type ReleasePermit = () => Promise<void>;
@@ -67,11 +84,46 @@ export async function withPermit<T>(
   }
 }
 
+/**
+ * Takes a permit of the batch's account for a URL's activity (which heartbeats meanwhile), waiting at
+ * most the batch's `timeouts.permitWaitMs` behind more urgent waiters (its priority). A wait that runs
+ * out throws `PlanBusyError` (the URL goes back to its page's queue: nothing was done, nothing
+ * charged); one that `signal` ends (cancellation, shutdown) throws the signal's reason, there being
+ * nothing to classify.
+ */
+export async function acquireWithin(
+  permits: PlanPermits,
+  batch: Pick<BatchOptions, 'account' | 'priority' | 'timeouts'>,
+  signal: AbortSignal,
+  resource: PermitResource = 'plan',
+): Promise<ReleasePermit> {
+  const { account, priority } = batch;
+  const waitMs = permitWaitOf(batch);
+  const patience = AbortSignal.timeout(waitMs);
+  try {
+    return await permits.acquire(account, {
+      signal: AbortSignal.any([signal, patience]),
+      ...(priority !== undefined ? { priority } : {}),
+    });
+  } catch (err) {
+    if (signal.aborted) throw signal.reason ?? err;
+    if (!patience.aborted) throw err;
+    throw new PlanBusyError(
+      `no ${PERMIT_NOUNS[resource]} of account ${JSON.stringify(account)} came free within ${waitMs} ms`,
+    );
+  }
+}
+
 /** The rejection of a wait that `signal` ended. */
-export function abortedWait(account: string, signal: AbortSignal | undefined): AbortedError {
-  return new AbortedError(`waiting for a plan permit of account ${JSON.stringify(account)} was aborted`, {
-    cause: signal?.reason,
-  });
+export function abortedWait(
+  account: string,
+  signal: AbortSignal | undefined,
+  resource: PermitResource = 'plan',
+): AbortedError {
+  return new AbortedError(
+    `waiting for a ${PERMIT_NOUNS[resource]} of account ${JSON.stringify(account)} was aborted`,
+    { cause: signal?.reason },
+  );
 }
 
 /** Checks a limit the way every implementation needs it. */
@@ -139,9 +191,11 @@ export class LocalPermits implements PlanPermits {
   readonly limitOf: (account: string) => number;
   readonly #held = new Map<string, number>();
   readonly #waiters = new Map<string, WaitQueue<Waiter>>();
+  readonly #resource: PermitResource;
 
-  constructor(limit: PlanLimit) {
+  constructor(limit: PlanLimit, resource: PermitResource = 'plan') {
     this.limitOf = limitFunction(limit);
+    this.#resource = resource;
   }
 
   /** Permits held now for `account` (tests, metrics). */
@@ -152,7 +206,7 @@ export class LocalPermits implements PlanPermits {
   // async: an account the limits do not know rejects like any other refusal, never throws.
   async acquire(account: string, options: AcquireOptions = {}): Promise<ReleasePermit> {
     const { signal } = options;
-    if (signal?.aborted) throw abortedWait(account, signal);
+    if (signal?.aborted) throw abortedWait(account, signal, this.#resource);
     if (this.held(account) < this.limitOf(account)) {
       this.#held.set(account, this.held(account) + 1);
       return this.#releaser(account);
@@ -173,7 +227,7 @@ export class LocalPermits implements PlanPermits {
       };
       const onAbort = () => {
         cleanup();
-        reject(abortedWait(account, signal));
+        reject(abortedWait(account, signal, this.#resource));
       };
       queue.add(waiter, options.priority);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -19,6 +19,10 @@
  *
  * Times are the database's (`now()`), so hosts' clocks do not matter. Tables are where the connection's
  * search_path puts them, as the store's are.
+ *
+ * Browser session permits (`resource: 'browser'`) live in the same tables: their rows' `account` is
+ * `browser` + U+001F + the account's name, a key no account label of a sane accounts file collides
+ * with, so each resource has its own count, lock and notifications; plan rows keep the bare name.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +31,9 @@ import {
   abortedWait,
   limitFunction,
   WaitQueue,
+  PERMIT_NOUNS,
   type AcquireOptions,
+  type PermitResource,
   type PlanLimit,
   type PlanPermits,
   type ReleasePermit,
@@ -38,6 +44,8 @@ export interface PgPermitsOptions {
   connectionString: string;
   /** Permits per account: the plan's concurrency limit, one for all or each account's own. */
   limit: PlanLimit;
+  /** What the permits stand for: calls on the plan, or BaaS sessions. @default 'plan' */
+  resource?: PermitResource;
   /**
    * How long a lease lives unless renewed, in milliseconds: how soon a dead worker's permits are free
    * again. Held leases are renewed every third of it. @default 10000
@@ -55,6 +63,8 @@ export interface PgPermitsOptions {
 const LOCK_PLAN = 0x5346_0002;
 const CHANNEL = 'scrapeflow_plan_permits';
 const FIRST_POLL_MS = 20;
+/** Between a resource and an account name in a row's key: no label of a sane accounts file holds it. */
+const KEY_SEPARATOR = '\u001f';
 
 interface Waiter {
   /** Its row in `scrapeflow_plan_waiters`, where other processes see its claim. */
@@ -76,6 +86,7 @@ interface AccountState {
 export class PgPermits implements PlanPermits {
   readonly limitOf: (account: string) => number;
   readonly holder: string;
+  readonly #resource: PermitResource;
   readonly #pool: pg.Pool;
   readonly #connectionString: string;
   readonly #leaseMs: number;
@@ -93,6 +104,7 @@ export class PgPermits implements PlanPermits {
 
   private constructor(options: PgPermitsOptions) {
     this.limitOf = limitFunction(options.limit);
+    this.#resource = options.resource ?? 'plan';
     this.#leaseMs = options.leaseMs ?? 10_000;
     if (!Number.isInteger(this.#leaseMs) || this.#leaseMs < 300)
       throw new RangeError(`leaseMs must be an integer of at least 300, got ${this.#leaseMs}`);
@@ -132,7 +144,7 @@ export class PgPermits implements PlanPermits {
   async liveLeases(account: string): Promise<number> {
     const { rows } = await this.#pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM scrapeflow_plan_leases WHERE account = $1 AND expires_at > now()',
-      [account],
+      [this.#key(account)],
     );
     return rows[0]?.n ?? 0;
   }
@@ -140,8 +152,8 @@ export class PgPermits implements PlanPermits {
   // async: an account the limits do not know rejects like any other refusal, never throws.
   async acquire(account: string, options: AcquireOptions = {}): Promise<ReleasePermit> {
     const { signal } = options;
-    if (signal?.aborted) throw abortedWait(account, signal);
-    if (this.#closed) throw new Error('the plan permits are closed');
+    if (signal?.aborted) throw abortedWait(account, signal, this.#resource);
+    if (this.#closed) throw new Error(`the ${PERMIT_NOUNS[this.#resource]}s are closed`);
     this.limitOf(account); // an account without a limit waits for nothing
     const state = this.#state(account);
     return new Promise<ReleasePermit>((resolve, reject) => {
@@ -165,7 +177,7 @@ export class PgPermits implements PlanPermits {
         cleanup();
         // A row being written now is deleted by its attempt once it commits (see #take).
         if (waiter.row === 'held') void this.#dropWaiters(account, [waiter]);
-        reject(abortedWait(account, signal));
+        reject(abortedWait(account, signal, this.#resource));
       };
       state.waiters.add(waiter, options.priority);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -179,7 +191,11 @@ export class PgPermits implements PlanPermits {
     clearInterval(this.#renewTimer);
     for (const [account, state] of this.#accounts) {
       for (const { item: waiter } of state.waiters.list())
-        waiter.fail(new Error(`the plan permits closed while waiting for one of account ${account}`));
+        waiter.fail(
+          new Error(
+            `the ${PERMIT_NOUNS[this.#resource]}s closed while waiting for one of account ${account}`,
+          ),
+        );
       state.wake?.();
     }
     const listener = this.#listener;
@@ -199,6 +215,18 @@ export class PgPermits implements PlanPermits {
       .catch((err: Error) => this.#onError(err, 'releasing on close'));
     this.#held.clear();
     await this.#pool.end();
+  }
+
+  /** The rows' `account` of an account's permits: its name for the plan, prefixed for other resources. */
+  #key(account: string): string {
+    return this.#resource === 'plan' ? account : `${this.#resource}${KEY_SEPARATOR}${account}`;
+  }
+
+  /** The account of a row key of this resource; undefined for another resource's. */
+  #accountOf(key: string): string | undefined {
+    if (this.#resource === 'plan') return key.includes(KEY_SEPARATOR) ? undefined : key;
+    const prefix = `${this.#resource}${KEY_SEPARATOR}`;
+    return key.startsWith(prefix) ? key.slice(prefix.length) : undefined;
   }
 
   #state(account: string): AccountState {
@@ -273,6 +301,7 @@ export class PgPermits implements PlanPermits {
     queue: Array<{ priority: number; item: Waiter }>,
   ): Promise<Array<{ waiter: Waiter; leaseId: string }>> {
     const limit = this.limitOf(account);
+    const key = this.#key(account);
     const client = await this.#pool.connect();
     let broken: Error | undefined;
     let claiming: Array<{ priority: number; item: Waiter }> = [];
@@ -280,7 +309,7 @@ export class PgPermits implements PlanPermits {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext(current_schema() || $2::text))', [
         LOCK_PLAN,
-        `/${account}`,
+        `/${key}`,
       ]);
       // Expired rows are deleted; the counts skip them either way (the statement's own snapshot).
       const { rows } = await client.query<{ held: number; others: Array<{ priority: number; n: number }> }>(
@@ -295,7 +324,7 @@ export class PgPermits implements PlanPermits {
                  FROM (SELECT priority, count(*)::int AS n FROM scrapeflow_plan_waiters
                        WHERE account = $1 AND holder <> $2 AND expires_at > now()
                        GROUP BY priority) AS claims) AS others`,
-        [account, this.holder],
+        [key, this.holder],
       );
       const free = limit - (rows[0]?.held ?? 0);
       const others = rows[0]?.others ?? [];
@@ -315,7 +344,7 @@ export class PgPermits implements PlanPermits {
         await client.query(
           `INSERT INTO scrapeflow_plan_leases (lease_id, account, holder, expires_at)
            SELECT id, $1, $2, now() + $3 * interval '1 millisecond' FROM unnest($4::text[]) AS id`,
-          [account, this.holder, this.#leaseMs, ids],
+          [key, this.holder, this.#leaseMs, ids],
         );
       const servedRows = serving.filter((w) => w.item.row === 'held').map((w) => w.item.id);
       if (servedRows.length > 0)
@@ -327,13 +356,7 @@ export class PgPermits implements PlanPermits {
           `INSERT INTO scrapeflow_plan_waiters (waiter_id, account, holder, priority, expires_at)
            SELECT id, $1, $2, p, now() + $3 * interval '1 millisecond'
            FROM unnest($4::text[], $5::int[]) AS w(id, p)`,
-          [
-            account,
-            this.holder,
-            this.#leaseMs,
-            claiming.map((w) => w.item.id),
-            claiming.map((w) => w.priority),
-          ],
+          [key, this.holder, this.#leaseMs, claiming.map((w) => w.item.id), claiming.map((w) => w.priority)],
         );
       await client.query('COMMIT');
       for (const w of serving) w.item.row = 'none';
@@ -369,7 +392,7 @@ export class PgPermits implements PlanPermits {
       await this.#pool.query(
         `WITH gone AS (DELETE FROM scrapeflow_plan_waiters WHERE waiter_id = ANY($1::text[]) RETURNING 1)
          SELECT pg_notify($2, current_schema() || '/' || $3::text) WHERE EXISTS (SELECT 1 FROM gone)`,
-        [waiters.map((w) => w.id), CHANNEL, account],
+        [waiters.map((w) => w.id), CHANNEL, this.#key(account)],
       );
     } catch (err) {
       this.#onError(err as Error, `withdrawing a waiter of account ${account} (it expires on its own)`);
@@ -393,7 +416,7 @@ export class PgPermits implements PlanPermits {
       await this.#pool.query(
         `WITH gone AS (DELETE FROM scrapeflow_plan_leases WHERE lease_id = $1 RETURNING 1)
          SELECT pg_notify($2, current_schema() || '/' || $3::text) FROM gone`,
-        [leaseId, CHANNEL, account],
+        [leaseId, CHANNEL, this.#key(account)],
       );
     } catch (err) {
       this.#onError(err as Error, `releasing a permit of account ${account} (it expires on its own)`);
@@ -459,7 +482,8 @@ export class PgPermits implements PlanPermits {
     client.on('notification', (msg) => {
       const payload = msg.payload ?? '';
       const prefix = `${this.#schema}/`;
-      if (payload.startsWith(prefix)) this.#heard(payload.slice(prefix.length));
+      const account = payload.startsWith(prefix) ? this.#accountOf(payload.slice(prefix.length)) : undefined;
+      if (account !== undefined) this.#heard(account);
     });
     if (this.#closed) return;
     this.#listener = client;

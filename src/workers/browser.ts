@@ -3,7 +3,11 @@
  * sessions of URLs whose batch has `steps`. It runs no workflows (they run on the `scrapeflow` queue of
  * the `workflows` role), and no browser session ever runs in the HTTP service or on `scrape`.
  *
- * - Sessions at once: `BAAS_CONCURRENCY` (default 2), the worker's activity slots.
+ * - Tasks at once: `BAAS_CONCURRENCY` (default 2), the worker's activity slots. Sessions at once: each
+ *   holds a session permit of its account, whose BaaS session limit (`OMNISCRAPE_BROWSER_SESSIONS`, an
+ *   accounts file's `browserSessions`) counts across every browser worker: leases in PostgreSQL with
+ *   SCRAPEFLOW_DATABASE_URL, else a semaphore in this process, the one browser worker the filesystem
+ *   store lets run (src/omniscrape/shared-permits.ts). A task beyond the limit waits for a permit.
  * - Keys: each session opens with the key of its batch's account (src/config/accounts.ts).
  * - BaaS endpoint: `OMNISCRAPE_BROWSER_URL`, or derived from `OMNISCRAPE_API_URL`: same host and port,
  *   `ws:` for `http:` and `wss:` for `https:`, path `/browser` (the local API's shape; for the hosted API
@@ -15,6 +19,7 @@ import type { Config } from '../config/env.js';
 import { createBrowserActivities } from '../activities/browser.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { redactSecrets } from '../logging/secrets.js';
+import { openSharedPermits } from '../omniscrape/shared-permits.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
 
 /** The BaaS WebSocket base: `OMNISCRAPE_BROWSER_URL`, or `ws(s)://<host of OMNISCRAPE_API_URL>/browser`. */
@@ -35,7 +40,14 @@ export const browserRole: RoleDefinition = {
   },
   async start({ config, connection, namespace, dataConverter, store, logger, client, accounts }) {
     const browserUrl = browserUrlFrom(config);
-    const worker = await Worker.create({
+    const shared = await openSharedPermits({
+      resource: 'browser',
+      accounts,
+      databaseUrl: config.SCRAPEFLOW_DATABASE_URL,
+      store,
+      onError: (err, what) => logger.warn({ err, event: 'session_permits' }, `session permits: ${what}`),
+    });
+    const created = Worker.create({
       connection,
       namespace,
       dataConverter,
@@ -46,18 +58,26 @@ export const browserRole: RoleDefinition = {
         browserUrl,
         keyOf: (account) => accounts.resolve(account).key,
         notifier: temporalNotifier(client, logger),
+        permits: shared.permits,
       }),
       maxConcurrentActivityTaskExecutions: config.BAAS_CONCURRENCY,
       shutdownGraceTime: '2 minutes',
+    });
+    const worker = await created.catch(async (err: unknown) => {
+      await shared.close();
+      throw err;
     });
     return {
       workers: [worker],
       info: {
         queues: [TASK_QUEUES.browser],
         concurrency: config.BAAS_CONCURRENCY,
-        accounts: accounts.list().map((a) => a.name),
+        // Each account's BaaS session limit; never its key.
+        sessions: Object.fromEntries(accounts.list().map((a) => [a.name, a.browserSessions])),
+        permits: shared.where,
         browserUrl: redactSecrets(browserUrl),
       },
+      close: () => shared.close(),
     };
   },
 };

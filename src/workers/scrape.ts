@@ -3,7 +3,8 @@
  * OmniScrape HTTP activities. Each call goes out under the batch's account (src/config/accounts.ts):
  * that account's key, and a permit of that account's plan, one per call, not this worker's slots. With
  * SCRAPEFLOW_DATABASE_URL set the permits are leases in PostgreSQL shared by every scrape worker of the
- * deployment, else a semaphore in this process. The slots (SCRAPEFLOW_SCRAPE_SLOTS, default twice the
+ * deployment, else a semaphore in this process, the one scrape worker the filesystem store lets run
+ * (src/omniscrape/shared-permits.ts). The slots (SCRAPEFLOW_SCRAPE_SLOTS, default twice the
  * plans of all its accounts together, as a batch's default window is twice its plan) only say how many
  * tasks this worker takes at once, so one worker can keep every account's plan busy and adding workers
  * never divides a plan. The workflows that schedule these calls run on the `workflows` role. On
@@ -12,9 +13,8 @@
 import { Worker } from '@temporalio/worker';
 import { createScrapeActivities } from '../activities/scrape.js';
 import { TASK_QUEUES } from '../workflows/types.js';
-import { LocalPermits, type PlanPermits } from '../omniscrape/permits.js';
-import { PgPermits } from '../omniscrape/pg-permits.js';
-import { AccountClients, AccountPermits } from '../omniscrape/accounts.js';
+import { openSharedPermits } from '../omniscrape/shared-permits.js';
+import { AccountClients } from '../omniscrape/accounts.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
 import { WINDOW_PER_PLAN } from '../batch/options.js';
 
@@ -40,15 +40,14 @@ export const scrapeRole: RoleDefinition = {
   }) {
     const plans = accounts.list().reduce((sum, a) => sum + a.plan, 0);
     const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * Math.max(plans, 1);
-    const planOf = (name: string) => accounts.planOf(name);
-    const byName: PlanPermits = config.SCRAPEFLOW_DATABASE_URL
-      ? await PgPermits.open({
-          connectionString: config.SCRAPEFLOW_DATABASE_URL,
-          limit: planOf,
-          onError: (err, what) => logger.warn({ err, event: 'plan_permits' }, `plan permits: ${what}`),
-        })
-      : new LocalPermits(planOf);
-    const permits = new AccountPermits(accounts, byName);
+    const shared = await openSharedPermits({
+      resource: 'plan',
+      accounts,
+      databaseUrl: config.SCRAPEFLOW_DATABASE_URL,
+      store,
+      onError: (err, what) => logger.warn({ err, event: 'plan_permits' }, `plan permits: ${what}`),
+    });
+    const { permits } = shared;
     const omniscrape =
       api ??
       new AccountClients(accounts, {
@@ -73,7 +72,7 @@ export const scrapeRole: RoleDefinition = {
       shutdownGraceTime: '30 seconds',
     });
     const worker = await created.catch(async (err: unknown) => {
-      await permits.close();
+      await shared.close();
       throw err;
     });
     return {
@@ -83,13 +82,13 @@ export const scrapeRole: RoleDefinition = {
         // Each account's plan; never its key.
         plans: Object.fromEntries(accounts.list().map((a) => [a.name, a.plan])),
         slots,
-        permits: byName instanceof PgPermits ? 'postgres' : 'process',
+        permits: shared.where,
         api: config.OMNISCRAPE_API_URL,
         lowBalanceThreshold: config.LOW_BALANCE_THRESHOLD ?? null,
       },
       close: async () => {
         await omniscrape.close?.();
-        await permits.close();
+        await shared.close();
       },
     };
   },

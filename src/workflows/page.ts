@@ -94,11 +94,11 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
     ...(task.options.searchableUrls === false
       ? {}
       : { summary: url.length > MAX_SUMMARY ? `${url.slice(0, MAX_SUMMARY)}…` : url }),
-    // A scrape may first wait for a plan permit: that wait has its own bound, and never shortens the call.
+    // A call may first wait for a plan permit, a session for a session permit: that wait has its own
+    // bound, and never shortens the call or the session.
     startToCloseTimeout:
-      taskQueue === TASK_QUEUES.browser
-        ? task.options.timeouts.browserMs
-        : task.options.timeouts.scrapeMs + permitWaitOf(task.options),
+      (taskQueue === TASK_QUEUES.browser ? task.options.timeouts.browserMs : task.options.timeouts.scrapeMs) +
+      permitWaitOf(task.options),
     heartbeatTimeout: task.options.timeouts.heartbeatMs,
     // A cancelled call is awaited to its end: an answer that arrived (and was charged) is recorded.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

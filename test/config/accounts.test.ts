@@ -44,6 +44,7 @@ describe('accounts configuration', () => {
       [{ acme: { plan: 5 } }, /acme: needs exactly one of keyEnv and keyFile/],
       [{ acme: { plan: 5, keyEnv: 'A', keyFile: 'a.key' } }, /acme: needs exactly one of keyEnv and keyFile/],
       [{ acme: { plan: 0, keyEnv: 'A' } }, /acme\.plan: /],
+      [{ acme: { plan: 5, browserSessions: 0, keyEnv: 'A' } }, /acme\.browserSessions: /],
       [
         { acme: { plan: 5, keyEnv: 'not a name' } },
         /acme\.keyEnv: must be the name of an environment variable/,
@@ -112,6 +113,30 @@ describe('accounts configuration', () => {
       isKnownLabel(known, 'acme') && isKnownLabel(known, 'default') && !isKnownLabel(known, 'initech'),
     );
     assert.ok(isKnownLabel(undefined, 'initech'), 'without a file, every label');
+  });
+
+  it("reads each account's BaaS session limit: OMNISCRAPE_BROWSER_SESSIONS, browserSessions, default 2", async () => {
+    const path = await file({
+      acme: { plan: 5, browserSessions: 7, keyEnv: 'K1' },
+      globex: { plan: 5, keyEnv: 'K2' },
+    });
+    const accounts = loadAccounts(
+      config({
+        OMNISCRAPE_KEY: 'sk-default-sessions',
+        OMNISCRAPE_BROWSER_SESSIONS: '4',
+        SCRAPEFLOW_ACCOUNTS_FILE: path,
+      }),
+      { K1: 'sk-acme-sessions', K2: 'sk-globex-sessions' },
+    );
+    assert.deepEqual(
+      accounts.list().map((a) => [a.name, accounts.browserSessionsOf(a.name)]),
+      [
+        ['default', 4],
+        ['acme', 7],
+        ['globex', 2],
+      ],
+    );
+    assert.equal(loadConfig({}).OMNISCRAPE_BROWSER_SESSIONS, 2);
   });
 
   it('without a file every label is default; with one, default needs OMNISCRAPE_KEY', async () => {

@@ -11,6 +11,7 @@ import {
   LocalPermits,
   withPermit,
   type PlanLimit,
+  type PermitResource,
   type PlanPermits,
   type ReleasePermit,
 } from '../../src/omniscrape/permits.js';
@@ -123,11 +124,12 @@ describe('PgPermits against PostgreSQL', () => {
   let db: TestDatabase;
   let admin: pg.Client;
   const opened: PgPermits[] = [];
-  const open = async (limit: PlanLimit, leaseMs = 3000) => {
+  const open = async (limit: PlanLimit, leaseMs = 3000, resource: PermitResource = 'plan') => {
     const permits = await PgPermits.open({
       connectionString: db.url,
       limit,
       leaseMs,
+      resource,
       onError: (err, what) => process.stderr.write(`permits: ${what}: ${err.message}\n`),
     });
     opened.push(permits);
@@ -346,5 +348,29 @@ describe('PgPermits against PostgreSQL', () => {
     );
     await release();
     assert.equal((await claims('claimed')).length, 0, 'the expired claim deleted');
+  });
+
+  it("counts an account's browser sessions apart from its plan, each across holders", async () => {
+    const plan = await open(1);
+    const [sessionsA, sessionsB] = await Promise.all([open(1, 3000, 'browser'), open(1, 3000, 'browser')]);
+    // The plan's one permit held does not hold a session, nor the reverse.
+    const call = await plan.acquire('both');
+    const session = await sessionsA.acquire('both');
+    assert.deepEqual([await plan.liveLeases('both'), await sessionsA.liveLeases('both')], [1, 1]);
+    assert.equal((await rows('both')).length, 1, "the plan's rows keep the account's bare name");
+    // Another browser worker's session waits, and the release of the first wakes it.
+    const next = sessionsB.acquire('both');
+    await eventually(
+      async () =>
+        (await admin.query(`SELECT 1 FROM scrapeflow_plan_waiters WHERE account LIKE 'browser%both'`))
+          .rowCount === 1,
+      { timeoutMs: 10_000, intervalMs: 20, what: 'the waiting session claim' },
+    );
+    await session();
+    await (
+      await next
+    )();
+    assert.deepEqual([await plan.liveLeases('both'), await sessionsA.liveLeases('both')], [1, 0]);
+    await call();
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Worker roles: each role's process polls its own task queue and nothing else (read from Temporal's
- * own view, DescribeTaskQueue), a batch completes with the roles in separate processes, and a bad
- * `--queue` is a usage error naming the flag.
+ * own view, DescribeTaskQueue), a batch completes with the roles in separate processes, a second scrape
+ * worker on the same filesystem store is refused (its plan would double), and a bad `--queue` is a
+ * usage error naming the flag.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,6 +84,27 @@ describe('worker roles', () => {
       scrapeStart,
       /"temporal":\{"address":"127\.0\.0\.1:\d+","namespace":"default","tls":"off","apiKeySet":false\}/,
     );
+  });
+
+  it('a second scrape worker on the filesystem store exits 2 saying several need PostgreSQL; a SIGKILLed one leaves no lock', async () => {
+    const first =
+      stack.workers.find((w) => w.queue === 'scrape' && w.child.exitCode === null) ??
+      (await stack.startWorker({}, 'scrape'));
+    const second = await runCli(stack, ['worker', '--queue', 'scrape'], {
+      env: { OMNISCRAPE_KEY: stack.apiKey, OMNISCRAPE_API_URL: stack.apiUrl },
+    });
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `another scrape worker \\(pid ${first.child.pid}, since [^)]+\\) serves the filesystem store at ${stack.dataDir}, ` +
+          `.+: several scrape workers need PostgreSQL \\(set SCRAPEFLOW_DATABASE_URL on every process\\)`,
+      ),
+    );
+    assert.equal(second.stderr.trim().split('\n').length, 1, `one line: ${second.stderr}`);
+    await first.kill('SIGKILL');
+    const next = await stack.startWorker({}, 'scrape'); // the dead worker's lock is reclaimed at once
+    assert.ok(next.lines.some((l) => l.includes('"permits":"process"')));
   });
 
   it('--queue: a role, a comma list of roles or all; anything else exits 2 naming the flag', async () => {
