@@ -192,6 +192,17 @@ describe('a real Prometheus scraping a live worker', { skip: skip('prometheus') 
     );
     assert.equal(alert.state, 'pending');
     assert.equal(alert.labels.reason, 'budget');
+    // Every shipped rule evaluates on real series without an error (a label clash would show here).
+    const res = await fetch(`${prometheus.url}/api/v1/rules`);
+    const { data } = (await res.json()) as {
+      data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> };
+    };
+    const rules = data.groups.flatMap((g) => g.rules);
+    assert.equal(rules.length, 8);
+    assert.deepEqual(
+      rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`),
+      [],
+    );
   });
 
   it('every metric the rules and the dashboard query is on the worker’s page', async () => {
