@@ -31,7 +31,7 @@ export function toCliError(err: unknown): CliError | undefined {
  * are most of the CLI's start-up, which `--help` and usage errors should not pay.
  */
 export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Promise<T> {
-  const [{ connectClient }, { loadConfig }, { openStore }] = await Promise.all([
+  const [{ connectClient, temporalAppError }, { loadConfig }, { openStore }] = await Promise.all([
     import('../client/temporal.js'),
     import('../config/env.js'),
     import('../store/index.js'),
@@ -42,6 +42,8 @@ export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Pro
     const client = await connectClient(config);
     try {
       return await work({ config, client, store });
+    } catch (err) {
+      throw temporalAppError(err, client) ?? err;
     } finally {
       await client.connection.close();
     }
