@@ -10,6 +10,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -170,6 +171,7 @@ describe('the CLI error paths', () => {
     await writeFile(join(dir, 'bad-url.txt'), 'not a url\n');
     await writeFile(join(dir, 'not-a-dir'), '');
     const { batchId } = await startBatch(stack.client, stack.store, { urls: urls('errors', 1) });
+    const taken = new URL(stack.demoOrigin).port;
     const cases: Array<{ args: string[]; env?: Record<string, string>; code: number; what: string }> = [
       {
         what: 'unreachable Temporal',
@@ -193,6 +195,17 @@ describe('the CLI error paths', () => {
       { what: 'missing input file', args: ['start', join(dir, 'nothing.txt')], code: 2 },
       { what: 'bad input line', args: ['start', join(dir, 'bad-url.txt')], code: 2 },
       { what: 'bad env var', args: ['status', 'x'], env: { TEMPORAL_TLS: 'maybe' }, code: 2 },
+      {
+        what: 'port in use',
+        args: ['codec-server', '--port', taken],
+        env: { SCRAPEFLOW_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+        code: 3,
+      },
+      {
+        what: 'port in use (local API)',
+        args: ['local-api', '--port', taken, '--key', 'sk-test-key'],
+        code: 3,
+      },
       {
         what: 'data dir is a file',
         args: ['status', 'x'],
