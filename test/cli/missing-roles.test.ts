@@ -2,7 +2,8 @@
  * A missing worker role is named, not crashed on: with only a `scrape` worker, `status`, `status
  * --json`, `inspect` and `GET /v1/batches/{id}` answer at once with the batch's state and the missing
  * `workflows` worker (exit 0: the batch exists); with only a `workflows` worker, they name `scrape`
- * once URLs wait on its queue; each line goes once the role's worker polls. And the CLI's error paths,
+ * once URLs wait on its queue; each line goes once the role's worker polls. A workflows worker killed a
+ * moment ago (still listed by Temporal) costs a query bounded to 10 s. And the CLI's error paths,
  * run as real processes, print one line and an exit code, never a stack trace.
  *
  * Task queues belong to a namespace, and Temporal lists a stopped worker's poller for minutes: the
@@ -115,12 +116,30 @@ describe('a missing worker role', () => {
     );
 
     // The role's worker arrives: the batch goes on, and nothing is missing any more.
-    await stack.startWorker({}, 'workflows');
+    const workflows = await stack.startWorker({}, 'workflows');
     const done = await settled(stack.client, batchId);
     assert.equal(done.counts.succeeded, 2);
     const later = await runCli(stack, ['status', batchId, '--json']);
     assertAnswered(later, 0, 'status once served');
     assert.equal((JSON.parse(later.stdout) as BatchProgress).waitingFor, undefined);
+
+    // Killed a moment ago, the worker is still listed as a poller: the query is bounded, and status
+    // answers from the records.
+    await workflows.kill('SIGKILL');
+    const next = await startBatch(stack.client, stack.store, {
+      urls: urls('killed', 1),
+      options: { mode: 'fast' },
+    });
+    const bounded = await runCli(stack, ['status', next.batchId, '--json']);
+    assertAnswered(bounded, 0, 'status after the worker was killed');
+    const unanswered = JSON.parse(bounded.stdout) as BatchProgress;
+    assert.equal(unanswered.state, 'running');
+    assert.deepEqual(
+      unanswered.waitingFor?.map((w) => w.message),
+      [
+        "waiting for a workflows worker on task queue scrapeflow (no worker answered the batch's query within 10 s; start: scrapeflow worker --queue workflows)",
+      ],
+    );
   });
 
   it('only a workflows worker: once URLs wait on the scrape queue, status and inspect name the scrape worker', async () => {
