@@ -27,6 +27,11 @@ const DESCRIBE_TIMEOUT_MS = 5_000;
  * query to a workflow whose last worker stopped goes to another worker after it.
  */
 export const QUERY_TIMEOUT_MS = 10_000;
+/**
+ * Longest wait for that answer while no worker polls the `workflows` queue: a worker that started a
+ * moment ago (its first poll not yet in) still answers, and a missing one costs `status` no more.
+ */
+export const NO_WORKER_QUERY_MS = 2_000;
 /** How long one view of a queue serves (`status --watch` and the service ask every few hundred ms). */
 const CACHE_MS = 2_000;
 /** Most running pages described when looking for URLs that wait. */

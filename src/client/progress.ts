@@ -17,7 +17,14 @@ import type { BatchProgress, BatchState, BatchWorkflowInput, PauseReason } from 
 import { DEFAULT_PRIORITY } from '../workflows/priority.js';
 import { BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
 import { withBatch } from './batches.js';
-import { bounded, missingWorker, pagesWaitingFor, QUERY_TIMEOUT_MS, unansweredQuery } from './pollers.js';
+import {
+  bounded,
+  missingWorker,
+  NO_WORKER_QUERY_MS,
+  pagesWaitingFor,
+  QUERY_TIMEOUT_MS,
+  unansweredQuery,
+} from './pollers.js';
 
 /** The state of a batch whose workflow closed without completing, by the workflow's status. */
 const CLOSED_STATES: Partial<Record<WorkflowExecutionStatusName, BatchState>> = {
@@ -170,10 +177,10 @@ export function getProgress(client: Client, store: ResultStore, batchId: string)
 }
 
 /**
- * A running batch's progress, and the worker roles it waits for (`waitingFor`). With a `workflows` worker
- * polling, the live query, bounded by QUERY_TIMEOUT_MS; else (a query would wait for a worker, then
- * fail) or when it did not answer in time, the counts from the store's records and the state from the
- * batch's search attributes.
+ * A running batch's progress, and the worker roles it waits for (`waitingFor`): the live query, bounded
+ * by QUERY_TIMEOUT_MS, or by NO_WORKER_QUERY_MS while no `workflows` worker polls (a query waits for
+ * one, then fails; a worker that has just started answers within it). Without an answer, the counts
+ * come from the store's records and the state from the batch's search attributes.
  */
 async function runningProgress(
   client: Client,
@@ -182,11 +189,9 @@ async function runningProgress(
 ): Promise<BatchProgress> {
   const batchId = description.workflowId;
   const noWorkflowsWorker = await missingWorker(client, 'workflows');
-  const live = noWorkflowsWorker
-    ? undefined
-    : await bounded(client, QUERY_TIMEOUT_MS, async () =>
-        withRunningPages(client, await client.workflow.getHandle(batchId).query(progressQuery)),
-      );
+  const live = await bounded(client, noWorkflowsWorker ? NO_WORKER_QUERY_MS : QUERY_TIMEOUT_MS, async () =>
+    withRunningPages(client, await client.workflow.getHandle(batchId).query(progressQuery)),
+  );
   const attrs = description.typedSearchAttributes;
   const pauseReason = attrs.get(PauseReasonAttr) as PauseReason | undefined;
   const progress: BatchProgress = live ?? {
