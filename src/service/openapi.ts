@@ -182,6 +182,19 @@ export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
             },
             startedAt: { type: 'string', format: 'date-time' },
             endedAt: { type: 'string', format: 'date-time' },
+            waitingFor: {
+              type: 'array',
+              description:
+                'worker roles the running batch waits for: no live worker polls a task queue it needs (message says how to start one)',
+              items: {
+                type: 'object',
+                properties: {
+                  role: { enum: ['workflows', 'scrape', 'browser'] },
+                  taskQueue: { type: 'string' },
+                  message: { type: 'string' },
+                },
+              },
+            },
           },
         },
       },

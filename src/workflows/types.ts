@@ -108,6 +108,19 @@ export interface BatchProgress {
    * workflow completed or still runs.
    */
   failure?: string;
+  /**
+   * The worker roles the running batch waits for: no live worker polls a task queue it needs (filled by
+   * `getProgress` from Temporal's pollers, src/client/pollers.ts). Unset when none is missing.
+   */
+  waitingFor?: WaitingFor[];
+}
+
+/** A worker role a batch waits for, its task queue, and the line that says how to start one. */
+export interface WaitingFor {
+  role: keyof typeof TASK_QUEUES;
+  taskQueue: string;
+  /** `waiting for a workflows worker on task queue scrapeflow (start: scrapeflow worker --queue workflows)` */
+  message: string;
 }
 
 export interface BatchWorkflowInput {
