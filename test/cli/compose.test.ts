@@ -89,6 +89,38 @@ describe('docker-compose.yml', () => {
     },
   );
 
+  it(
+    'docker-compose config: ports on 127.0.0.1 only, and a refusal naming each missing variable',
+    { skip: hasCompose ? false : 'docker-compose not installed (scripts/setup.sh installs it)' },
+    (t) => {
+      const config = (env: Record<string, string>) =>
+        spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '', ...env },
+        });
+      const ok = config(OWN);
+      assert.equal(ok.status, 0, ok.stderr);
+      const ports = [...ok.stdout.matchAll(/^ {4}ports:\n((?: {4}- .*\n)+)/gm)].flatMap(([, list]) =>
+        list!
+          .trim()
+          .split('\n')
+          .map((l) => l.trim().slice(2)),
+      );
+      t.diagnostic(`docker-compose config ports: ${ports.join(', ')}`);
+      assert.deepEqual(ports.sort(), [
+        '127.0.0.1:7233:7233/tcp',
+        '127.0.0.1:8080:8080/tcp',
+        '127.0.0.1:8787:8787/tcp',
+      ]);
+      for (const name of Object.keys(OWN)) {
+        const refused = config({ ...OWN, [name]: '' });
+        assert.notEqual(refused.status, 0);
+        assert.match(refused.stderr, new RegExp(`Missing mandatory value .*: set ${name} to a `));
+      }
+    },
+  );
+
   it('runs the Temporal release the tests run, set up by its own tools and `scrapeflow cluster setup`', () => {
     const compose = readFileSync(`${ROOT}docker-compose.yml`, 'utf8');
     const setup = readFileSync(`${ROOT}scripts/setup.sh`, 'utf8');
