@@ -106,10 +106,10 @@ describe('scrapeflow cluster up (temporal-server on PostgreSQL)', { skip }, () =
   let port: number;
   const running: UpProcess[] = [];
   const start = (args: string[] = [], env: Record<string, string> = {}) => {
-    const up = clusterUp(
-      ['--database-url', databaseUrl, '--port', String(port), '--dir', stateDir, ...args],
-      env,
-    );
+    const up = clusterUp(['--port', String(port), '--dir', stateDir, ...args], {
+      SCRAPEFLOW_CLUSTER_DATABASE_URL: databaseUrl,
+      ...env,
+    });
     running.push(up);
     return up;
   };
