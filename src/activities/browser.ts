@@ -48,7 +48,8 @@ import {
 } from '../omniscrape/errors.js';
 import { PRICES } from '../omniscrape/prices.js';
 import type { ResultStore } from '../store/types.js';
-import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
+import { stepsOf, type UrlSummary, type UrlTask, type UrlTaskInput } from '../workflows/types.js';
+import { OptionsCache } from './options.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { keepHeartbeating } from './heartbeat.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
@@ -76,6 +77,8 @@ export interface BrowserActivityDeps {
   connectTimeoutMs?: number;
   /** Told about session-limit 429s (the page's adaptive window shrinks). */
   notifier?: PageNotifier;
+  /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
+  optionsCache?: OptionsCache;
 }
 
 /** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
@@ -126,6 +129,7 @@ export function browserError(err: unknown, connecting: boolean, step?: number): 
 export function createBrowserActivities(deps: BrowserActivityDeps) {
   const { store, logger, browserUrl, keyOf, notifier } = deps;
   const sessionPrice = deps.sessionPrice ?? DEFAULT_SESSION_PRICE;
+  const optionsCache = deps.optionsCache ?? new OptionsCache(store);
   const endpoint = (account: string): string => {
     const key = keyOf(account);
     registerSecret(key);
@@ -161,8 +165,9 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
 
   return {
     /** One BaaS session: connect, run the steps, store, write the record. */
-    async browseUrl(input: UrlTask): Promise<UrlSummary> {
+    async browseUrl(task: UrlTaskInput): Promise<UrlSummary> {
       const ctx = Context.current();
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       const earlier = await earlierTryRecord(store, input, ctx.info.attempt);
       if (earlier) return earlier;

@@ -20,6 +20,8 @@
  *   expires_at timestamptz   database time after which the permit is free again unless renewed
  *   waiter_id  text          a call waiting for a plan permit in a worker process: `<holder>/w/<random>`
  *   priority   integer       its batch's priority, 1 most urgent: it claims free permits before less urgent waiters
+ *   version    text          a batch's options by the hash of their content (OPTIONS_VERSION_PATTERN)
+ *   options    jsonb         the batch's options as its workflow holds them, read by URL activities
  */
 
 export interface Migration {
@@ -129,6 +131,19 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX scrapeflow_plan_waiters_account ON ${p}scrapeflow_plan_waiters (account, priority);
       CREATE INDEX scrapeflow_plan_waiters_holder ON ${p}scrapeflow_plan_waiters (holder);
+    `,
+  },
+  {
+    version: 8,
+    name: 'batch options by version, read by URL activities',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_batch_options (
+        batch_id  text        NOT NULL,
+        version   text        NOT NULL,
+        options   jsonb       NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (batch_id, version)
+      );
     `,
   },
 ];
