@@ -6,6 +6,9 @@
  * cancel to its pages, spreads a 401/402/outage pause to the account's other batches, probes
  * OmniScrape while paused for an outage, and holds the credit cap. It continues as new between pages,
  * so what it carries is a page number and its totals.
+ *
+ * The workflow is its loop (`batchWorkflow`); its state and handlers are a `BatchRun`, its arithmetic
+ * the concurrency shares (shares.ts) and the totals (totals.ts).
  */
 import {
   ApplicationFailure,
@@ -364,6 +367,7 @@ class BatchRun {
         .catch(() => undefined);
   }
 
+  /** Input lines [from, to) of the batch, as the activities that record a range take them. */
   range(from: number, to: number): { batchId: string; options: BatchOptions; from: number; to: number } {
     return { batchId: this.batchId, options: this.options, from, to };
   }

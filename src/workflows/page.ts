@@ -12,6 +12,10 @@
  *
  * Activity ids are the URL's index (`17`), then `17.2`, `17.3`… for its later calls (a poll, a try after
  * a resume); each carries the URL as its summary, so the Web UI shows "why did URL n fail" on this page.
+ * Their input is the item and the version of the batch's options (`optionsVersion`), not the options.
+ *
+ * The workflow is its loop (`pageWorkflow`); its state and handlers are a `PageRun`, its arithmetic the
+ * window (window.ts), the credit budget (budget.ts) and the totals (totals.ts).
  */
 import {
   ActivityCancellationType,
