@@ -397,7 +397,7 @@ describe(
       const peak = counters.concurrency.peak_by_account.test ?? 0;
       // A 429 the fault rules did not inject is the local API refusing a call for want of a plan slot:
       // over the plan when the sync calls in flight filled it by themselves, else for the async jobs
-      // that hold plan slots no permit covers (README, Scaling out).
+      // that hold plan slots no permit covers (docs/deployment.md, Scaling out).
       const scrape429 = counters.endpoints.scrape['429'] ?? 0;
       const injected = counters.faults_fired['429'] ?? 0;
       const overPlan = counters.concurrency.refused_over_plan_by_account.test ?? 0;

@@ -8,8 +8,8 @@
  * among them, `success: false`, 429s and 5xx) runs while a worker of each role is SIGKILLed (workflows at
  * 15 %, scrape at 30 %, browser at 60 % while one of its BaaS sessions is launching; the chaos suite kills
  * browser workers mid-page) and the server is restarted once (45 %), each on a progress milestone. Then
- * the invariants of ../shared/DESIGN.md, the visibility counts by batch and by outcome (the README's Web
- * UI filters, on PostgreSQL visibility), and the CLI's commands over mTLS.
+ * the invariants of ../shared/DESIGN.md, the visibility counts by batch and by outcome (the Web UI filters
+ * of docs/batches.md, on PostgreSQL visibility), and the CLI's commands over mTLS.
  *
  * Needs `bash scripts/setup.sh --cluster` (the README's test command runs it); without the binaries the
  * file fails saying so, unless SCRAPEFLOW_SKIP_CLUSTER=1.
@@ -292,7 +292,7 @@ describe(
       assert.ok((browser.peak_by_account.test ?? 0) <= BROWSER_SESSIONS);
     });
 
-    it("counts by batch and by outcome in PostgreSQL visibility (the README's Web UI filters)", async () => {
+    it('counts by batch and by outcome in PostgreSQL visibility (the Web UI filters of docs/batches.md)', async () => {
       const pages = Math.ceil(TOTAL / PAGE_SIZE);
       const deadPages = new Set(
         Array.from({ length: TOTAL }, (_, i) => i)

@@ -1,6 +1,6 @@
 /**
  * A batch that began before URL activities received their options by version finishes on this build
- * (README "Changing workflows safely"). Build A is the product's workflows with
+ * (docs/design.md, "Changing workflows safely"). Build A is the product's workflows with
  * `OPTIONS_BY_VERSION_PATCH` never taken, which gives the commands of the build before the change:
  * every URL activity carries the batch's whole options. Its workers are SIGKILLed mid-batch and this
  * build's take over: the batch stores its options when it starts its next page, the pages it starts

@@ -1,5 +1,5 @@
 /**
- * Deploys never disturb a running batch (README "Changing workflows safely"). A batch starts on the
+ * Deploys never disturb a running batch (docs/design.md, "Changing workflows safely"). A batch starts on the
  * workers of build A (this build) and makes progress; every worker of build A is SIGKILLed; workers of
  * build B (test/support/build.ts) take over. Build B's workflows differ from A's in a way that changes
  * the commands of every workflow A started (test/fixtures/build-b: a timer first), behind
