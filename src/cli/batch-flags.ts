@@ -43,7 +43,7 @@ export function addBatchFlags(command: Command): Command {
     .option('--selector <name=css>', 'one CSS selector, repeatable (--selector title=h1)', collect)
     .option(
       '--concurrency <n>',
-      'URLs in flight at once for this batch (default 5)',
+      "URLs in flight at once for this batch (default twice the plan of the batch's account)",
       intOption('--concurrency', 1, 1000),
     )
     .option('--tag <tag>', 'cost-attribution tag for every URL, repeatable', collect)
