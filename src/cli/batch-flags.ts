@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { BatchOptionsInput } from '../batch/options.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES } from '../omniscrape/types.js';
-import { HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
+import { HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../batch/defaults.js';
 import { intOption } from './context.js';
 import { CliError, ExitCode } from './exit.js';
 
@@ -43,7 +43,7 @@ export function addBatchFlags(command: Command): Command {
     .option('--selector <name=css>', 'one CSS selector, repeatable (--selector title=h1)', collect)
     .option(
       '--concurrency <n>',
-      'URLs in flight at once for this batch (default 5)',
+      "URLs in flight at once for this batch (default: twice the account's plan concurrency)",
       intOption('--concurrency', 1, 1000),
     )
     .option('--tag <tag>', 'cost-attribution tag for every URL, repeatable', collect)

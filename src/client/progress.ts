@@ -14,7 +14,7 @@ import { redactSecrets } from '../logging/secrets.js';
 import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';
-import { DEFAULT_PRIORITY } from '../workflows/priority.js';
+import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 import { withBatch } from './batches.js';
 
 /** The state of a batch whose workflow closed without completing, by the workflow's status. */

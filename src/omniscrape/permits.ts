@@ -19,7 +19,7 @@
  *   host that uses the same database; a dead worker's leases expire within seconds.
  */
 import { AbortedError, PlanBusyError } from './errors.js';
-import { DEFAULT_PRIORITY } from '../workflows/priority.js';
+import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 import { permitWaitOf } from '../workflows/types.js';
 import type { BatchOptions } from '../batch/options.js';
 

@@ -28,7 +28,7 @@ import {
   TEMPORAL_SERVER_VERSION,
 } from '../config/binaries.js';
 import { BASE_DYNAMIC_CONFIG } from './dynamic-config.js';
-import { TLS_FILES } from './defaults.js';
+import { CLUSTER_DEFAULTS, TLS_FILES } from './defaults.js';
 import { ClusterConfigError, ClusterInterruptedError, ClusterStartError, isAppError } from '../errors.js';
 
 export interface ClusterUpOptions {
@@ -36,9 +36,9 @@ export interface ClusterUpOptions {
   databaseUrl: string;
   /** Directory for the config files and the server's log (created when missing). */
   stateDir: string;
-  /** Frontend gRPC port. @default 7233 */
+  /** Frontend gRPC port. @default CLUSTER_DEFAULTS.port */
   port?: number;
-  /** Interface the frontend listens on (the other services always listen on 127.0.0.1). @default 127.0.0.1 */
+  /** Interface the frontend listens on (the other services always listen on 127.0.0.1). @default CLUSTER_DEFAULTS.ip */
   ip?: string;
   /**
    * mTLS on the frontend: the directory holds `ca.pem`, `server.pem` and `server-key.pem`, and optionally
@@ -46,9 +46,9 @@ export interface ClusterUpOptions {
    * the client's, so it must allow clientAuth; the server's own system worker uses it too).
    */
   tlsDir?: string;
-  /** History shards; fixed when the database is first set up (a later value is ignored by the server). @default 4 */
+  /** History shards; fixed when the database is first set up (a later value is ignored by the server). @default CLUSTER_DEFAULTS.historyShards */
   historyShards?: number;
-  /** How long to wait for the frontend to answer, in ms. @default 120000 */
+  /** How long to wait for the frontend to answer, in ms. @default CLUSTER_DEFAULTS.startTimeoutMs */
   startTimeoutMs?: number;
   /** Aborts the start (SIGTERM before the server is ready): the server is stopped, no process is left. */
   signal?: AbortSignal;
@@ -109,7 +109,7 @@ export function parseDatabaseUrl(value: string): PgTarget {
     throw new ClusterConfigError(
       `--database-url: sslmode=${sslmode} is not supported by cluster up (a plain connection only)`,
     );
-  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'temporal';
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || CLUSTER_DEFAULTS.database;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database))
     throw new ClusterConfigError(
       `--database-url: the database name must be letters, digits and _ (got ${JSON.stringify(database)})`,
@@ -516,8 +516,8 @@ async function freeLowPort(): Promise<number> {
 export async function clusterUp(options: ClusterUpOptions): Promise<RunningCluster> {
   const progress = options.onProgress ?? (() => {});
   const target = parseDatabaseUrl(options.databaseUrl);
-  const port = options.port ?? 7233;
-  const ip = options.ip ?? '127.0.0.1';
+  const port = options.port ?? CLUSTER_DEFAULTS.port;
+  const ip = options.ip ?? CLUSTER_DEFAULTS.ip;
   const tls = options.tlsDir ? tlsFiles(options.tlsDir) : undefined;
   let server: string, tool: string, schemaDir: string;
   try {
@@ -570,7 +570,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<RunningClust
       port,
       ip,
       internalPorts,
-      historyShards: options.historyShards ?? 4,
+      historyShards: options.historyShards ?? CLUSTER_DEFAULTS.historyShards,
       dynamicConfigFile,
       tls,
     });
@@ -628,7 +628,7 @@ async function startServer(args: {
   const spawnError = new Promise<never>((_, reject) => child.on('error', reject));
   spawnError.catch(() => {});
 
-  const stop = async (graceMs = 60_000) => {
+  const stop = async (graceMs: number = CLUSTER_DEFAULTS.stopGraceMs) => {
     if (exit) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -643,7 +643,7 @@ async function startServer(args: {
       waitUntilServing(
         address,
         args.tls,
-        args.options.startTimeoutMs ?? 120_000,
+        args.options.startTimeoutMs ?? CLUSTER_DEFAULTS.startTimeoutMs,
         () => exit !== undefined || args.options.signal?.aborted === true,
       ),
       spawnError,

@@ -24,7 +24,7 @@ import { createAlerts, type Alerts } from '../alerts/index.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
-import type { OmniScrapeApi } from '../activities/scrape.js';
+import type { OmniScrapeApi } from '../omniscrape/api.js';
 import {
   resolveTemporalConnection,
   unavailableMessage,

@@ -13,7 +13,7 @@ import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
 import type { RunningCluster } from '../../temporal/cluster-up.js';
-import { DEFAULT_RETENTION_MS, TLS_FILES } from '../../temporal/defaults.js';
+import { CLUSTER_DEFAULTS, DEFAULT_RETENTION_MS, TLS_FILES } from '../../temporal/defaults.js';
 import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
@@ -122,13 +122,13 @@ function registerClusterUp(cluster: Command): void {
     )
     .requiredOption(
       '--database-url <url>',
-      'postgres://user:password@host:port/db; db (default temporal) holds persistence, db_visibility visibility',
+      `postgres://user:password@host:port/db; db (default ${CLUSTER_DEFAULTS.database}) holds persistence, db_visibility visibility`,
     )
-    .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), 7233)
+    .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), CLUSTER_DEFAULTS.port)
     .option(
       '--ip <address>',
       'interface the frontend listens on (the internal services stay on 127.0.0.1)',
-      '127.0.0.1',
+      CLUSTER_DEFAULTS.ip,
     )
     .option(
       '--tls <dir>',
@@ -143,7 +143,7 @@ function registerClusterUp(cluster: Command): void {
       '--history-shards <n>',
       'history shards, fixed when the database is first set up',
       intOption('--history-shards', 1, 16_384),
-      4,
+      CLUSTER_DEFAULTS.historyShards,
     )
     .addHelpText(
       'after',
