@@ -1,6 +1,7 @@
 /**
  * The import graph of the product and the devkit, type imports included (ESLint's `import-x/no-cycle`
- * skips `import type`, and a type-only cycle still ties two modules' meanings together): no cycle.
+ * skips `import type`, and a type-only cycle still ties two modules' meanings together): no cycle, and
+ * the SDK's internal modules (`@temporalio/<package>/lib/…`) reached from one module only.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,4 +22,11 @@ test('a cycle planted in a graph is found, through type-only imports too', () =>
     ['d.ts', { local: ['a.ts'], external: [] }],
   ]);
   assert.deepEqual(importCycles(planted), [['a.ts', 'b.ts', 'c.ts']]);
+});
+
+test("src/client/history.ts is the one module that imports the SDK's internal paths", () => {
+  const importers = [...graph]
+    .filter(([, imports]) => imports.external.some((name) => /^@temporalio\/[^/]+\/lib\//.test(name)))
+    .map(([file]) => file);
+  assert.deepEqual(importers, ['src/client/history.ts']);
 });

@@ -8,7 +8,6 @@
  * (src/temporal/cluster-up.ts), until SIGINT / SIGTERM.
  */
 import { join, resolve } from 'node:path';
-import { msToNumber } from '@temporalio/common/lib/time.js';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
@@ -19,17 +18,15 @@ import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
 import { isAppError } from '../../errors.js';
 
-/** Parses `--retention` (`72h`, `7d`, `1d`) into milliseconds, or fails naming the flag. */
+const RETENTION_UNITS_MS = { h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `--retention` (`72h`, `7d`, `1.5d`) into milliseconds, or fails naming the flag. */
 function parseRetention(value: string): number {
-  let ms: number;
-  try {
-    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-  } catch {
-    ms = Number.NaN;
-  }
+  const match = /^(\d+(?:\.\d+)?)([hd])$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * RETENTION_UNITS_MS[match[2] as 'h' | 'd'] : Number.NaN;
   if (!Number.isFinite(ms) || ms < 3_600_000)
     throw new CliError(
-      `--retention must be a duration of at least 1h, such as 24h or 7d (got ${JSON.stringify(value)})`,
+      `--retention must be a duration of at least 1h, in hours or days such as 24h or 7d (got ${JSON.stringify(value)})`,
       ExitCode.usage,
     );
   return ms;
