@@ -3,6 +3,7 @@
 #   - npm packages (npm ci) and the TypeScript build
 #   - the Temporal CLI (dev server + Web UI), built from its Go module when no binary is found
 #   - Chromium's headless shell, from Debian's packages when missing (else another Chromium found)
+#   - Prometheus (promtool, and the server one test starts), from Debian's packages when missing
 #   - PostgreSQL started when installed but down (only with --start-postgres)
 #   - with --cluster: the Temporal server and its SQL tool (temporal-server, temporal-sql-tool), built
 #     from the server's Go module, for a real cluster on PostgreSQL, and the server's PostgreSQL schemas
@@ -145,6 +146,27 @@ else
   [ -n "${CHROMIUM_PATH:-}" ] ||
     say "no Chromium found. Install it (Debian: sudo apt-get install -y chromium-headless-shell) or set CHROMIUM_PATH."
   exit 1
+fi
+
+# --- Prometheus (promtool checks deploy/prometheus/; a test scrapes a worker with a real server) -------
+if ! command -v promtool >/dev/null 2>&1 && can_apt; then
+  say "installing Prometheus from Debian's packages (promtool and the server)"
+  if apt_install --no-install-recommends prometheus; then
+    # The tests start their own server on a free port: the package's service must not hold 9090.
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ]; then
+      /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+      update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+  else
+    say "prometheus not installed"
+  fi
+fi
+if command -v promtool >/dev/null 2>&1; then
+  say "promtool: $(command -v promtool)"
+else
+  say "no promtool found. Install it (Debian: sudo apt-get install -y prometheus); the Prometheus tests will be skipped"
 fi
 
 # --- docker-compose (only to validate docker-compose.yml; no engine needed) ---------------------------

@@ -169,6 +169,24 @@ export class LineNotFoundError extends AppError<LineNotFoundError> {
   readonly code = 'line_not_found';
 }
 
+/** An uploaded input file over a cap of the service (bytes or lines); nothing of it was stored. */
+export class UploadTooLargeError extends AppError<UploadTooLargeError> {
+  override readonly name = 'UploadTooLargeError';
+  readonly code = 'upload_too_large';
+  /** The field the cap applies to: the request's body. */
+  declare readonly field: 'body';
+  /** The cap that was hit, and the variable that sets it. */
+  declare readonly limit: number;
+  declare readonly setting: string;
+}
+
+/** An uploaded input file that did not arrive within the service's time limit; nothing of it was stored. */
+export class UploadTimeoutError extends AppError<UploadTimeoutError> {
+  override readonly name = 'UploadTimeoutError';
+  readonly code = 'upload_timeout';
+  declare readonly field: 'body';
+}
+
 /** The service was started without a bearer token (SCRAPEFLOW_API_TOKEN). */
 export class MissingTokenError extends AppError<MissingTokenError> {
   override readonly name = 'MissingTokenError';
@@ -233,6 +251,8 @@ export type AnyAppError =
   | BatchEndedError
   | NothingToRedriveError
   | LineNotFoundError
+  | UploadTooLargeError
+  | UploadTimeoutError
   | MissingTokenError
   | AccountForbiddenError
   | TokenNotFoundError
@@ -320,6 +340,12 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   },
   nothing_to_redrive: { exit: ExitCode.notFound, status: 409 },
   line_not_found: { exit: ExitCode.usage },
+  upload_too_large: {
+    exit: ExitCode.usage,
+    status: 413,
+    body: (err) => ({ field: err.field, limit: err.limit }),
+  },
+  upload_timeout: { exit: ExitCode.usage, status: 408, body: (err) => ({ field: err.field }) },
   missing_token: { exit: ExitCode.usage },
   account_forbidden: {
     exit: ExitCode.usage,

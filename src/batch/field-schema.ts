@@ -25,7 +25,8 @@ export function checkFields(
 ): string[] {
   const problems: string[] = [];
   for (const [name, rule] of Object.entries(schema)) {
-    const value = fields[name]?.trim() ?? '';
+    // Own keys only: a field named `constructor` must not read Object.prototype's.
+    const value = (Object.hasOwn(fields, name) ? fields[name] : undefined)?.trim() ?? '';
     if (value === '') {
       if (rule.required) problems.push(`${name}: required but missing`);
       continue;

@@ -23,11 +23,43 @@ import { ValidationError } from '../errors.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
 
+/**
+ * Caps on what one batch's options may hold: the options travel with the batch's work, so their size
+ * is bounded up front (a 400 naming the field) instead of being copied as megabytes. The step count
+ * (`MAX_STEPS`) and the lengths of single strings are capped where those fields are declared.
+ */
+export const OPTION_LIMITS = {
+  /** Entries of `cssSelectors`. */
+  selectors: 100,
+  /** Fields of `schema`. */
+  schemaFields: 100,
+  /** Tags of the batch, and of one input line. */
+  tags: 50,
+  /** The whole options object as JSON, bytes. */
+  bytes: 64 * 1024,
+} as const;
+
+/** The path of the first own `__proto__` key in `value` (zod drops such keys silently), or undefined. */
+export function protoKeyPath(value: unknown, path: readonly PropertyKey[] = []): PropertyKey[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return [...path, '__proto__'];
+  for (const [key, item] of Object.entries(value)) {
+    const found = protoKeyPath(item, [...path, Array.isArray(value) ? Number(key) : key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** A record's refinement: at most `max` entries. */
+const countAtMost = (max: number, what: string) =>
+  [(record: object) => Object.keys(record).length <= max, `has more than ${max} ${what}`] as const;
+
 export const batchOptionsSchema = z
   .object({
     mode: z.enum(SCRAPE_MODES).default('auto'),
     outputFormat: z.enum(OUTPUT_FORMATS).default('html'),
     cssSelectors: cssSelectorsSchema
+      .refine(...countAtMost(OPTION_LIMITS.selectors, 'selectors'))
       .optional()
       .describe('selector name → CSS selector, or `css@attr` for an attribute of the first match'),
     enableSolver: z.boolean().default(false),
@@ -76,7 +108,7 @@ export const batchOptionsSchema = z
       .describe('shrink the window on sustained 429s and grow it back (AIMD)'),
     tags: z
       .array(z.string().min(1).max(100))
-      .max(50)
+      .max(OPTION_LIMITS.tags)
       .default([])
       .describe('cost-attribution tags for every URL of the batch'),
     account: z
@@ -99,7 +131,8 @@ export const batchOptionsSchema = z
           'Backlogged tasks of a lower number are handed to workers first',
       ),
     schema: z
-      .record(z.string().min(1), fieldRuleSchema)
+      .record(z.string().min(1).max(200), fieldRuleSchema)
+      .refine(...countAtMost(OPTION_LIMITS.schemaFields, 'fields'))
       .optional()
       .describe('rules the extracted fields must meet before a record is stored (needs css_extractor)'),
     searchableUrls: z
@@ -112,6 +145,7 @@ export const batchOptionsSchema = z
     storeId: z
       .string()
       .min(1)
+      .max(1000)
       .optional()
       .describe(
         "the store the batch's input went to (set when the batch starts); workers with another store " +
@@ -203,7 +237,7 @@ export const batchOptionsSchema = z
       });
     }
     for (const name of Object.keys(o.schema ?? {})) {
-      if (!o.cssSelectors?.[name]) {
+      if (!o.cssSelectors || !Object.hasOwn(o.cssSelectors, name)) {
         ctx.addIssue({
           code: 'custom',
           path: ['schema', name],
@@ -269,6 +303,22 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '')
     .join('; ');
 }
 
+/** Refuses options over `OPTION_LIMITS.bytes` as JSON, or holding a `__proto__` key, naming the field. */
+function checkOptionsSize(input: unknown): void {
+  const proto = protoKeyPath(input);
+  if (proto)
+    throw new ValidationError(
+      `invalid batch options: ${formatPath(proto)}: "__proto__" is a reserved name; choose another`,
+      formatPath(proto),
+    );
+  const bytes = new TextEncoder().encode(JSON.stringify(input ?? {})).length;
+  if (bytes > OPTION_LIMITS.bytes)
+    throw new ValidationError(
+      `invalid batch options: ${bytes} bytes as JSON, over the ${OPTION_LIMITS.bytes} a batch's options may hold`,
+      '',
+    );
+}
+
 /**
  * Validates batch options and fills their defaults. `plan` is the account's plan concurrency as the
  * caller knows it (OMNISCRAPE_PLAN_CONCURRENCY): an unset `concurrency` becomes `WINDOW_PER_PLAN` × it.
@@ -277,6 +327,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '')
  * a permit is taken again the moment it is given back.
  */
 export function parseBatchOptions(input: unknown, context: { plan?: number } = {}): BatchOptions {
+  checkOptionsSize(input);
   const parsed = batchOptionsSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const first = parsed.error.issues[0];

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { TERMINAL_STATUSES } from '../store/types.js';
+import { WORKER_ROLES } from '../workers/roles.js';
 
 /**
  * What the batch workflow reports (`running` … `cancelled`), and, for a workflow that closed without
@@ -31,6 +32,18 @@ export const PAUSE_REASONS = ['auth', 'balance', 'manual', 'outage', 'budget'] a
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
 const count = z.number().int();
+
+/** A worker role a batch waits for, its task queue, and the line that says how to start one. */
+const waitingForSchema = z.object({
+  role: z.enum(WORKER_ROLES),
+  taskQueue: z.string(),
+  message: z
+    .string()
+    .describe(
+      '`waiting for a workflows worker on task queue scrapeflow (start: scrapeflow worker --queue workflows)`',
+    ),
+});
+export type WaitingFor = z.infer<typeof waitingForSchema>;
 const credits = z.record(z.string(), z.number());
 
 export const batchProgressSchema = z
@@ -91,6 +104,13 @@ export const batchProgressSchema = z
       .describe(
         'why the workflow closed without completing (failed, terminated, timed out, cancelled through ' +
           'Temporal): the failure message, the termination reason, redacted; unset when it completed or runs',
+      ),
+    waitingFor: z
+      .array(waitingForSchema)
+      .optional()
+      .describe(
+        'worker roles the running batch waits for: no live worker polls a task queue it needs (filled by ' +
+          "the clients from Temporal's pollers, src/client/pollers.ts); unset when none is missing",
       ),
   })
   .describe(

@@ -49,6 +49,8 @@ export const DEFAULT_MAX_SCROLLS = 50;
 /** How long a `scroll` step lets the page grow after each scroll, in ms. */
 export const DEFAULT_SCROLL_SETTLE_MS = 2000;
 export const MAX_STEPS = 100;
+/** Fields one `extract` step reads at most (as `cssSelectors` holds at most 100 selectors). */
+export const MAX_EXTRACT_FIELDS = 100;
 
 const required = (what: string) =>
   z
@@ -120,7 +122,11 @@ const extractStep = z
     action: z.literal('extract'),
     fields: z
       .record(z.string().min(1, 'field names must not be empty').max(200), selector, { error: 'is required' })
-      .refine((f) => Object.keys(f).length > 0, 'needs at least one field'),
+      .refine((f) => Object.keys(f).length > 0, 'needs at least one field')
+      .refine(
+        (f) => Object.keys(f).length <= MAX_EXTRACT_FIELDS,
+        `has more than ${MAX_EXTRACT_FIELDS} fields`,
+      ),
     all: z.boolean().default(false),
   })
   .strict();

@@ -20,9 +20,31 @@ export interface CliContext {
  */
 export function toCliError(err: unknown): CliError | undefined {
   if (err instanceof CliError) return err;
+  const listen = listenError(err);
+  if (listen) return listen;
   if (!isAppError(err)) return undefined;
   const answer = answerOf(err);
   return new CliError(answer.cliMessage?.(err) ?? err.message, answer.exit);
+}
+
+/** Why a server command could not listen on its address, for whichever command met it. */
+const LISTEN_CODES: Record<string, string> = {
+  EADDRINUSE: 'another process listens there',
+  EACCES: 'this user may not listen on that port',
+  EADDRNOTAVAIL: 'no interface of this host has that address',
+};
+
+/** A failed `listen` as one line naming the address (exit 3 when the port is taken, else 2). */
+function listenError(err: unknown): CliError | undefined {
+  const { code, syscall, address, port } = (err ?? {}) as NodeJS.ErrnoException & {
+    address?: string;
+    port?: number;
+  };
+  if (syscall !== 'listen' || !code || !Object.hasOwn(LISTEN_CODES, code)) return undefined;
+  return new CliError(
+    `cannot listen on ${address}:${port}: ${LISTEN_CODES[code]} (${code}); choose another --port or --host`,
+    code === 'EADDRINUSE' ? ExitCode.unavailable : ExitCode.usage,
+  );
 }
 
 /**
@@ -31,7 +53,7 @@ export function toCliError(err: unknown): CliError | undefined {
  * are most of the CLI's start-up, which `--help` and usage errors should not pay.
  */
 export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Promise<T> {
-  const [{ connectClient }, { loadConfig }, { openStore }] = await Promise.all([
+  const [{ connectClient, temporalAppError }, { loadConfig }, { openStore }] = await Promise.all([
     import('../client/temporal.js'),
     import('../config/env.js'),
     import('../store/index.js'),
@@ -42,6 +64,8 @@ export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Pro
     const client = await connectClient(config);
     try {
       return await work({ config, client, store });
+    } catch (err) {
+      throw temporalAppError(err, client) ?? err;
     } finally {
       await client.connection.close();
     }

@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { BatchProgress } from '../workflows/types.js';
+import { workerCommand } from '../client/pollers.js';
 
 export interface ProgressView {
   update(progress: BatchProgress): void;
@@ -20,10 +21,15 @@ function formatEta(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** The state with what qualifies it: the pause reason, or why the workflow ended abnormally. */
+/**
+ * The state with what qualifies it: the pause reason, or why the workflow ended abnormally; and the
+ * worker roles it waits for, with the command that starts one.
+ */
 function stateText(p: BatchProgress): string {
   if (p.failure !== undefined) return `${p.state} (${p.failure})`;
-  return p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state;
+  const state = p.state === 'paused' ? `paused (${p.pauseReason ?? 'manual'})` : p.state;
+  const waiting = (p.waitingFor ?? []).map((w) => `a ${w.role} worker: ${workerCommand(w.role)}`);
+  return waiting.length ? `${state}, waiting for ${waiting.join(' and ')}` : state;
 }
 
 /** Counts, credits and state as one short line (also the non-TTY view). */
@@ -123,7 +129,11 @@ function pauseAdvice(p: BatchProgress): string {
 
 /** The closing summary of a batch: counts, credits by method and tag, and what to do next. */
 export function summaryLines(p: BatchProgress): string[] {
-  const lines = [progressLine(p)];
+  // The roles it waits for get lines of their own, with their task queues.
+  const lines = [
+    progressLine({ ...p, waitingFor: undefined }),
+    ...(p.waitingFor ?? []).map((w) => w.message),
+  ];
   const byMethod = Object.entries(p.creditsByMethod);
   if (byMethod.length) lines.push(`credits by method: ${byMethod.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const byTag = Object.entries(p.creditsByTag);

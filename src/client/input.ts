@@ -15,7 +15,7 @@
  *   with steps runs in a browser session, the others of the batch on the HTTP path (unless the batch has
  *   steps). Text and CSV lines carry no steps: use JSONL (or the batch's `steps`) for interactive pages.
  */
-import { describeIssues } from '../batch/options.js';
+import { describeIssues, formatPath, OPTION_LIMITS, protoKeyPath } from '../batch/options.js';
 import { stepsSchema, type Step } from '../batch/steps.js';
 import { httpUrl } from '../omniscrape/types.js';
 import type { UrlItem } from '../store/types.js';
@@ -60,6 +60,8 @@ function checkTags(value: unknown, line: number): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!list) throw new InputError('"tags" must be a string or an array of strings', line);
   const tags = list.map((t) => t.trim()).filter(Boolean);
+  if (tags.length > OPTION_LIMITS.tags)
+    throw new InputError(`has ${tags.length} tags, over the ${OPTION_LIMITS.tags} a line may carry`, line);
   for (const tag of tags)
     if (tag.length > 100)
       throw new InputError(`tag ${JSON.stringify(tag.slice(0, 40))}… is over 100 characters`, line);
@@ -68,6 +70,9 @@ function checkTags(value: unknown, line: number): string[] | undefined {
 
 function checkSteps(value: unknown, line: number): Step[] | undefined {
   if (value === undefined || value === null) return undefined;
+  const proto = protoKeyPath(value, ['steps']);
+  if (proto)
+    throw new InputError(`${formatPath(proto)}: "__proto__" is a reserved name; choose another`, line);
   const parsed = stepsSchema.safeParse(value);
   if (!parsed.success) throw new InputError(describeIssues(parsed.error.issues, 'steps'), line);
   return parsed.data;

@@ -8,9 +8,10 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
-import { pageWorkflowId, type BatchWorkflowInput } from '../workflows/types.js';
+import { pageWorkflowId, type BatchWorkflowInput, type WaitingFor } from '../workflows/types.js';
 import { withBatch } from './batches.js';
 import { failureText, startInput } from './history.js';
+import { activitiesWaitingFor, missingWorker } from './pollers.js';
 import { LineNotFoundError } from '../errors.js';
 
 const { PendingActivityState } = proto.temporal.api.enums.v1;
@@ -68,6 +69,11 @@ export interface LineInspection {
   activities: LineActivity[];
   /** The page's history in the Temporal Web UI, when the page started. */
   webUiUrl?: string;
+  /**
+   * While the batch runs: the worker roles the line waits for (no `workflows` worker, or the line's
+   * call scheduled on a queue no live worker polls). Unset when none is missing.
+   */
+  waitingFor?: WaitingFor[];
 }
 
 export interface InspectOptions {
@@ -249,6 +255,7 @@ export async function inspectLine(
     if (text) activity.lastFailure = text;
   }
   const linkRunId = activities[activities.length - 1]?.runId ?? currentRunId;
+  const waitingFor = await lineWaitingFor(client, description.status.name === 'RUNNING', pending, callsOf);
   return {
     batchId,
     index,
@@ -271,5 +278,22 @@ export async function inspectLine(
           }),
         }
       : {}),
+    ...(waitingFor.length ? { waitingFor } : {}),
   };
+}
+
+/** The roles a line of a running batch waits for: `workflows`, and the queue of its scheduled call. */
+async function lineWaitingFor(
+  client: Client,
+  running: boolean,
+  pending: proto.temporal.api.workflow.v1.IPendingActivityInfo[],
+  index: number,
+): Promise<WaitingFor[]> {
+  if (!running) return [];
+  const mine = pending.filter((p) => p.activityId === String(index) || p.activityId?.startsWith(`${index}.`));
+  const [workflows, calls] = await Promise.all([
+    missingWorker(client, 'workflows'),
+    activitiesWaitingFor(client, mine),
+  ]);
+  return workflows ? [workflows, ...calls] : calls;
 }

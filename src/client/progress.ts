@@ -8,10 +8,19 @@ import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName 
 import { redactSecrets } from '../logging/secrets.js';
 import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
-import type { BatchProgress, BatchState, BatchWorkflowInput } from '../workflows/types.js';
+import type { BatchProgress, BatchState, BatchWorkflowInput, PauseReason } from '../workflows/types.js';
 import { DEFAULT_PRIORITY } from '../batch/defaults.js';
+import { BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
 import { withBatch } from './batches.js';
 import { closeEvent, failureText, startInput } from './history.js';
+import {
+  bounded,
+  missingWorker,
+  NO_WORKER_QUERY_MS,
+  pagesWaitingFor,
+  QUERY_TIMEOUT_MS,
+  unansweredQuery,
+} from './pollers.js';
 
 /** The state of a batch whose workflow closed without completing, by the workflow's status. */
 const CLOSED_STATES: Partial<Record<WorkflowExecutionStatusName, BatchState>> = {
@@ -50,13 +59,14 @@ async function closeReason(client: Client, description: WorkflowExecutionDescrip
 }
 
 /**
- * The progress of a batch whose workflow closed without completing. The counts come from the store's
- * records, not from the progress query: a query on a closed workflow needs a worker to replay its
- * history and hangs while none runs, and the records are the truth anyway (the pages of a terminated
- * batch are cancelled by Temporal and still write theirs). `total` and what the records cannot tell (429s seen,
- * continue-as-new count) come from the start event of the workflow's last run.
+ * The progress of a batch whose workflow closed without completing, or that no worker can answer for.
+ * The counts come from the store's records, not from the progress query: a query on a closed workflow
+ * needs a worker to replay its history and hangs while none runs, and the records are the truth anyway
+ * (the pages of a terminated batch are cancelled by Temporal and still write theirs). `total` and what
+ * the records cannot tell (429s seen, continue-as-new count) come from the start event of the
+ * workflow's last run; `failure` from its close event, once closed.
  */
-async function closedProgress(
+async function recordedProgress(
   client: Client,
   store: ResultStore,
   description: WorkflowExecutionDescription,
@@ -64,7 +74,7 @@ async function closedProgress(
 ): Promise<BatchProgress> {
   const [input, failure] = await Promise.all([
     startInput<BatchWorkflowInput>(client, description),
-    closeReason(client, description),
+    closedStateOf(description.status.name) ? closeReason(client, description) : undefined,
   ]);
   if (!input) throw new Error(`the workflow ${description.workflowId} started without an input`);
   const carried = input.carried?.progress;
@@ -102,7 +112,7 @@ async function closedProgress(
     startedAt: carried?.startedAt ?? description.startTime.toISOString(),
     ...(description.closeTime ? { endedAt: description.closeTime.toISOString() } : {}),
     continuedAsNew: carried?.continuedAsNew ?? 0,
-    failure: redactSecrets(failure),
+    ...(failure !== undefined ? { failure: redactSecrets(failure) } : {}),
   };
 }
 
@@ -120,12 +130,42 @@ export function getProgress(client: Client, store: ResultStore, batchId: string)
       description.status.name === 'COMPLETED'
         ? ((await handle.result()) as BatchProgress)
         : closed
-          ? await closedProgress(client, store, description, closed)
-          : await withRunningPages(client, await handle.query(progressQuery));
+          ? await recordedProgress(client, store, description, closed)
+          : await runningProgress(client, store, description);
     // What the server holds, not what the batch was asked for: 0 or unset there means Temporal's default.
     const priority = description.priority?.priorityKey;
     return { ...progress, priority: priority || DEFAULT_PRIORITY };
   });
+}
+
+/**
+ * A running batch's progress, and the worker roles it waits for (`waitingFor`): the live query, bounded
+ * by QUERY_TIMEOUT_MS, or by NO_WORKER_QUERY_MS while no `workflows` worker polls (a query waits for
+ * one, then fails; a worker that has just started answers within it). Without an answer, the counts
+ * come from the store's records and the state from the batch's search attributes.
+ */
+async function runningProgress(
+  client: Client,
+  store: ResultStore,
+  description: WorkflowExecutionDescription,
+): Promise<BatchProgress> {
+  const batchId = description.workflowId;
+  const noWorkflowsWorker = await missingWorker(client, 'workflows');
+  const live = await bounded(client, noWorkflowsWorker ? NO_WORKER_QUERY_MS : QUERY_TIMEOUT_MS, async () =>
+    withRunningPages(client, await client.workflow.getHandle(batchId).query(progressQuery)),
+  );
+  const attrs = description.typedSearchAttributes;
+  const pauseReason = attrs.get(PauseReasonAttr) as PauseReason | undefined;
+  const progress: BatchProgress = live ?? {
+    ...(await recordedProgress(client, store, description, 'running')),
+    state: attrs.get(BatchStatusAttr) === 'paused' ? 'paused' : 'running',
+    ...(attrs.get(BatchStatusAttr) === 'paused' && pauseReason ? { pauseReason } : {}),
+  };
+  const waitingFor = [
+    ...(live ? [] : [noWorkflowsWorker ?? unansweredQuery()]),
+    ...(await pagesWaitingFor(client, batchId, live?.pages?.running)),
+  ];
+  return waitingFor.length ? { ...progress, waitingFor } : progress;
 }
 
 /**

@@ -5,6 +5,8 @@
 import { Client, type Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
+import { TemporalUnavailableError, type AnyAppError } from '../errors.js';
+import { notSetUpCause } from '../temporal/setup.js';
 import type { EncryptionConfig } from '../codec/keys.js';
 import {
   connectClientConnection,
@@ -32,4 +34,32 @@ export async function connectClient(
 /** The address a client connects to, for messages (a test's connection-like may have none). */
 export function clientAddress(client: Client): string {
   return (client.connection as Partial<Connection>).options?.address ?? 'TEMPORAL_ADDRESS';
+}
+
+/** gRPC status codes a person can act on, and what each means here. */
+const ACTIONABLE_CODES: Record<number, string> = {
+  4: 'did not answer in time',
+  7: 'refused the request: the credentials (TEMPORAL_API_KEY, client certificate) lack the permission',
+  14: 'stopped answering',
+  16: 'refused the credentials (TEMPORAL_API_KEY, client certificate)',
+};
+
+/**
+ * A Temporal failure a person can act on, as the application error that says what to do: a namespace
+ * or search attribute that is missing (`scrapeflow cluster setup`), a server that stopped answering or
+ * refused the credentials. Undefined for anything else.
+ */
+export function temporalAppError(err: unknown, client: Client): AnyAppError | undefined {
+  const address = clientAddress(client);
+  const notSetUp = notSetUpCause(err, client.options.namespace, address);
+  if (notSetUp) return notSetUp;
+  let code: unknown;
+  for (let e: unknown = err; e instanceof Error && code === undefined; e = e.cause)
+    code = (e as { code?: unknown }).code;
+  const meaning = typeof code === 'number' ? ACTIONABLE_CODES[code] : undefined;
+  if (!meaning) return undefined;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new TemporalUnavailableError(`the Temporal server at ${address} ${meaning} (${detail})`, {
+    cause: err,
+  });
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_PLAN } from '../batch/defaults.js';
+import { registerUrlPassword } from '../logging/url-credentials.js';
 
 /** BaaS sessions an account may hold open at once when its configuration does not say. */
 export const DEFAULT_BROWSER_SESSIONS = 2;
@@ -91,8 +92,13 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
   /** Where the filesystem store keeps inputs, results and page bodies. @default ./.data */
   SCRAPEFLOW_DATA_DIR: z.string().min(1).default('.data'),
-  /** PostgreSQL URL; when set, results go to PostgreSQL instead of the filesystem. */
+  /** PostgreSQL URL; when set, results go to PostgreSQL instead of the filesystem. Its password is a secret. */
   SCRAPEFLOW_DATABASE_URL: z.string().min(1).optional(),
+  /**
+   * PostgreSQL URL of `scrapeflow cluster up` (or `--database-url-file`): from the environment, so the
+   * password is never on a command line. Its password is a secret.
+   */
+  SCRAPEFLOW_CLUSTER_DATABASE_URL: z.string().min(1).optional(),
   /** Path of the `temporal` CLI binary. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
   /** Path of the `temporal-server` binary `scrapeflow cluster up` runs (built by `setup.sh --cluster`). */
@@ -105,6 +111,14 @@ const envSchema = z.object({
   CHROMIUM_PATH: z.string().min(1).optional(),
   /** Bearer token required by the HTTP service. */
   SCRAPEFLOW_API_TOKEN: z.string().min(1).optional(),
+  /** Largest input file `POST /v1/batches` takes, bytes (over it: 413). @default 268435456 (256 MiB) */
+  SCRAPEFLOW_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).optional(),
+  /** Most URLs one uploaded input file may hold (over it: 413). @default 1000000 */
+  SCRAPEFLOW_UPLOAD_MAX_LINES: z.coerce.number().int().min(1).optional(),
+  /** Longest time the service takes to receive one request, an uploaded file included, ms. @default 900000 */
+  SCRAPEFLOW_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
+  /** A connection of the service with no traffic is closed after this long, ms. @default 300000 */
+  SCRAPEFLOW_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
   /** Warn (and alert) when `balance_after` falls below this many credits. */
   LOW_BALANCE_THRESHOLD: z.coerce.number().min(0).optional(),
   /** Webhook that receives low-balance and pause alerts. */
@@ -149,5 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid environment: ${problems}`);
   }
+  registerUrlPassword(parsed.data.SCRAPEFLOW_DATABASE_URL);
+  registerUrlPassword(parsed.data.SCRAPEFLOW_CLUSTER_DATABASE_URL);
   return parsed.data;
 }

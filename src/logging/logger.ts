@@ -1,10 +1,12 @@
 /**
  * The one pino logger. Every process creates it once; child loggers carry batchId / url.
  * Secrets are redacted here, in one place: known header and field paths are censored by pino, and
- * every registered secret string (see `registerSecret`) is scrubbed from each serialised line.
+ * every registered secret string (see `registerSecret`) is scrubbed from each serialised line, and a
+ * `url` field (a scraped URL) loses its `user:pass@`.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { redactSecrets } from './secrets.js';
+import { withoutCredentials } from './url-credentials.js';
 
 export type { Logger } from 'pino';
 
@@ -40,6 +42,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     name: options.name,
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    serializers: { url: (url: unknown) => (typeof url === 'string' ? withoutCredentials(url) : url) },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   };

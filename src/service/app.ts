@@ -11,6 +11,7 @@ import { BatchNotFoundError } from '../errors.js';
 import { batchParamsSchema } from './schemas.js';
 import { httpAnswer, sendError } from './errors.js';
 import { principalOf, setPrincipal, type ServiceDeps } from './route.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { ROUTES, UPLOAD_TYPES } from './routes.js';
 
 export type { ServiceDeps } from './route.js';
@@ -21,9 +22,14 @@ const MAX_PARAM_LENGTH = 1000;
 export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> {
   const { logger } = deps;
   const auth = deps.auth ?? authenticatorFor(deps.token, deps.store, logger);
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const app = Fastify({
     logger: false,
     bodyLimit: deps.bodyLimitBytes ?? 10 * 1024 * 1024,
+    // A slow or stalled client cannot hold a connection forever (uploads also have their own deadline).
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
     // Above the longest batch id (encoded, it is the same length: its alphabet needs no escapes), so a
     // longer id reaches validation and gets a 400 naming batchId, not the router's 414.

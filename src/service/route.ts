@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AccountsFile } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
+import type { ServiceLimits } from './limits.js';
 
 export interface ServiceDeps {
   client: Client;
@@ -19,8 +20,10 @@ export interface ServiceDeps {
    */
   auth?: Authenticator;
   logger: Logger;
-  /** Largest JSON body, bytes (uploaded files stream and are not limited). @default 10 MiB */
+  /** Largest JSON body, bytes (uploaded files stream, within `limits`). @default 10 MiB */
   bodyLimitBytes?: number;
+  /** Upload caps and timeouts (src/service/limits.ts); each unset one has its default. */
+  limits?: Partial<ServiceLimits>;
   /** The plan's concurrency (OMNISCRAPE_PLAN_CONCURRENCY): a batch's default concurrency comes from it. */
   plan?: number;
   /** The accounts file (SCRAPEFLOW_ACCOUNTS_FILE): batches under a label it does not list are refused. */

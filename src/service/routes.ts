@@ -4,7 +4,7 @@
  * documented unserved. Handlers only talk to Temporal and the store, never scrape or render.
  */
 import { Readable } from 'node:stream';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseBatchOptions } from '../batch/options.js';
 import { cancelBatch, pauseBatch, requireRunning, resumeBatch, startBatch } from '../client/batches.js';
 import { getCosts } from '../client/costs.js';
@@ -19,6 +19,7 @@ import { accountsOf } from '../auth/principal.js';
 import { ValidationError } from '../errors.js';
 import { metricsHandler } from '../metrics/registry.js';
 import { sendError, underField, validate } from './errors.js';
+import { boundedLines, boundedUpload, DEFAULT_LIMITS } from './limits.js';
 import { openApiDocument } from './openapi.js';
 import { principalOf, type ResponseDoc, type Route, type ServiceDeps } from './route.js';
 import { batchLinks, scrapeAnswer } from './scrape-answer.js';
@@ -57,16 +58,26 @@ const contextOf = (deps: ServiceDeps, request: FastifyRequest) => ({
   principal: principalOf(request),
 });
 
-/** Options given to a JSON body or an upload, checked up front so a 400 names `options.<field>`. */
-function checkOptions(options: unknown): void {
+/**
+ * Options given to a JSON body or an upload, checked up front (caps included, on the options as sent)
+ * so a 400 names `options.<field>` (`body.options.<field>` in a JSON body).
+ */
+function checkOptions(options: unknown, prefix = 'options'): void {
   try {
     parseBatchOptions(options);
   } catch (err) {
-    throw underField('options', err);
+    throw underField(prefix, err);
   }
 }
 
-async function startFromUpload(deps: ServiceDeps, request: FastifyRequest, format: InputFormat) {
+async function startFromUpload(
+  deps: ServiceDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  format: InputFormat,
+) {
+  const startedAt = Date.now();
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
   const query = validate(uploadQuerySchema, request.query, 'query');
   let options: unknown;
   if (query.options !== undefined) {
@@ -78,11 +89,17 @@ async function startFromUpload(deps: ServiceDeps, request: FastifyRequest, forma
   }
   checkOptions(options);
   let skipped = 0;
-  const urls = parseInput(request.body as Readable, {
+  const parsed = parseInput(boundedUpload(request.body as Readable, limits, startedAt), {
     format: query.format ?? format,
     skipInvalid: query.skipInvalid === 'true',
     onSkip: () => (skipped += 1),
   });
+  const urls = boundedLines(parsed, limits.uploadMaxLines);
+  // A refused upload may still be arriving: the answer ends the connection instead of reading the rest.
+  const refused = (err: unknown) => {
+    void reply.header('connection', 'close');
+    throw err;
+  };
   const { batchId, total } = await startBatch(
     deps.client,
     deps.store,
@@ -93,11 +110,12 @@ async function startFromUpload(deps: ServiceDeps, request: FastifyRequest, forma
       plan: deps.plan,
     },
     contextOf(deps, request),
-  );
+  ).catch(refused);
   return { batchId, total, skipped, links: batchLinks(batchId) };
 }
 
 async function startFromJson(deps: ServiceDeps, request: FastifyRequest) {
+  checkOptions((request.body as { options?: unknown } | null)?.options, 'body.options');
   const body = validate(startBatchBodySchema, request.body, 'body');
   const { batchId, total } = await startBatch(
     deps.client,
@@ -219,12 +237,18 @@ export const ROUTES: readonly Route[] = [
     responses: {
       201: { description: 'started: {batchId, total, links}' },
       400: error('invalid body (field, and line for files)'),
+      408: error('the uploaded file did not arrive within SCRAPEFLOW_REQUEST_TIMEOUT_MS (field body)'),
+      413: error(
+        'the uploaded file is over SCRAPEFLOW_UPLOAD_MAX_BYTES or SCRAPEFLOW_UPLOAD_MAX_LINES, or the JSON body over its limit (field body)',
+      ),
       415: error('neither JSON nor an input file'),
     },
     async handle(deps, request, reply) {
       const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-      const uploadFormat = UPLOAD_TYPES[type];
-      if (uploadFormat) return reply.code(201).send(await startFromUpload(deps, request, uploadFormat));
+      // Own keys only: a content type such as `constructor` must not read Object.prototype's.
+      const uploadFormat = Object.hasOwn(UPLOAD_TYPES, type) ? UPLOAD_TYPES[type] : undefined;
+      if (uploadFormat)
+        return reply.code(201).send(await startFromUpload(deps, request, reply, uploadFormat));
       if (type !== 'application/json')
         return sendError(reply, {
           status: 415,

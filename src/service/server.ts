@@ -11,6 +11,7 @@ import { requireSetup } from '../temporal/setup.js';
 import { openStore } from '../store/index.js';
 import type { ResultStore } from '../store/types.js';
 import { buildService } from './app.js';
+import { limitsFromConfig } from './limits.js';
 import { accountsFileOf } from '../config/accounts.js';
 import { checkAdminToken, openAuthenticator } from '../auth/open.js';
 
@@ -60,6 +61,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     logger,
     plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
     accounts,
+    limits: limitsFromConfig(config),
   });
   const host = options.host ?? '127.0.0.1';
   try {

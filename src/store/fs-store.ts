@@ -23,6 +23,12 @@ import {
 import { StoreHostMismatchError } from '../errors.js';
 
 const PAGE_SIZE = 1000;
+/**
+ * The store holds page bodies, screenshots and `fill` step values: its directories and files are the
+ * owner's alone (a mode the umask can only narrow).
+ */
+const PRIVATE_DIR = { recursive: true, mode: 0o700 } as const;
+const PRIVATE_FILE = { mode: 0o600 } as const;
 const CONTENT_PREFIX = 'fs:';
 
 function checkBatchId(batchId: string): string {
@@ -32,7 +38,7 @@ function checkBatchId(batchId: string): string {
 
 async function atomicWrite(path: string, data: string): Promise<void> {
   const tmp = `${path}.${randomUUID()}.tmp`;
-  await writeFile(tmp, data);
+  await writeFile(tmp, data, PRIVATE_FILE);
   await rename(tmp, path);
 }
 
@@ -70,7 +76,7 @@ export class FsStore implements ResultStore {
    * directory, and a process on any other host is refused (the filesystem store serves one machine).
    */
   static async open(dataDir: string): Promise<FsStore> {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, PRIVATE_DIR);
     const marker = join(dataDir, OWNER_FILE);
     const here = hostname();
     const raw = await readIfExists(marker);
@@ -101,7 +107,7 @@ export class FsStore implements ResultStore {
     // Staged beside the batches (same filesystem, so the rename is atomic); the leading dot keeps a
     // staging directory from ever being taken for a batch.
     const staging = join(this.dataDir, 'inputs', `.staging-${batchId}-${randomUUID()}`);
-    await mkdir(staging, { recursive: true });
+    await mkdir(staging, PRIVATE_DIR);
     try {
       let page: UrlItem[] = [];
       let count = 0;
@@ -109,6 +115,7 @@ export class FsStore implements ResultStore {
         await writeFile(
           join(staging, `page-${Math.floor((count - 1) / PAGE_SIZE)}.json`),
           JSON.stringify(page),
+          PRIVATE_FILE,
         );
         page = [];
       };
@@ -126,7 +133,7 @@ export class FsStore implements ResultStore {
       }
       if (count === 0) return 0;
       if (page.length) await flush();
-      await writeFile(join(staging, 'count'), String(count));
+      await writeFile(join(staging, 'count'), String(count), PRIVATE_FILE);
       // The whole input appears at once. rename(2) refuses a non-empty target, so of two writers racing
       // for one id exactly one publishes (an empty directory left by nobody's input is replaced).
       try {
@@ -178,7 +185,7 @@ export class FsStore implements ResultStore {
 
   async putContent(batchId: string, index: number, content: string): Promise<string> {
     const dir = this.dir('content', batchId);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, PRIVATE_DIR);
     await atomicWrite(join(dir, `${index}.html`), content);
     return `${CONTENT_PREFIX}${batchId}/${index}`;
   }
@@ -193,7 +200,7 @@ export class FsStore implements ResultStore {
   async noteCharge(batchId: string, index: number, tryId: string, credits: number): Promise<void> {
     // One file per try (named by its id) makes a repeated note a rewrite, never a second charge.
     const dir = join(this.dir('charges', batchId), String(index));
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, PRIVATE_DIR);
     await atomicWrite(join(dir, encodeURIComponent(tryId)), String(credits));
   }
 
@@ -210,7 +217,7 @@ export class FsStore implements ResultStore {
 
   async putResult(record: ResultRecord): Promise<void> {
     const dir = this.dir('results', record.batchId);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, PRIVATE_DIR);
     await atomicWrite(join(dir, `${record.index}.json`), JSON.stringify(record));
   }
 

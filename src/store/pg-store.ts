@@ -18,6 +18,8 @@ import {
   type UrlItem,
 } from './types.js';
 import { StoreUnavailableError } from '../errors.js';
+import { redactSecrets } from '../logging/secrets.js';
+import { registerUrlPassword } from '../logging/url-credentials.js';
 
 export interface PgStoreOptions {
   /**
@@ -102,17 +104,6 @@ export function describeDatabaseUrl(url: string): string {
   return target;
 }
 
-function hidePassword(message: string, url: string): string {
-  let password = '';
-  try {
-    password = new URL(url).password;
-  } catch {
-    return message;
-  }
-  if (!password) return message;
-  return message.replaceAll(password, '***').replaceAll(decode(password), '***');
-}
-
 async function migrate(pool: pg.Pool, schema: string | undefined, prefix: string): Promise<void> {
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -190,6 +181,7 @@ export class PgStore implements ResultStore {
   /** Connects, applies pending migrations, and returns the store. Throws `StoreUnavailableError`. */
   static async open(url: string, options: PgStoreOptions = {}): Promise<PgStore> {
     const target = describeDatabaseUrl(url);
+    registerUrlPassword(url);
     const { schema } = options;
     if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) {
       throw new RangeError(`schema must match ${SCHEMA_PATTERN}, got ${JSON.stringify(schema)}`);
@@ -215,7 +207,7 @@ export class PgStore implements ResultStore {
       await pool.end().catch(() => {});
       const { message, code } = err as { message?: string; code?: unknown };
       throw new StoreUnavailableError(
-        hidePassword(`cannot open the PostgreSQL store at ${target}: ${message ?? String(err)}`, url),
+        redactSecrets(`cannot open the PostgreSQL store at ${target}: ${message ?? String(err)}`),
         { target, causeCode: typeof code === 'string' ? code : undefined },
       );
     }

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -30,15 +30,26 @@ import {
 import { BASE_DYNAMIC_CONFIG } from './dynamic-config.js';
 import { CLUSTER_DEFAULTS, TLS_FILES } from './defaults.js';
 import { ClusterConfigError, ClusterInterruptedError, ClusterStartError, isAppError } from '../errors.js';
+import { redactSecrets } from '../logging/secrets.js';
+import { maskUrlPassword, registerUrlPassword } from '../logging/url-credentials.js';
 
 export interface ClusterUpOptions {
-  /** `postgres://user:password@host:port/database`; the database (default `temporal`) holds persistence. */
+  /**
+   * `postgres://user:password@host:port/database`; the database (default `temporal`) holds persistence.
+   * The password reaches the server through its 0600 config file and the SQL tool through its
+   * environment, never a command line.
+   */
   databaseUrl: string;
+  /** What messages call the database URL. @default --database-url */
+  databaseUrlSource?: string;
   /** Directory for the config files and the server's log (created when missing). */
   stateDir: string;
   /** Frontend gRPC port. @default CLUSTER_DEFAULTS.port */
   port?: number;
-  /** Interface the frontend listens on (the other services always listen on 127.0.0.1). @default CLUSTER_DEFAULTS.ip */
+  /**
+   * Interface the frontend listens on (the other services always listen on 127.0.0.1). Anything but a
+   * loopback address needs `tlsDir`. @default CLUSTER_DEFAULTS.ip
+   */
   ip?: string;
   /**
    * mTLS on the frontend: the directory holds `ca.pem`, `server.pem` and `server-key.pem`, and optionally
@@ -87,6 +98,8 @@ export interface RunningCluster {
 }
 
 interface PgTarget {
+  /** What messages call the URL: `--database-url`, `SCRAPEFLOW_CLUSTER_DATABASE_URL`, a file. */
+  source: string;
   host: string;
   port: number;
   user: string;
@@ -94,33 +107,89 @@ interface PgTarget {
   database: string;
 }
 
-/** Parses `--database-url`; the errors name the flag. */
-export function parseDatabaseUrl(value: string): PgTarget {
+/** Parses the database URL; the errors name the option and never show the password. */
+export function parseDatabaseUrl(value: string, source = '--database-url'): PgTarget {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ClusterConfigError(`--database-url is not a URL (got ${JSON.stringify(value)})`);
+    throw new ClusterConfigError(`${source} is not a URL (got ${JSON.stringify(maskUrlPassword(value))})`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
-    throw new ClusterConfigError(`--database-url must be a postgres:// URL (got ${url.protocol}//…)`);
+    throw new ClusterConfigError(`${source} must be a postgres:// URL (got ${url.protocol}//…)`);
   const sslmode = url.searchParams.get('sslmode');
   if (sslmode && sslmode !== 'disable')
     throw new ClusterConfigError(
-      `--database-url: sslmode=${sslmode} is not supported by cluster up (a plain connection only)`,
+      `${source}: sslmode=${sslmode} is not supported by cluster up (a plain connection only)`,
     );
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || CLUSTER_DEFAULTS.database;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database))
     throw new ClusterConfigError(
-      `--database-url: the database name must be letters, digits and _ (got ${JSON.stringify(database)})`,
+      `${source}: the database name must be letters, digits and _ (got ${JSON.stringify(database)})`,
     );
   return {
+    source,
     host: url.hostname || '127.0.0.1',
     port: Number(url.port || 5432),
     user: decodeURIComponent(url.username) || 'postgres',
     password: decodeURIComponent(url.password),
     database,
   };
+}
+
+/** Where `cluster up` may take its database URL from; exactly one of them. */
+export interface DatabaseUrlSources {
+  /** `--database-url`: argv, which `ps` shows to every user, so only a URL without a password. */
+  flag?: string | undefined;
+  /** `--database-url-file`: a file holding the URL (surrounding whitespace ignored). */
+  file?: string | undefined;
+  /** SCRAPEFLOW_CLUSTER_DATABASE_URL. */
+  env?: string | undefined;
+}
+
+/** The database URL and the name messages give its source; never a password taken from argv. */
+export async function clusterDatabaseUrl(from: DatabaseUrlSources): Promise<{ url: string; source: string }> {
+  const given = [from.flag, from.file, from.env].filter((v) => v !== undefined);
+  if (given.length !== 1)
+    throw new ClusterConfigError(
+      `${given.length ? 'more than one' : 'no'} database URL: set SCRAPEFLOW_CLUSTER_DATABASE_URL, or give ` +
+        '--database-url-file <file> (or --database-url for a URL without a password), one of them',
+    );
+  if (from.flag !== undefined) {
+    if (parseDatabaseUrl(from.flag).password)
+      throw new ClusterConfigError(
+        `--database-url ${maskUrlPassword(from.flag)} carries a password, which the process list shows to ` +
+          'every user of this host: put the URL in SCRAPEFLOW_CLUSTER_DATABASE_URL or in a file named by --database-url-file',
+      );
+    return { url: from.flag, source: '--database-url' };
+  }
+  if (from.env !== undefined) return { url: from.env, source: 'SCRAPEFLOW_CLUSTER_DATABASE_URL' };
+  const file = from.file as string;
+  try {
+    return { url: (await readFile(file, 'utf8')).trim(), source: `--database-url-file ${file}` };
+  } catch (err) {
+    throw new ClusterConfigError(
+      `--database-url-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: addresses only this host reaches. */
+export function isLoopback(ip: string): boolean {
+  return ip === 'localhost' || ip === '::1' || /^127(\.\d{1,3}){3}$/.test(ip);
+}
+
+/**
+ * Refuses a frontend that other hosts reach without mTLS: the server runs `--allow-no-auth`, so anyone
+ * who reaches the port could read every history and start or terminate workflows.
+ */
+export function checkListenAddress(ip: string, tlsDir: string | undefined): void {
+  if (tlsDir || isLoopback(ip)) return;
+  throw new ClusterConfigError(
+    `--ip ${ip} without --tls would open Temporal to the network with no authentication (anyone who reaches ` +
+      'the port reads histories and starts or terminates workflows): add --tls <dir> (mTLS certificates), ' +
+      'or keep the default --ip 127.0.0.1',
+  );
 }
 
 interface TlsFiles {
@@ -199,12 +268,13 @@ async function latestVersion(versionedDir: string): Promise<string> {
 }
 
 async function withPg<T>(target: PgTarget, database: string, work: (c: pg.Client) => Promise<T>) {
-  const client = new pg.Client({ ...target, database, connectionTimeoutMillis: 5000 });
+  const { host, port, user, password } = target;
+  const client = new pg.Client({ host, port, user, password, database, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
   } catch (err) {
     throw new ClusterStartError(
-      `--database-url: cannot connect to PostgreSQL at ${target.host}:${target.port} as ${target.user} (database ${database}): ${err instanceof Error ? err.message : String(err)}`,
+      `${target.source}: cannot connect to PostgreSQL at ${target.host}:${target.port} as ${target.user} (database ${database}): ${err instanceof Error ? err.message : String(err)}`,
     );
   }
   try {
@@ -243,6 +313,12 @@ async function schemaVersion(target: PgTarget, database: string): Promise<string
   });
 }
 
+/** The environment of the processes started here, without the variable that holds the database URL. */
+function childEnv(): NodeJS.ProcessEnv {
+  const { SCRAPEFLOW_CLUSTER_DATABASE_URL: _url, ...env } = process.env;
+  return env;
+}
+
 async function runTool(tool: string, target: PgTarget, database: string, args: string[]): Promise<void> {
   const child = spawn(
     tool,
@@ -260,7 +336,7 @@ async function runTool(tool: string, target: PgTarget, database: string, args: s
       ...args,
     ],
     // The password goes through the environment, not the command line `ps` shows.
-    { env: { ...process.env, SQL_PASSWORD: target.password }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...childEnv(), SQL_PASSWORD: target.password }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -268,7 +344,7 @@ async function runTool(tool: string, target: PgTarget, database: string, args: s
   const [code] = (await once(child, 'close')) as [number | null];
   if (code !== 0)
     throw new ClusterStartError(
-      `temporal-sql-tool ${args[0]} on database ${database} failed (exit ${code}):\n${output.trim().split('\n').slice(-15).join('\n')}`,
+      `temporal-sql-tool ${args[0]} on database ${database} failed (exit ${code}):\n${redactSecrets(output.trim().split('\n').slice(-15).join('\n'))}`,
     );
 }
 
@@ -427,7 +503,7 @@ function serverConfig(input: ServerConfigInput): Yaml {
  * stack traces and call sites would bury them).
  */
 async function tail(file: string, lines = 30): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+  const text = redactSecrets(await readFile(file, 'utf8').catch(() => ''));
   return text
     .trimEnd()
     .split('\n')
@@ -515,9 +591,11 @@ async function freeLowPort(): Promise<number> {
 /** Databases, schemas, config, then the server; resolves once the frontend answers. */
 export async function clusterUp(options: ClusterUpOptions): Promise<RunningCluster> {
   const progress = options.onProgress ?? (() => {});
-  const target = parseDatabaseUrl(options.databaseUrl);
+  registerUrlPassword(options.databaseUrl);
+  const target = parseDatabaseUrl(options.databaseUrl, options.databaseUrlSource);
   const port = options.port ?? CLUSTER_DEFAULTS.port;
   const ip = options.ip ?? CLUSTER_DEFAULTS.ip;
+  checkListenAddress(ip, options.tlsDir);
   const tls = options.tlsDir ? tlsFiles(options.tlsDir) : undefined;
   let server: string, tool: string, schemaDir: string;
   try {
@@ -526,7 +604,8 @@ export async function clusterUp(options: ClusterUpOptions): Promise<RunningClust
     throw new ClusterStartError(err instanceof Error ? err.message : String(err));
   }
   const stateDir = resolve(options.stateDir);
-  await mkdir(stateDir, { recursive: true });
+  // Private: the server's config file holds the database password.
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
 
   const schemaStarted = Date.now();
   const visibilityDatabase = `${target.database}_visibility`;
@@ -579,6 +658,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<RunningClust
       `# Written by \`scrapeflow cluster up\` at each start (Temporal server ${TEMPORAL_SERVER_VERSION}).\n${toYaml(config)}`,
       { mode: 0o600 },
     );
+    await chmod(configFile, 0o600); // a file an older start wrote keeps its mode through writeFile
     try {
       return await startServer({
         server,
@@ -615,7 +695,9 @@ async function startServer(args: {
   const started = Date.now();
   let child: ChildProcess;
   try {
+    // No password on the command line: it is in the 0600 config file.
     child = spawn(args.server, ['--config-file', args.configFile, '--allow-no-auth', 'start'], {
+      env: childEnv(),
       stdio: ['ignore', log.fd, log.fd],
     });
   } finally {

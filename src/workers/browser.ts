@@ -21,6 +21,7 @@ import { TASK_QUEUES } from '../workflows/types.js';
 import { redactSecrets } from '../logging/secrets.js';
 import { openSharedPermits } from '../omniscrape/shared-permits.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
+import { ConfigError } from '../errors.js';
 
 /** The BaaS WebSocket base: `OMNISCRAPE_BROWSER_URL`, or `ws(s)://<host of OMNISCRAPE_API_URL>/browser`. */
 export function browserUrlFrom(
@@ -34,8 +35,9 @@ export function browserUrlFrom(
 export const browserRole: RoleDefinition = {
   require(_config, { accounts }) {
     if (accounts.size === 0)
-      throw new Error(
+      throw new ConfigError(
         'OMNISCRAPE_KEY or SCRAPEFLOW_ACCOUNTS_FILE is required: the browser worker opens BaaS sessions with their keys',
+        'set one of them in the environment of this worker',
       );
   },
   async start({ config, connection, namespace, dataConverter, store, logger, client, accounts }) {

@@ -24,6 +24,7 @@ import { createAlerts, type Alerts } from '../alerts/index.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
+import { registerFleetGauges } from '../metrics/fleet-metrics.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import {
   resolveTemporalConnection,
@@ -97,6 +98,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   const prepared = await prepareWorkerMetrics(config);
   const metrics: ScrapeMetrics | undefined =
     prepared && roles.some((r) => r !== 'browser') ? createScrapeMetrics(prepared.registry) : undefined;
+  if (prepared) registerFleetGauges(prepared.registry, { client, logger, roles, accounts });
   installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
   const alerts = createAlerts(config, logger, metrics ? { onResult: (k, r) => metrics.alert(k, r) } : {});
   const connection = await connectNative(settings);

@@ -17,12 +17,14 @@ import { openSharedPermits } from '../omniscrape/shared-permits.js';
 import { AccountClients } from '../omniscrape/accounts.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
 import { WINDOW_PER_PLAN } from '../batch/defaults.js';
+import { ConfigError } from '../errors.js';
 
 export const scrapeRole: RoleDefinition = {
   require(_config, { api, accounts }) {
     if (!api && accounts.size === 0)
-      throw new Error(
+      throw new ConfigError(
         'OMNISCRAPE_KEY or SCRAPEFLOW_ACCOUNTS_FILE is required: the scrape worker calls OmniScrape with their keys',
+        'set one of them in the environment of this worker',
       );
   },
   async start({

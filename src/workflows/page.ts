@@ -61,6 +61,7 @@ import {
   type UrlTask,
 } from './types.js';
 import { AdaptiveWindow, pollDelayMs } from './window.js';
+import { withoutCredentials } from '../logging/url-credentials.js';
 
 /** Safety net for errors outside the taxonomy; the matrix's own budgets are smaller. */
 const MAX_ATTEMPTS = 10;
@@ -68,6 +69,12 @@ const MAX_ATTEMPTS = 10;
 const LOAD_CHUNK = 200;
 /** Longest activity summary shown in the Web UI (a URL may be 8 KB). */
 const MAX_SUMMARY = 300;
+
+/** A URL as the Web UI shows it: without its `user:pass@` (the activity still gets the real URL), cut short. */
+function urlSummary(url: string): string {
+  const shown = withoutCredentials(url);
+  return shown.length > MAX_SUMMARY ? `${shown.slice(0, MAX_SUMMARY)}…` : shown;
+}
 
 /**
  * Bookkeeping activities, each with an explicit id: default ids are sequence numbers, which would
@@ -91,9 +98,7 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
     activityId,
     // Its batch's priority, and its account as the fairness key (src/workflows/priority.ts).
     priority: taskPriority(task.options),
-    ...(task.options.searchableUrls === false
-      ? {}
-      : { summary: url.length > MAX_SUMMARY ? `${url.slice(0, MAX_SUMMARY)}…` : url }),
+    ...(task.options.searchableUrls === false ? {} : { summary: urlSummary(url) }),
     // A call may first wait for a plan permit, a session for a session permit: that wait has its own
     // bound, and never shortens the call or the session.
     startToCloseTimeout:

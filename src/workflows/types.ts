@@ -7,7 +7,7 @@ import type { Step } from '../batch/steps.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
 import type { BatchProgress, PauseReason } from '../batch/progress.js';
 
-export type { BatchProgress, BatchState, PauseReason } from '../batch/progress.js';
+export type { BatchProgress, BatchState, PauseReason, WaitingFor } from '../batch/progress.js';
 
 export const TASK_QUEUES = {
   /**

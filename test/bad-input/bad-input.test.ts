@@ -204,6 +204,29 @@ const CASES: Case[] = [
     says: ['cssSelectors.title: is not a valid CSS selector'],
   },
   {
+    name: 'more selectors than the cap: exit 2 naming the field',
+    args: async () => [
+      await fixture('blank-lines-and-comments.txt'),
+      '--selectors',
+      await fixture('too-many-selectors.json'),
+      '--batch-id',
+      'bad-too-many-selectors',
+    ],
+    code: 2,
+    says: ['cssSelectors: has more than 100 selectors'],
+  },
+  {
+    name: 'a JSONL line with more tags than the cap: exit 2 naming the line',
+    args: async () => {
+      const path = join(stack.dataDir, 'many-tags.jsonl');
+      const tags = Array.from({ length: 51 }, (_, i) => `t${i}`);
+      await writeFile(path, `${JSON.stringify({ url: `${stack.demoOrigin}/p/1`, tags })}\n`);
+      return [path, '--batch-id', 'bad-many-tags'];
+    },
+    code: 2,
+    says: ['line 1: has 51 tags, over the 50 a line may carry'],
+  },
+  {
     name: 'a selectors file that is not an object',
     args: async () => [
       await fixture('blank-lines-and-comments.txt'),

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildService } from '../../src/service/app.js';
@@ -428,5 +429,139 @@ describe('HTTP service', () => {
     } finally {
       await bigApp.close();
     }
+  });
+});
+
+describe('HTTP service: bounded requests', () => {
+  const LIMITS = { uploadMaxBytes: 4000, uploadMaxLines: 10, requestTimeoutMs: 1500 };
+  let small: FastifyInstance;
+  let smallBase: string;
+  before(async () => {
+    small = await buildService({
+      client: stack.client,
+      store: stack.store,
+      token: TOKEN,
+      logger,
+      limits: LIMITS,
+    });
+    smallBase = await small.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => small?.close());
+
+  const upload = async (batchId: string, body: string) => {
+    const res = await fetch(`${smallBase}/v1/batches?batchId=${batchId}`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body,
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  /** Nothing of a refused start stays: no stored input, no workflow, and the id is still free. */
+  const nothingStored = async (batchId: string) => {
+    assert.equal(await stack.store.inputCount(batchId), undefined, 'no input stored');
+    await assert.rejects(stack.client.workflow.getHandle(batchId).describe(), {
+      name: 'WorkflowNotFoundError',
+    });
+  };
+
+  it('the request, connection and keep-alive timeouts are set on the server', () => {
+    assert.equal(small.server.requestTimeout, 1500);
+    assert.equal(small.server.timeout, 300_000, 'connection timeout (default)');
+    assert.equal(small.server.keepAliveTimeout, 72_000);
+    assert.equal(app.server.requestTimeout, 900_000, 'default: 15 min');
+  });
+
+  it('an upload over the byte cap: 413 naming body, nothing stored', async () => {
+    const line = `${stack.demoOrigin}/p/${'x'.repeat(900)}`;
+    const res = await upload('svc-cap-bytes', Array.from({ length: 5 }, () => line).join('\n'));
+    assert.equal(res.status, 413, JSON.stringify(res.json));
+    assert.deepEqual(
+      { error: res.json.error, field: res.json.field, limit: res.json.limit },
+      { error: 'upload_too_large', field: 'body', limit: 4000 },
+    );
+    assert.match(
+      String(res.json.message),
+      /^body: the upload is over 4000 bytes \(SCRAPEFLOW_UPLOAD_MAX_BYTES\)/,
+    );
+    await nothingStored('svc-cap-bytes');
+  });
+
+  it('an upload over the line cap: 413 naming body, nothing stored; at the cap it starts', async () => {
+    const lines = (n: number) =>
+      Array.from({ length: n }, (_, i) => `${stack.demoOrigin}/p/${i + 1}`).join('\n');
+    const res = await upload('svc-cap-lines', lines(11));
+    assert.equal(res.status, 413, JSON.stringify(res.json));
+    assert.equal(res.json.field, 'body');
+    assert.equal(res.json.limit, 10);
+    assert.match(String(res.json.message), /more than 10 URLs \(SCRAPEFLOW_UPLOAD_MAX_LINES\)/);
+    await nothingStored('svc-cap-lines');
+    const ok = await upload('svc-cap-lines', lines(10));
+    assert.equal(ok.status, 201, JSON.stringify(ok.json));
+    assert.equal(ok.json.total, 10);
+    await settled('svc-cap-lines');
+  });
+
+  it('an upload that stalls: 408 naming body once the time limit passes, nothing stored', async () => {
+    const started = Date.now();
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${smallBase}/v1/batches?batchId=svc-cap-slow`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      // The first lines, then nothing: the client neither sends more nor ends the body.
+      req.write(`${stack.demoOrigin}/p/1\n${stack.demoOrigin}/p/2\n`);
+    });
+    assert.equal(answer.status, 408, answer.body);
+    const json = JSON.parse(answer.body) as Record<string, unknown>;
+    assert.equal(json.error, 'upload_timeout');
+    assert.equal(json.field, 'body');
+    assert.match(String(json.message), /did not arrive within 1\.5 s \(SCRAPEFLOW_REQUEST_TIMEOUT_MS\)/);
+    assert.ok(Date.now() - started >= 1400, 'not before the limit');
+    await nothingStored('svc-cap-slow');
+  });
+
+  it('options over a cap: 400 naming the field, in a JSON body and in an upload', async () => {
+    const selectors = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, 'h1']));
+    const options = { outputFormat: 'css_extractor', cssSelectors: selectors };
+    const json = await call('POST', '/v1/batches', { urls: [`${stack.demoOrigin}/p/1`], options });
+    assert.equal(json.status, 400, json.text);
+    assert.equal(json.json.field, 'body.options.cssSelectors');
+    assert.match(String(json.json.message), /cssSelectors: has more than 100 selectors/);
+    const huge = {
+      steps: Array.from({ length: 7 }, (_, i) => ({
+        action: 'fill',
+        selector: `#f${i}`,
+        value: 'x'.repeat(10_000),
+      })),
+    };
+    const big = await call('POST', '/v1/batches', { urls: [`${stack.demoOrigin}/p/1`], options: huge });
+    assert.equal(big.status, 400, big.text);
+    assert.equal(big.json.field, 'body.options');
+    assert.match(String(big.json.message), /bytes as JSON, over the 65536 a batch's options may hold/);
+    const res = await fetch(
+      `${base}/v1/batches?batchId=svc-cap-options&options=${encodeURIComponent(JSON.stringify(options))}`,
+      {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'text/plain' },
+        body: `${stack.demoOrigin}/p/1\n`,
+      },
+    );
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.field, 'options.cssSelectors');
+    await nothingStored('svc-cap-options');
+    // A content type named like an Object.prototype key is not an upload type.
+    const odd = await fetch(`${base}/v1/batches`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'constructor' },
+      body: 'x',
+    });
+    assert.equal(odd.status, 415);
   });
 });

@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -19,6 +19,42 @@ after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true
 runStoreContract('FsStore', open);
 
 describe('FsStore specifics', () => {
+  it('creates its directories 0700 and its files 0600, even under umask 000', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'fs-store-modes-'));
+    dirs.push(parent);
+    const umask = process.umask(0);
+    try {
+      const store = await FsStore.open(join(parent, 'data'));
+      await store.putInput('b1', [{ url: 'https://example.com/' }]);
+      await store.putResult({
+        batchId: 'b1',
+        index: 0,
+        url: 'https://example.com/',
+        status: 'failed',
+        reason: 'x',
+        charged: 0,
+        attempts: 1,
+        finishedAt: new Date().toISOString(),
+      });
+      await store.putContent('b1', 0, '<html>body</html>');
+      await store.noteCharge('b1', 0, 'try-1', 5);
+    } finally {
+      process.umask(umask);
+    }
+    const modes: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        const mode = ((await stat(path)).mode & 0o777).toString(8);
+        modes.push(`${entry.isDirectory() ? 'dir' : 'file'} ${path.slice(parent.length)} ${mode}`);
+        if (entry.isDirectory()) await walk(path);
+      }
+    };
+    await walk(parent);
+    assert.ok(modes.length >= 12, modes.join('\n'));
+    for (const line of modes) assert.match(line, /^(dir .* 700|file .* 600)$/, line);
+  });
+
   it('prunes by file mtime, with the temporary files of killed writers', async () => {
     const store = await open();
     const old = await store.putContent('b1', 0, 'old');

@@ -85,10 +85,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const lines: string[] = [];
 
   const up = async (): Promise<UpProcess> => {
-    const args = ['cluster', 'up', '--database-url', databaseUrl, '--port', String(port), '--dir', stateDir];
+    const args = ['cluster', 'up', '--port', String(port), '--dir', stateDir];
     if (certs) args.push('--tls', certs.dir);
+    // The URL through the environment, as a user gives one with a password (argv is public).
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        SCRAPEFLOW_CLUSTER_DATABASE_URL: databaseUrl,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // A test process that dies takes the cluster along (the server stops with `cluster up`'s SIGTERM).

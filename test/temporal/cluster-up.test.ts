@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { freePort } from '../../devkit/temporal/dev-server.js';
 import { makeTestCerts, type TestCerts } from '../support/certs.js';
 import { CLUSTER_ADMIN_URL, clusterUnavailable, dropClusterDatabases } from '../support/cluster.js';
 import { BIN, runCli } from '../support/cli.js';
+import { checkListenAddress, clusterDatabaseUrl, parseDatabaseUrl } from '../../src/temporal/cluster-up.js';
 import { eventually } from '../support/stack.js';
 
 const ADMIN_URL = CLUSTER_ADMIN_URL;
@@ -40,7 +41,8 @@ async function pgProblem(): Promise<string | undefined> {
 const noBinaries = clusterUnavailable();
 if (noBinaries && process.env.SCRAPEFLOW_SKIP_CLUSTER !== '1')
   throw new Error(`the cluster tests need the Temporal server: ${noBinaries}`);
-const noPg = noBinaries ? undefined : await pgProblem();
+const pgDown = await pgProblem();
+const noPg = noBinaries ? undefined : pgDown;
 if (noPg && process.env.SCRAPEFLOW_SKIP_PG !== '1')
   throw new Error(`PostgreSQL is unreachable (${noPg}); set SCRAPEFLOW_SKIP_PG=1 to skip these tests`);
 const skip = noBinaries ?? noPg;
@@ -104,10 +106,10 @@ describe('scrapeflow cluster up (temporal-server on PostgreSQL)', { skip }, () =
   let port: number;
   const running: UpProcess[] = [];
   const start = (args: string[] = [], env: Record<string, string> = {}) => {
-    const up = clusterUp(
-      ['--database-url', databaseUrl, '--port', String(port), '--dir', stateDir, ...args],
-      env,
-    );
+    const up = clusterUp(['--port', String(port), '--dir', stateDir, ...args], {
+      SCRAPEFLOW_CLUSTER_DATABASE_URL: databaseUrl,
+      ...env,
+    });
     running.push(up);
     return up;
   };
@@ -291,4 +293,114 @@ describe('scrapeflow cluster up without the cluster binaries', () => {
     assert.equal(await up.exited, 2);
     assert.match(up.stderr(), /--database-url must be a postgres:\/\/ URL/);
   });
+});
+
+describe('cluster up: closed by default, no password on a command line (fake binaries, real PostgreSQL)', () => {
+  it('a non-loopback --ip without --tls is a usage error saying why and how; loopback and --tls pass', async () => {
+    const up = clusterUp(['--database-url', 'postgres://postgres@127.0.0.1:5432/unused', '--ip', '0.0.0.0']);
+    assert.equal(await up.exited, 2);
+    assert.match(
+      up.stderr(),
+      /--ip 0\.0\.0\.0 without --tls would open Temporal to the network with no authentication .*: add --tls <dir>/,
+    );
+    assert.equal(up.stderr().trim().split('\n').length, 1, up.stderr());
+    assert.doesNotMatch(up.stderr(), /^ {4}at /m);
+    for (const ip of ['127.0.0.1', '127.0.1.1', '::1', 'localhost']) checkListenAddress(ip, undefined);
+    checkListenAddress('0.0.0.0', '/some/tls/dir');
+    assert.throws(() => checkListenAddress('192.168.1.10', undefined), { code: 'cluster_config' });
+  });
+
+  it('--database-url with a password is refused without echoing it; the URL comes from the environment or a file', async () => {
+    const up = clusterUp(['--database-url', 'postgres://postgres:hunter2-pw@127.0.0.1:5432/unused']);
+    assert.equal(await up.exited, 2);
+    assert.match(
+      up.stderr(),
+      /--database-url postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/unused carries a password/,
+    );
+    assert.doesNotMatch(up.stderr(), /hunter2/);
+
+    const none = clusterUp([]);
+    assert.equal(await none.exited, 2);
+    assert.match(none.stderr(), /no database URL: set SCRAPEFLOW_CLUSTER_DATABASE_URL/);
+
+    const dir = await mkdtemp(join(tmpdir(), 'scrapeflow-db-url-'));
+    try {
+      const file = join(dir, 'url');
+      await writeFile(file, 'postgres://u:from-file@db:5432/t\n', { mode: 0o600 });
+      assert.deepEqual(await clusterDatabaseUrl({ file }), {
+        url: 'postgres://u:from-file@db:5432/t',
+        source: `--database-url-file ${file}`,
+      });
+      assert.deepEqual(await clusterDatabaseUrl({ env: 'postgres://u:from-env@db/t' }), {
+        url: 'postgres://u:from-env@db/t',
+        source: 'SCRAPEFLOW_CLUSTER_DATABASE_URL',
+      });
+      await assert.rejects(
+        clusterDatabaseUrl({ env: 'postgres://a@b/c', file }),
+        /more than one database URL/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    // A URL that does not parse is shown with its password masked.
+    assert.throws(
+      () => parseDatabaseUrl('postgres://u:pw-1234@[bad', 'SCRAPEFLOW_CLUSTER_DATABASE_URL'),
+      (err: Error) =>
+        /^SCRAPEFLOW_CLUSTER_DATABASE_URL is not a URL \(got "postgres:\/\/u:\*\*\*@\[bad"\)$/.test(
+          err.message,
+        ),
+    );
+  });
+
+  it(
+    'the server and the SQL tool get the password through a 0600 config file and their environment, never argv',
+    { skip: pgDown },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'scrapeflow-fake-cluster-'));
+      const database = `sf_fake_${randomBytes(4).toString('hex')}`;
+      const password = `pw-${randomBytes(6).toString('hex')}`;
+      try {
+        // Fake binaries record their arguments and environment; the "server" exits at once.
+        const record = join(dir, 'calls');
+        const fake = join(dir, 'fake');
+        await writeFile(
+          fake,
+          `#!/bin/sh\n{ echo "argv: $*"; env | grep -E 'PASSWORD|DATABASE_URL' | sed 's/^/env: /'; } >> ${record}\necho "config ${password}"\ncase "$0" in *server) exit 1;; esac\n`,
+          { mode: 0o755 },
+        );
+        await symlink(fake, join(dir, 'temporal-server'));
+        await symlink(fake, join(dir, 'temporal-sql-tool'));
+        for (const kind of ['temporal', 'visibility'])
+          await mkdir(join(dir, 'schema', kind, 'versioned', 'v1.0'), { recursive: true });
+        const stateDir = join(dir, 'state');
+        const url = `${ADMIN_URL.replace(/^(postgres(?:ql)?:\/\/[^:@/]+)(?::[^@]*)?@/, `$1:${password}@`).replace(/\/[^/]*$/, '')}/${database}`;
+        const up = clusterUp(['--dir', stateDir], {
+          SCRAPEFLOW_CLUSTER_DATABASE_URL: url,
+          TEMPORAL_SERVER_PATH: join(dir, 'temporal-server'),
+          TEMPORAL_SQL_TOOL_PATH: join(dir, 'temporal-sql-tool'),
+          TEMPORAL_SCHEMA_DIR: join(dir, 'schema'),
+        });
+        assert.equal(await up.exited, 3, up.stderr());
+        assert.match(up.stderr(), /the Temporal server exited during start-up/);
+        assert.doesNotMatch(`${up.stderr()}${up.lines.join('\n')}`, new RegExp(password));
+        const calls = await readFile(record, 'utf8');
+        const argv = calls.split('\n').filter((l) => l.startsWith('argv: '));
+        assert.ok(
+          argv.some((l) => l.includes('--config-file')) && argv.some((l) => l.includes('setup-schema')),
+        );
+        for (const line of argv) assert.doesNotMatch(line, new RegExp(password), line);
+        assert.match(calls, new RegExp(`env: SQL_PASSWORD=${password}`), 'the SQL tool reads SQL_PASSWORD');
+        assert.doesNotMatch(calls, /SCRAPEFLOW_CLUSTER_DATABASE_URL/, 'the children do not inherit the URL');
+        assert.equal((await stat(stateDir)).mode & 0o777, 0o700);
+        assert.equal((await stat(join(stateDir, 'config.yaml'))).mode & 0o777, 0o600);
+        assert.match(
+          await readFile(join(stateDir, 'config.yaml'), 'utf8'),
+          new RegExp(`password: "${password}"`),
+        );
+      } finally {
+        await dropClusterDatabases(database);
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

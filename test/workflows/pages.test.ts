@@ -148,6 +148,27 @@ describe('page workflows', () => {
     }
   });
 
+  it("a URL's user:pass@ is not in its activity summary; the activity gets the real URL", async () => {
+    const batchId = 'pages-credentials';
+    const url = page(1).replace('://', '://scraper:pw-in-url@');
+    const { handle } = await startBatch(stack.client, stack.store, {
+      batchId,
+      urls: [{ url }],
+      options: FAST,
+    });
+    await handle.result();
+    const events = (await stack.client.workflow.getHandle(`${batchId}/p0`).fetchHistory()).events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'scrapeUrl',
+    );
+    const summary = scheduled?.userMetadata?.summary?.data;
+    assert.ok(summary, 'the activity has a summary');
+    assert.equal(JSON.parse(Buffer.from(summary).toString()), page(1).replace('://', '://***@'));
+    const input = scheduled?.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data;
+    assert.match(Buffer.from(input ?? []).toString(), /scraper:pw-in-url@/, 'the scrape gets the real URL');
+    assert.equal((await stack.records(batchId))[0]?.url, url);
+  });
+
   it('pauses for budget before a call could pass maxCredits; resume --max-credits finishes it', async () => {
     const batchId = 'pages-budget';
     const before = charged();

@@ -5,6 +5,7 @@ import type { EmbeddedStack } from '../../stack/stack.js';
 import { DEFAULT_PORTS } from '../../stack/ports.js';
 import { intOption, say } from '../../../src/cli/context.js';
 import { untilSignal } from '../../../src/cli/signals.js';
+import { maskUrlPassword } from '../../../src/logging/url-credentials.js';
 
 export interface StackFlags {
   temporalPort: number;
@@ -89,10 +90,9 @@ export function cliEnvLine(stack: EmbeddedStack): string {
   const databaseUrl = stack.config.SCRAPEFLOW_DATABASE_URL;
   let store = `SCRAPEFLOW_DATA_DIR=${shellWord(stack.config.SCRAPEFLOW_DATA_DIR)}`;
   if (databaseUrl) {
-    const url = new URL(databaseUrl); // opened by the stack already, so it parses
-    const masked = url.password !== '';
-    if (masked) url.password = '***';
-    store = `SCRAPEFLOW_DATABASE_URL=${shellWord(url.href)}${masked ? '   (put the password back in)' : ''}`;
+    const shown = maskUrlPassword(databaseUrl);
+    const masked = shown !== databaseUrl;
+    store = `SCRAPEFLOW_DATABASE_URL=${shellWord(shown)}${masked ? '   (put the password back in)' : ''}`;
   }
   return `export TEMPORAL_ADDRESS=${stack.temporalAddress} ${store}`;
 }

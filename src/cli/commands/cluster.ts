@@ -86,7 +86,8 @@ export function registerCluster(program: Command): void {
 }
 
 interface UpFlags {
-  databaseUrl: string;
+  databaseUrl?: string;
+  databaseUrlFile?: string;
   port: number;
   ip: string;
   tls?: string;
@@ -117,14 +118,16 @@ function registerClusterUp(cluster: Command): void {
       `run the Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (SQL visibility) in the foreground: ` +
         'creates the databases and schemas when missing, migrates them, stops on SIGINT / SIGTERM',
     )
-    .requiredOption(
+    .option(
       '--database-url <url>',
-      `postgres://user:password@host:port/db; db (default ${CLUSTER_DEFAULTS.database}) holds persistence, db_visibility visibility`,
+      'postgres://user@host:port/db without a password (argv is public; else SCRAPEFLOW_CLUSTER_DATABASE_URL ' +
+        `or --database-url-file); db (default ${CLUSTER_DEFAULTS.database}) holds persistence, db_visibility visibility`,
     )
+    .option('--database-url-file <file>', 'a file holding the database URL, password included (keep it 0600)')
     .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), CLUSTER_DEFAULTS.port)
     .option(
       '--ip <address>',
-      'interface the frontend listens on (the internal services stay on 127.0.0.1)',
+      'interface the frontend listens on (the internal services stay on 127.0.0.1); not loopback: needs --tls',
       CLUSTER_DEFAULTS.ip,
     )
     .option(
@@ -161,9 +164,15 @@ Needs \`bash scripts/setup.sh --cluster\` once (builds temporal-server and tempo
       try {
         const stateDir =
           flags.dir ?? join(loadConfig().SCRAPEFLOW_DATA_DIR, `temporal-cluster-${flags.port}`);
-        const { clusterUp } = await import('../../temporal/cluster-up.js');
+        const { clusterDatabaseUrl, clusterUp } = await import('../../temporal/cluster-up.js');
+        const database = await clusterDatabaseUrl({
+          flag: flags.databaseUrl,
+          file: flags.databaseUrlFile,
+          env: loadConfig().SCRAPEFLOW_CLUSTER_DATABASE_URL,
+        });
         up = await clusterUp({
-          databaseUrl: flags.databaseUrl,
+          databaseUrl: database.url,
+          databaseUrlSource: database.source,
           stateDir,
           port: flags.port,
           ip: flags.ip,

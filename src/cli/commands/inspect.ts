@@ -46,6 +46,7 @@ export function inspectionLines(view: LineInspection): string[] {
       );
   }
   if (view.webUiUrl) lines.push(`web UI: ${view.webUiUrl}`);
+  for (const waiting of view.waitingFor ?? []) lines.push(waiting.message);
   return lines;
 }
 
@@ -58,7 +59,10 @@ export function registerInspect(program: Command): void {
     )
     .argument('<batchId>', 'the batch id that `start` printed')
     .argument('<line>', "the line's index (0-based) or its exact URL")
-    .option('--json', 'print one JSON object: batchId, index, url, record, page, activities, webUiUrl')
+    .option(
+      '--json',
+      'print one JSON object: batchId, index, url, record, page, activities, webUiUrl, waitingFor',
+    )
     .option('--ui-url <url>', 'base URL of the Temporal Web UI for the link (default: TEMPORAL_UI_URL)')
     .addHelpText(
       'after',

@@ -26,7 +26,8 @@ pauseReason (auth|balance|outage|budget|manual), failure (why the workflow faile
 timed out), total, counts {succeeded, failed, dead_lettered, in_flight, pending}, credits,
 creditsByMethod, creditsByTag, lastBalance, maxCredits, window, concurrency, rateLimited, waiting,
 pages {total, done, running}, duplicates {lines, waiting}, priority (1 most urgent … 5), startedAt,
-endedAt.`,
+endedAt, waitingFor [{role, taskQueue, message}] (worker roles no live worker serves: the batch waits).
+Exit 0 whenever the batch exists, also while it waits for a worker.`,
     )
     .action(async (batchId: string, flags: { watch?: boolean; json?: boolean; interval: number }) => {
       await withContext(async ({ client, store }) => {
