@@ -69,21 +69,6 @@ export interface PlanPermits {
   close(): Promise<void>;
 }
 
-/** Runs `work` under a permit for `account`, giving the permit back however `work` ends. */
-export async function withPermit<T>(
-  permits: PlanPermits,
-  account: string,
-  options: AcquireOptions,
-  work: () => Promise<T>,
-): Promise<T> {
-  const release = await permits.acquire(account, options);
-  try {
-    return await work();
-  } finally {
-    await release();
-  }
-}
-
 /**
  * Takes a permit of the batch's account for a URL's activity (which heartbeats meanwhile), waiting at
  * most the batch's `timeouts.permitWaitMs` behind more urgent waiters (its priority). A wait that runs

@@ -48,8 +48,6 @@ export const retryMatrixSchema = z
 
 export type RetryMatrixConfig = z.output<typeof retryMatrixSchema>;
 
-export const DEFAULT_RETRY_MATRIX: RetryMatrixConfig = retryMatrixSchema.parse({});
-
 export type RetryDecision =
   | { retry: true; delayMs: number }
   | {
