@@ -11,6 +11,7 @@ import * as ceiling from './ceiling.js';
 import * as cluster from './cluster.js';
 import * as cost from './cost.js';
 import * as goodput from './goodput.js';
+import * as history from './history.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
 import * as plan from './plan.js';
@@ -36,6 +37,7 @@ const BENCHMARKS: Benchmark[] = [
   browser,
   cluster,
   priority,
+  history,
 ];
 /** Run only when named. */
 const ON_REQUEST: Benchmark[] = [scale];

@@ -53,7 +53,8 @@ import {
 import { PRICES } from '../omniscrape/prices.js';
 import { acquireWithin, type PlanPermits, type ReleasePermit } from '../omniscrape/permits.js';
 import type { ResultStore } from '../store/types.js';
-import { stepsOf, type UrlSummary, type UrlTask } from '../workflows/types.js';
+import { stepsOf, type UrlSummary, type UrlTask, type UrlTaskInput } from '../workflows/types.js';
+import { OptionsCache } from './options.js';
 import { StepFailed, runSteps } from './browser-steps.js';
 import { keepHeartbeating } from './heartbeat.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
@@ -86,6 +87,8 @@ export interface BrowserActivityDeps {
    * account's from before it connects until it is closed. Unset: no limit here (tests).
    */
   permits?: PlanPermits;
+  /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
+  optionsCache?: OptionsCache;
 }
 
 /** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
@@ -136,6 +139,7 @@ export function browserError(err: unknown, connecting: boolean, step?: number): 
 export function createBrowserActivities(deps: BrowserActivityDeps) {
   const { store, logger, browserUrl, keyOf, notifier, permits } = deps;
   const sessionPrice = deps.sessionPrice ?? DEFAULT_SESSION_PRICE;
+  const optionsCache = deps.optionsCache ?? new OptionsCache(store);
   const endpoint = (account: string): string => {
     const key = keyOf(account);
     registerSecret(key);
@@ -171,8 +175,9 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
 
   return {
     /** One BaaS session: connect, run the steps, store, write the record. */
-    async browseUrl(input: UrlTask): Promise<UrlSummary> {
+    async browseUrl(task: UrlTaskInput): Promise<UrlSummary> {
       const ctx = Context.current();
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       const earlier = await earlierTryRecord(store, input, ctx.info.attempt);
       if (earlier) return earlier;

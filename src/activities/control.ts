@@ -11,7 +11,9 @@ import { pauseSignal } from '../workflows/definitions.js';
 import { checkSameStore } from './failures.js';
 import { writeRecord } from './records.js';
 import type { BatchOptions } from '../batch/options.js';
-import type { PauseReason, StatusCounts, UrlSummary, UrlTask } from '../workflows/types.js';
+import { addOutcome, noCounts } from '../workflows/totals.js';
+import type { PauseReason, StatusCounts, UrlSummary, UrlTaskInput } from '../workflows/types.js';
+import { OptionsCache, optionsVersionOf } from './options.js';
 
 export interface ControlActivityDeps {
   store: ResultStore;
@@ -20,6 +22,8 @@ export interface ControlActivityDeps {
   client?: Client;
   /** Tells on-call that an account paused (never blocks, never throws). */
   sendAlert?: SendAlert;
+  /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
+  optionsCache?: OptionsCache;
 }
 
 /**
@@ -40,7 +44,7 @@ export function withinBytes<T>(items: T[], maxBytes: number): T[] {
 }
 
 export interface RecordFailureInput {
-  task: UrlTask;
+  task: UrlTaskInput;
   reason: string;
   detail?: string;
   attempts: number;
@@ -93,20 +97,99 @@ export function runningBatchesQuery(account: string): string {
   return `ScrapeflowAccount = ${quoted} AND ScrapeflowBatchStatus = "running" AND ExecutionStatus = "Running"`;
 }
 
-export function createControlActivities({ store, logger, client, sendAlert }: ControlActivityDeps) {
-  /** Input lines [from, to) of a batch in store-sized chunks; an input that ends early is refused. */
-  async function* inputChunks(batchId: string, from: number, to: number): AsyncGenerator<UrlItem[]> {
-    for (let offset = from; offset < to;) {
-      const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, to - offset));
-      if (items.length === 0)
-        throw ApplicationFailure.nonRetryable(
-          `input of batch ${batchId} ends at ${offset}, expected ${to} URLs`,
-          'InputTooShort',
-        );
-      yield items;
-      offset = items[items.length - 1]!.index + 1;
+/** Pauses the account's other running batches and alerts; returns the ids it paused. */
+async function pauseAccount(
+  { client, logger, sendAlert }: Pick<ControlActivityDeps, 'logger' | 'sendAlert'> & { client: Client },
+  args: { account: string; reason: PauseReason; exceptBatchId: string },
+): Promise<string[]> {
+  sendAlert?.('paused', {
+    reason: args.reason,
+    account: args.account,
+    batchId: args.exceptBatchId,
+    message: pauseMessage(args.reason, args.account),
+  });
+  const paused: string[] = [];
+  for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
+    if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;
+    try {
+      await client.workflow.getHandle(wf.workflowId).signal(pauseSignal, { reason: args.reason });
+      paused.push(wf.workflowId);
+    } catch (err) {
+      logger.warn({ err, batchId: wf.workflowId }, 'could not pause a batch of the account');
     }
   }
+  logger.warn(
+    {
+      event: 'account_paused',
+      account: args.account,
+      reason: args.reason,
+      by: args.exceptBatchId,
+      paused,
+    },
+    'account-wide pause',
+  );
+  return paused;
+}
+
+/** Input lines [from, to) of a batch in store-sized chunks; an input that ends early is refused. */
+async function* inputChunks(
+  store: ResultStore,
+  batchId: string,
+  from: number,
+  to: number,
+): AsyncGenerator<UrlItem[]> {
+  for (let offset = from; offset < to;) {
+    const items = await store.readInput(batchId, offset, Math.min(DUPLICATES_PAGE, to - offset));
+    if (items.length === 0)
+      throw ApplicationFailure.nonRetryable(
+        `input of batch ${batchId} ends at ${offset}, expected ${to} URLs`,
+        'InputTooShort',
+      );
+    yield items;
+    offset = items[items.length - 1]!.index + 1;
+  }
+}
+
+/** Writes a duplicate line's record from its first line's; returns its status. */
+async function copyFirstRecord(
+  store: ResultStore,
+  batchId: string,
+  options: BatchOptions,
+  item: UrlItem,
+  firstIndex: number,
+): Promise<TerminalStatus> {
+  const first = await store.getResult(batchId, firstIndex);
+  if (!first)
+    throw ApplicationFailure.nonRetryable(
+      `line ${item.index} of batch ${batchId} is a duplicate of line ${firstIndex}, which has no record`,
+      'DuplicateWithoutFirst',
+    );
+  const input = { batchId, item, options };
+  const { status, reason, detail, methodUsed, fields, contentRef, jobId } = first;
+  await writeRecord(
+    store,
+    input,
+    { status, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) },
+    {
+      charged: 0,
+      attempts: 0,
+      duplicateOf: first.index,
+      ...(methodUsed ? { methodUsed } : {}),
+      ...(fields ? { fields } : {}),
+      ...(contentRef ? { contentRef } : {}),
+      ...(jobId ? { jobId } : {}),
+    },
+  );
+  return status;
+}
+
+export function createControlActivities({
+  store,
+  logger,
+  client,
+  sendAlert,
+  optionsCache = new OptionsCache(store),
+}: ControlActivityDeps) {
   /** Where a chunk-by-chunk activity resumes after `items`. */
   const after = (items: UrlItem[]) => items[items.length - 1]!.index + 1;
 
@@ -121,33 +204,18 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       exceptBatchId: string;
     }): Promise<string[]> {
       if (!client) throw new Error('pauseAccountBatches needs a Temporal client');
-      sendAlert?.('paused', {
-        reason: args.reason,
-        account: args.account,
-        batchId: args.exceptBatchId,
-        message: pauseMessage(args.reason, args.account),
-      });
-      const paused: string[] = [];
-      for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
-        if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;
-        try {
-          await client.workflow.getHandle(wf.workflowId).signal(pauseSignal, { reason: args.reason });
-          paused.push(wf.workflowId);
-        } catch (err) {
-          logger.warn({ err, batchId: wf.workflowId }, 'could not pause a batch of the account');
-        }
-      }
-      logger.warn(
-        {
-          event: 'account_paused',
-          account: args.account,
-          reason: args.reason,
-          by: args.exceptBatchId,
-          paused,
-        },
-        'account-wide pause',
-      );
-      return paused;
+      return pauseAccount({ client, logger, ...(sendAlert ? { sendAlert } : {}) }, args);
+    },
+
+    /**
+     * Stores the batch's options under the version they hash to and returns it: the URL activities of
+     * its pages get the version instead of the options. Idempotent.
+     */
+    async storeOptions(args: { batchId: string; options: BatchOptions }): Promise<string> {
+      checkSameStore(store, args.options.storeId, { retryable: false });
+      const version = optionsVersionOf(args.options);
+      await store.putOptions(args.batchId, version, args.options);
+      return version;
     },
 
     async loadInputPage(args: {
@@ -178,33 +246,11 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       // store, and a batch that fails saying so beats one that waits on a retry forever.
       checkSameStore(store, options.storeId, { retryable: false });
       const resumed = activityInfo().heartbeatDetails as DuplicatesProgress | undefined;
-      const counts: DuplicateCounts = resumed?.counts ?? { succeeded: 0, failed: 0, dead_lettered: 0 };
-      for await (const items of inputChunks(batchId, resumed?.offset ?? 0, end)) {
+      const counts: DuplicateCounts = resumed?.counts ?? noCounts();
+      for await (const items of inputChunks(store, batchId, resumed?.offset ?? 0, end)) {
         for (const item of items) {
           if (item.duplicateOf === undefined) continue;
-          const first = await store.getResult(batchId, item.duplicateOf);
-          if (!first)
-            throw ApplicationFailure.nonRetryable(
-              `line ${item.index} of batch ${batchId} is a duplicate of line ${item.duplicateOf}, which has no record`,
-              'DuplicateWithoutFirst',
-            );
-          const input = { batchId, item, options };
-          const { status, reason, detail, methodUsed, fields, contentRef, jobId } = first;
-          await writeRecord(
-            store,
-            input,
-            { status, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) },
-            {
-              charged: 0,
-              attempts: 0,
-              duplicateOf: first.index,
-              ...(methodUsed ? { methodUsed } : {}),
-              ...(fields ? { fields } : {}),
-              ...(contentRef ? { contentRef } : {}),
-              ...(jobId ? { jobId } : {}),
-            },
-          );
-          counts[status] += 1;
+          counts[await copyFirstRecord(store, batchId, options, item, item.duplicateOf)] += 1;
         }
         heartbeat({ offset: after(items), counts } satisfies DuplicatesProgress);
       }
@@ -232,13 +278,13 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       checkSameStore(store, options.storeId, { retryable: false });
       const resumed = activityInfo().heartbeatDetails as { offset: number; seen: RangeRecords } | undefined;
       const seen: RangeRecords = resumed?.seen ?? {
-        counts: { succeeded: 0, failed: 0, dead_lettered: 0 },
+        counts: noCounts(),
         credits: 0,
         creditsByMethod: {},
         duplicates: 0,
       };
       let written = 0;
-      for await (const items of inputChunks(batchId, resumed?.offset ?? args.from, to)) {
+      for await (const items of inputChunks(store, batchId, resumed?.offset ?? args.from, to)) {
         for (const item of items) {
           if (item.duplicateOf !== undefined) {
             seen.duplicates += 1;
@@ -258,12 +304,7 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
             );
             written += 1;
           }
-          seen.counts[record.status] += 1;
-          seen.credits += record.charged;
-          if (record.charged) {
-            const method = record.methodUsed ?? 'unknown';
-            seen.creditsByMethod[method] = (seen.creditsByMethod[method] ?? 0) + record.charged;
-          }
+          addOutcome(seen, record);
         }
         heartbeat({ offset: after(items), seen });
       }
@@ -274,13 +315,8 @@ export function createControlActivities({ store, logger, client, sendAlert }: Co
       return seen;
     },
 
-    async recordFailure({
-      task: input,
-      reason,
-      detail,
-      attempts,
-      jobId,
-    }: RecordFailureInput): Promise<UrlSummary> {
+    async recordFailure({ task, reason, detail, attempts, jobId }: RecordFailureInput): Promise<UrlSummary> {
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       const summary = await writeRecord(
         store,

@@ -42,13 +42,11 @@ export function applySchema(
 /** What the batch sees of a terminal record. */
 export function summaryOf(record: ResultRecord): UrlSummary {
   return {
-    index: record.index,
     status: record.status,
     ...(record.reason ? { reason: record.reason } : {}),
     charged: record.charged,
     ...(record.methodUsed ? { methodUsed: record.methodUsed } : {}),
     ...(record.balanceAfter !== undefined ? { balanceAfter: record.balanceAfter } : {}),
-    attempts: record.attempts,
   };
 }
 

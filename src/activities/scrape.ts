@@ -12,7 +12,8 @@ import { keepHeartbeating } from './heartbeat.js';
 import { acquireWithin, type PlanPermits } from '../omniscrape/permits.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import type { ResultStore } from '../store/types.js';
-import type { UrlSummary, UrlTask } from '../workflows/types.js';
+import type { UrlSummary, UrlTask, UrlTaskInput } from '../workflows/types.js';
+import { OptionsCache } from './options.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, earlierTryRecord, tagsOf, writeRecord } from './records.js';
 
@@ -89,6 +90,8 @@ export interface ScrapeActivityDeps {
    * account's for the length of the call. Unset: no limit here (tests that inject an API).
    */
   permits?: PlanPermits;
+  /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
+  optionsCache?: OptionsCache;
 }
 
 /** Calls that hold a plan permit; a status poll holds no slot at OmniScrape and takes none. */
@@ -136,26 +139,70 @@ export function requestFor(input: UrlTask, mode = input.options.mode): ScrapeReq
   };
 }
 
-export function createScrapeActivities({
-  api,
-  store,
+/** Heartbeats while `work` runs (src/activities/heartbeat.ts). */
+async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = keepHeartbeating();
+  try {
+    return await work(Context.current().cancellationSignal);
+  } finally {
+    stop();
+  }
+}
+
+/** The log line of one OmniScrape call (`event: omniscrape_call`). */
+function callEntry(
+  input: UrlTask,
+  call: CallKind,
+  started: number,
+  outcome: { body?: ScrapeResponse; jobId?: string; error?: unknown; pending?: boolean },
+): CallEntry {
+  const { body, error } = outcome;
+  const code = (error as Partial<OmniScrapeError> | undefined)?.code;
+  return {
+    event: 'omniscrape_call',
+    call,
+    outcome: error
+      ? (code ?? 'error')
+      : outcome.pending
+        ? 'pending'
+        : call === 'async_submit'
+          ? 'submitted'
+          : body?.success
+            ? 'success'
+            : 'failed',
+    batchId: input.batchId,
+    index: input.item.index,
+    url: input.item.url,
+    account: input.options.account,
+    tags: tagsOf(input),
+    attempt: Context.current().info.attempt,
+    success: body ? body.success : error ? false : null,
+    method_used: body?.metadata?.method_used ?? null,
+    solver_used: body?.metadata?.solver_used ?? null,
+    challenge_solved: body?.metadata?.challenge_solved ?? null,
+    charged: body?.billing?.charged ?? 0,
+    balance_after: body?.billing?.balance_after ?? null,
+    duration_ms: Date.now() - started,
+    job_id: outcome.jobId ?? null,
+    error_code: error ? (code ?? 'internal') : null,
+    status: (error as Partial<OmniScrapeError> | undefined)?.status ?? null,
+  };
+}
+
+/**
+ * How the scrape activities make an OmniScrape call: under heartbeats, holding a plan permit where the
+ * call takes one, logged once whatever its outcome, told to the metrics, the balance watcher and the
+ * outage detector.
+ */
+function createCaller({
   logger,
-  notifier,
   metrics,
   balanceWatcher,
   permits,
-  health = new OutageDetector(),
-}: ScrapeActivityDeps) {
-  /** Heartbeats while `work` runs (src/activities/heartbeat.ts). */
-  async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const stop = keepHeartbeating();
-    try {
-      return await work(Context.current().cancellationSignal);
-    } finally {
-      stop();
-    }
-  }
-
+  health,
+}: Pick<ScrapeActivityDeps, 'logger' | 'metrics' | 'balanceWatcher' | 'permits'> & {
+  health: OutageDetector;
+}) {
   /** One structured cost line per OmniScrape call, then the metrics and the balance watcher. */
   function logCall(
     input: UrlTask,
@@ -163,37 +210,7 @@ export function createScrapeActivities({
     started: number,
     outcome: { body?: ScrapeResponse; jobId?: string; error?: unknown; pending?: boolean },
   ) {
-    const { body, error } = outcome;
-    const code = (error as Partial<OmniScrapeError> | undefined)?.code;
-    const entry: CallEntry = {
-      event: 'omniscrape_call',
-      call,
-      outcome: error
-        ? (code ?? 'error')
-        : outcome.pending
-          ? 'pending'
-          : call === 'async_submit'
-            ? 'submitted'
-            : body?.success
-              ? 'success'
-              : 'failed',
-      batchId: input.batchId,
-      index: input.item.index,
-      url: input.item.url,
-      account: input.options.account,
-      tags: tagsOf(input),
-      attempt: Context.current().info.attempt,
-      success: body ? body.success : error ? false : null,
-      method_used: body?.metadata?.method_used ?? null,
-      solver_used: body?.metadata?.solver_used ?? null,
-      challenge_solved: body?.metadata?.challenge_solved ?? null,
-      charged: body?.billing?.charged ?? 0,
-      balance_after: body?.billing?.balance_after ?? null,
-      duration_ms: Date.now() - started,
-      job_id: outcome.jobId ?? null,
-      error_code: error ? (code ?? 'internal') : null,
-      status: (error as Partial<OmniScrapeError> | undefined)?.status ?? null,
-    };
+    const entry = callEntry(input, call, started, outcome);
     logger.info(entry, 'omniscrape call');
     try {
       metrics?.ended(entry);
@@ -250,44 +267,85 @@ export function createScrapeActivities({
     return result;
   }
 
-  /** Writes the terminal record for a response (success, or success:false as a dead letter). */
-  async function finish(
-    input: UrlTask,
-    body: ScrapeResponse,
-    extra: { attempts: number; jobId?: string; deadLetter?: OmniScrapeError },
-  ): Promise<UrlSummary> {
-    const { batchId, item } = input;
-    const fields = body.data?.css_extracted ?? undefined;
-    const verdict = applySchema(
-      extra.deadLetter
-        ? {
-            status: 'dead_lettered',
-            reason: extra.deadLetter.code,
-            detail: body.error ?? extra.deadLetter.message,
-          }
-        : { status: 'succeeded' },
-      fields,
-      input,
-    );
-    const content = body.data?.content;
-    const contentRef = content ? await store.putContent(batchId, item.index, content) : undefined;
-    return writeRecord(store, input, verdict, {
-      ...(body.metadata?.method_used ? { methodUsed: body.metadata.method_used } : {}),
-      ...(body.metadata?.solver_used !== undefined ? { solverUsed: body.metadata.solver_used } : {}),
-      ...(body.metadata?.challenge_solved !== undefined
-        ? { challengeSolved: body.metadata.challenge_solved }
-        : {}),
-      charged: body.billing?.charged ?? 0,
-      ...(body.billing ? { balanceAfter: body.billing.balance_after } : {}),
-      attempts: extra.attempts,
-      ...(fields ? { fields } : {}),
-      ...(contentRef ? { contentRef } : {}),
-      ...(extra.jobId ? { jobId: extra.jobId } : {}),
-      ...(verdict.status === 'dead_lettered'
-        ? { response: { ...body, data: body.data ? { ...body.data, content: undefined } : body.data } }
-        : {}),
+  return callApi;
+}
+
+/** Writes the terminal record for a response (success, or success:false as a dead letter). */
+async function finish(
+  store: ResultStore,
+  input: UrlTask,
+  body: ScrapeResponse,
+  extra: { attempts: number; jobId?: string; deadLetter?: OmniScrapeError },
+): Promise<UrlSummary> {
+  const { batchId, item } = input;
+  const fields = body.data?.css_extracted ?? undefined;
+  const verdict = applySchema(
+    extra.deadLetter
+      ? {
+          status: 'dead_lettered',
+          reason: extra.deadLetter.code,
+          detail: body.error ?? extra.deadLetter.message,
+        }
+      : { status: 'succeeded' },
+    fields,
+    input,
+  );
+  const content = body.data?.content;
+  const contentRef = content ? await store.putContent(batchId, item.index, content) : undefined;
+  return writeRecord(store, input, verdict, {
+    ...(body.metadata?.method_used ? { methodUsed: body.metadata.method_used } : {}),
+    ...(body.metadata?.solver_used !== undefined ? { solverUsed: body.metadata.solver_used } : {}),
+    ...(body.metadata?.challenge_solved !== undefined
+      ? { challengeSolved: body.metadata.challenge_solved }
+      : {}),
+    charged: body.billing?.charged ?? 0,
+    ...(body.billing ? { balanceAfter: body.billing.balance_after } : {}),
+    attempts: extra.attempts,
+    ...(fields ? { fields } : {}),
+    ...(contentRef ? { contentRef } : {}),
+    ...(extra.jobId ? { jobId: extra.jobId } : {}),
+    ...(verdict.status === 'dead_lettered'
+      ? { response: { ...body, data: body.data ? { ...body.data, content: undefined } : body.data } }
+      : {}),
+  });
+}
+
+/** One outage probe (`probeApi`): whether OmniScrape answers, told to the outage detector and logged. */
+async function probe(api: OmniScrapeApi, health: OutageDetector, logger: Logger, account: string) {
+  try {
+    await api.getAsyncJob('scrapeflow-probe', {
+      account,
+      signal: Context.current().cancellationSignal,
     });
+    return true;
+  } catch (err) {
+    const up = err instanceof NotFoundError || (err instanceof OmniScrapeError && !isOutageSign(err));
+    health.record(!up);
+    logger.info(
+      {
+        event: 'outage_probe',
+        account,
+        up,
+        error: (err as Partial<OmniScrapeError>).code ?? null,
+      },
+      'outage probe',
+    );
+    return up;
   }
+}
+
+export function createScrapeActivities({
+  api,
+  store,
+  logger,
+  notifier,
+  metrics,
+  balanceWatcher,
+  permits,
+  health = new OutageDetector(),
+  optionsCache = new OptionsCache(store),
+}: ScrapeActivityDeps) {
+  const callApi = createCaller({ logger, metrics, balanceWatcher, permits, health });
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
   async function fail(
@@ -301,7 +359,7 @@ export function createScrapeActivities({
       const error = classified.error;
       const response = (error as { response?: unknown }).response;
       const body = (response ?? { success: false }) as ScrapeResponse;
-      return finish(input, body, {
+      return finish(store, input, body, {
         attempts: attemptsBefore + attempt,
         deadLetter: error,
         ...(jobId ? { jobId } : {}),
@@ -316,31 +374,11 @@ export function createScrapeActivities({
      * Asks OmniScrape whether it answers (while the account's batches are paused for an outage): a
      * status request for a job that does not exist, which costs nothing. Any answer but a 5xx means up.
      */
-    async probeApi(args: { account: string }): Promise<boolean> {
-      try {
-        await api.getAsyncJob('scrapeflow-probe', {
-          account: args.account,
-          signal: Context.current().cancellationSignal,
-        });
-        return true;
-      } catch (err) {
-        const up = err instanceof NotFoundError || (err instanceof OmniScrapeError && !isOutageSign(err));
-        health.record(!up);
-        logger.info(
-          {
-            event: 'outage_probe',
-            account: args.account,
-            up,
-            error: (err as Partial<OmniScrapeError>).code ?? null,
-          },
-          'outage probe',
-        );
-        return up;
-      }
-    },
+    probeApi: (args: { account: string }): Promise<boolean> => probe(api, health, logger, args.account),
 
     /** The synchronous scrape: one call, its record written, a summary returned. */
-    async scrapeUrl(input: UrlTask): Promise<UrlSummary> {
+    async scrapeUrl(task: UrlTaskInput): Promise<UrlSummary> {
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       const earlier = await earlierTryRecord(store, input, Context.current().info.attempt);
       if (earlier) return earlier;
@@ -362,11 +400,12 @@ export function createScrapeActivities({
       } catch (err) {
         return fail(input, err);
       }
-      return finish(input, body, { attempts: Context.current().info.attempt });
+      return finish(store, input, body, { attempts: Context.current().info.attempt });
     },
 
     /** Submits the URL as an async job, once: the idempotency key makes a retried submit return the same job. */
-    async submitAsyncJob(input: UrlTask): Promise<{ jobId: string; attempts: number }> {
+    async submitAsyncJob(task: UrlTaskInput): Promise<{ jobId: string; attempts: number }> {
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       try {
         const res = await callApi({
@@ -388,7 +427,8 @@ export function createScrapeActivities({
     },
 
     /** One status poll of an async job; on completion the record is written. */
-    async pollAsyncJob(input: UrlTask & { jobId: string; attemptsBefore: number }): Promise<PollResult> {
+    async pollAsyncJob(task: UrlTaskInput & { jobId: string; attemptsBefore: number }): Promise<PollResult> {
+      const input = await optionsCache.resolve(task);
       checkSameStore(store, input.options.storeId, { retryable: true });
       const ofJob = { attemptsBefore: input.attemptsBefore, jobId: input.jobId };
       const asBody = (job: AsyncJobResponse): ScrapeResponse => ({
@@ -418,7 +458,10 @@ export function createScrapeActivities({
         }
         return {
           done: true,
-          summary: await finish(input, body, { attempts: input.attemptsBefore + 1, jobId: input.jobId }),
+          summary: await finish(store, input, body, {
+            attempts: input.attemptsBefore + 1,
+            jobId: input.jobId,
+          }),
         };
       } catch (err) {
         return { done: true, summary: await fail(input, err, ofJob) };

@@ -6,11 +6,12 @@
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName } from '@temporalio/client';
 import { redactSecrets } from '../logging/secrets.js';
-import { TERMINAL_STATUSES, type ResultStore } from '../store/types.js';
+import type { ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput, PauseReason } from '../workflows/types.js';
 import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 import { BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
+import { addOutcome, addTotals } from '../workflows/totals.js';
 import { withBatch } from './batches.js';
 import { closeEvent, failureText, startInput } from './history.js';
 import {
@@ -81,16 +82,12 @@ async function recordedProgress(
   const counts = { succeeded: 0, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 };
   const creditsByMethod: Record<string, number> = {};
   const creditsByTag: Record<string, number> = {};
-  let credits = 0;
   let lastBalance: { value: number; at: string } | undefined;
+  const totals = { counts, credits: 0, creditsByMethod };
   for await (const record of store.listResults(description.workflowId)) {
-    counts[record.status] += 1;
-    credits += record.charged;
-    if (record.charged) {
-      const method = record.methodUsed ?? 'unknown';
-      creditsByMethod[method] = (creditsByMethod[method] ?? 0) + record.charged;
-      for (const tag of record.tags ?? []) creditsByTag[tag] = (creditsByTag[tag] ?? 0) + record.charged;
-    }
+    addOutcome(totals, record);
+    for (const tag of record.charged ? (record.tags ?? []) : [])
+      creditsByTag[tag] = (creditsByTag[tag] ?? 0) + record.charged;
     if (record.balanceAfter !== undefined && (!lastBalance || record.finishedAt >= lastBalance.at))
       lastBalance = { value: record.balanceAfter, at: record.finishedAt };
   }
@@ -100,7 +97,7 @@ async function recordedProgress(
     state,
     total: input.total,
     counts,
-    credits,
+    credits: totals.credits,
     creditsByMethod,
     creditsByTag,
     ...(lastBalance ? { lastBalance: lastBalance.value } : {}),
@@ -192,14 +189,9 @@ async function withRunningPages(client: Client, batch: BatchProgress): Promise<B
   };
   for (const page of pages) {
     if (!page) continue;
-    for (const status of TERMINAL_STATUSES) progress.counts[status] += page.counts[status];
+    addTotals(progress, page);
     progress.counts.in_flight += page.inFlight;
     progress.waiting += page.waiting;
-    progress.credits += page.credits;
-    progress.rateLimited += page.rateLimited;
-    for (const [method, credits] of Object.entries(page.creditsByMethod))
-      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + credits;
-    if (page.lastBalance !== undefined) progress.lastBalance = page.lastBalance;
     progress.duplicates!.waiting += page.duplicates;
   }
   const { succeeded, failed, dead_lettered, in_flight } = progress.counts;

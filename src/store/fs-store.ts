@@ -11,7 +11,9 @@ import { mkdir, opendir, readFile, readdir, rename, rm, stat, writeFile } from '
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { BatchOptions } from '../batch/options.js';
 import {
+  checkVersion,
   InputExistsError,
   matchesFilter,
   STORED_BATCH_ID_PATTERN,
@@ -93,7 +95,7 @@ export class FsStore implements ResultStore {
     return new FsStore(dataDir);
   }
 
-  private dir(kind: 'inputs' | 'results' | 'content' | 'charges', batchId: string): string {
+  private dir(kind: 'inputs' | 'results' | 'content' | 'charges' | 'options', batchId: string): string {
     return join(this.dataDir, kind, checkBatchId(batchId));
   }
 
@@ -213,6 +215,17 @@ export class FsStore implements ResultStore {
       total += Number((await readIfExists(join(dir, name))) ?? 0);
     }
     return total;
+  }
+
+  async putOptions(batchId: string, version: string, options: BatchOptions): Promise<void> {
+    const dir = this.dir('options', batchId);
+    await mkdir(dir, { recursive: true });
+    await atomicWrite(join(dir, `${checkVersion(version)}.json`), JSON.stringify(options));
+  }
+
+  async getOptions(batchId: string, version: string): Promise<BatchOptions | undefined> {
+    const raw = await readIfExists(join(this.dir('options', batchId), `${checkVersion(version)}.json`));
+    return raw === undefined ? undefined : (JSON.parse(raw) as BatchOptions);
   }
 
   async putResult(record: ResultRecord): Promise<void> {

@@ -9,7 +9,9 @@
  */
 import pg from 'pg';
 import { MIGRATIONS } from './migrations/pg.js';
+import type { BatchOptions } from '../batch/options.js';
 import {
+  checkVersion,
   InputExistsError,
   STORED_BATCH_ID_PATTERN,
   type ResultFilter,
@@ -162,6 +164,7 @@ export class PgStore implements ResultStore {
   private readonly results: string;
   private readonly content: string;
   private readonly charges: string;
+  private readonly options: string;
 
   private constructor(
     readonly id: string,
@@ -176,6 +179,7 @@ export class PgStore implements ResultStore {
     this.results = `${tablePrefix}scrapeflow_results`;
     this.content = `${tablePrefix}scrapeflow_content`;
     this.charges = `${tablePrefix}scrapeflow_charges`;
+    this.options = `${tablePrefix}scrapeflow_batch_options`;
   }
 
   /** Connects, applies pending migrations, and returns the store. Throws `StoreUnavailableError`. */
@@ -368,6 +372,22 @@ export class PgStore implements ResultStore {
       [checkBatchId(batchId), checkIndex('index', index)],
     );
     return Number(rows[0]?.total ?? 0);
+  }
+
+  async putOptions(batchId: string, version: string, options: BatchOptions): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.options} (batch_id, version, options) VALUES ($1, $2, $3::jsonb)
+       ON CONFLICT (batch_id, version) DO NOTHING`,
+      [checkBatchId(batchId), checkVersion(version), toJsonb(options)],
+    );
+  }
+
+  async getOptions(batchId: string, version: string): Promise<BatchOptions | undefined> {
+    const { rows } = await this.pool.query<{ options: BatchOptions }>(
+      `SELECT options FROM ${this.options} WHERE batch_id = $1 AND version = $2`,
+      [checkBatchId(batchId), checkVersion(version)],
+    );
+    return rows[0]?.options;
   }
 
   async putResult(record: ResultRecord): Promise<void> {

@@ -3,6 +3,7 @@
  * the small summaries activities return. One interface, two implementations (filesystem default,
  * PostgreSQL), both held to the same contract tests.
  */
+import type { BatchOptions } from '../batch/options.js';
 import type { Step } from '../batch/steps.js';
 
 /** One input URL of a batch, with its position. */
@@ -112,6 +113,14 @@ export interface ResultStore {
   noteCharge(batchId: string, index: number, tryId: string, credits: number): Promise<void>;
   /** Credits noted for a URL by `noteCharge`, summed over its tries; 0 when none. */
   notedCharges(batchId: string, index: number): Promise<number>;
+  /**
+   * Stores a batch's options under a version (a hash of their content, `src/activities/options.ts`),
+   * so a URL's activities receive the version instead of the options. Idempotent: a version names one
+   * content, so a repeated write keeps what is there.
+   */
+  putOptions(batchId: string, version: string, options: BatchOptions): Promise<void>;
+  /** The options stored under (batch, version), or undefined when there are none. */
+  getOptions(batchId: string, version: string): Promise<BatchOptions | undefined>;
   /** Writes the terminal record of a URL. Idempotent by (batch, index): the last write wins. */
   putResult(record: ResultRecord): Promise<void>;
   getResult(batchId: string, index: number): Promise<ResultRecord | undefined>;
@@ -140,6 +149,16 @@ export const BATCH_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_B
  * ids longer than MAX_BATCH_ID_LENGTH, which stay readable and exportable.
  */
 export const STORED_BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** An options version (`putOptions`): lowercase hex, as a content hash prints. */
+export const OPTIONS_VERSION_PATTERN = /^[0-9a-f]{8,64}$/;
+
+/** The version, or an error naming it when it is not one (it becomes a file name and a key). */
+export function checkVersion(version: string): string {
+  if (!OPTIONS_VERSION_PATTERN.test(version))
+    throw new Error(`invalid options version ${JSON.stringify(version)}`);
+  return version;
+}
 
 /** `putInput` under an id that already has input: the store keeps the input it has. */
 export class InputExistsError extends Error {

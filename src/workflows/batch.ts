@@ -6,6 +6,9 @@
  * cancel to its pages, spreads a 401/402/outage pause to the account's other batches, probes
  * OmniScrape while paused for an outage, and holds the credit cap. It continues as new between pages,
  * so what it carries is a page number and its totals.
+ *
+ * The workflow is its loop (`batchWorkflow`); its state and handlers are a `BatchRun`, its arithmetic
+ * the concurrency shares (shares.ts) and the totals (totals.ts).
  */
 import {
   ApplicationFailure,
@@ -16,6 +19,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -23,6 +27,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ControlActivities } from '../activities/control.js';
+import type { BatchOptions } from '../batch/options.js';
 import type { ScrapeActivities } from '../activities/scrape.js';
 import {
   AccountAttr,
@@ -41,7 +46,10 @@ import {
 } from './definitions.js';
 import { pageWorkflow } from './page.js';
 import { taskPriority } from './priority.js';
+import { ConcurrencyShares } from './shares.js';
+import { addTotals } from './totals.js';
 import {
+  OPTIONS_BY_VERSION_PATCH,
   TASK_QUEUES,
   pageWorkflowId,
   type BatchProgress,
@@ -96,126 +104,164 @@ function initialProgress(input: BatchWorkflowInput, pages: number): BatchProgres
   };
 }
 
-export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
-  const { batchId, options, total, carried } = input;
-  /** Every task the batch schedules (pages, control activities, probes) ranks as the batch does. */
-  const priority = taskPriority(options);
-  const control = proxyActivities<ControlActivities>({ ...controlOptions, priority });
+/** A batch's state while it runs, and what changes it: its handlers, its pages' starts and ends. */
+class BatchRun {
+  readonly control: ReturnType<typeof proxyActivities<ControlActivities>>;
   /**
    * Activities that page through a whole range of the input (a million lines take minutes): they
    * heartbeat their offset, so a retry after a worker dies resumes where it stopped.
    */
-  const longControl = proxyActivities<ControlActivities>({
-    ...controlOptions,
-    priority,
-    startToCloseTimeout: '2 hours',
-    heartbeatTimeout: '1 minute',
-  });
-  const pageCount = Math.ceil(total / options.pageSize);
-  const progress = carried?.progress ?? initialProgress(input, pageCount);
-  const pages = (progress.pages ??= { total: pageCount, done: 0, running: [] });
-  const duplicates = (progress.duplicates ??= { lines: input.duplicates ?? 0, waiting: 0 });
-  let maxCredits = carried?.maxCredits ?? options.maxCredits;
+  readonly longControl: ReturnType<typeof proxyActivities<ControlActivities>>;
+  /** Every task the batch schedules (pages, control activities, probes) ranks as the batch does. */
+  readonly priority: ReturnType<typeof taskPriority>;
+  readonly pageCount: number;
+  readonly progress: BatchProgress;
+  readonly pages: NonNullable<BatchProgress['pages']>;
+  readonly duplicates: NonNullable<BatchProgress['duplicates']>;
+  maxCredits: number | undefined;
   // With a credit cap one page runs at a time, and its allowance is exactly what is left of the cap.
-  const pagesAtOnce = maxCredits !== undefined ? 1 : options.pagesInFlight;
-  let nextPage = carried?.nextPage ?? 0;
+  readonly pagesAtOnce: number;
+  nextPage: number;
+  /** The version the options are stored under, once stored: pages send it instead of the options. */
+  optionsVersion: string | undefined;
   /** Pages in flight, by number: their share of the concurrency. */
-  const running = new Map<number, number>();
+  readonly shares: ConcurrencyShares;
   /** Summaries of pages that ended, and pages that ended without one: folded in by the main loop. */
-  const ended: PageSummary[] = [];
-  const silent: { page: number; detail: string }[] = [];
-  let paused = carried?.paused ?? false;
-  let cancelled = carried?.cancelled ?? false;
+  readonly ended: PageSummary[] = [];
+  readonly silent: { page: number; detail: string }[] = [];
+  paused: boolean;
+  cancelled: boolean;
   /** A 401/402/outage pause this batch met, to spread to the account's other batches. */
-  let accountPause: PauseReason | undefined;
+  accountPause: PauseReason | undefined;
   /** Workflow time of the last resume (ms): a page's 401/402 from before it is stale. */
-  let lastResumeAt: number | undefined;
-  let probing = false;
+  lastResumeAt: number | undefined;
+  probing = false;
+  /** Outage probes run so far (their activity ids). */
+  probes = 0;
+  /** The last wait of the probe that resumed the batch, and when it did (workflow time, ms). */
+  lastProbe: { delay: number; resumedAt: number } | undefined;
   // Pages are started in a scope of their own that a Temporal cancel of the batch does not reach: the
   // batch cancels them itself, the same way whoever asked.
-  const pagesScope = new CancellationScope({ cancellable: false });
+  readonly pagesScope = new CancellationScope({ cancellable: false });
 
-  const setState = (state: BatchState, pauseReason?: PauseReason) => {
-    progress.state = state;
-    if (pauseReason) progress.pauseReason = pauseReason;
-    else delete progress.pauseReason;
+  constructor(readonly input: BatchWorkflowInput) {
+    const { options, total, carried } = input;
+    this.priority = taskPriority(options);
+    this.control = proxyActivities<ControlActivities>({ ...controlOptions, priority: this.priority });
+    this.longControl = proxyActivities<ControlActivities>({
+      ...controlOptions,
+      priority: this.priority,
+      startToCloseTimeout: '2 hours',
+      heartbeatTimeout: '1 minute',
+    });
+    this.pageCount = Math.ceil(total / options.pageSize);
+    this.progress = carried?.progress ?? initialProgress(input, this.pageCount);
+    this.pages = this.progress.pages ??= { total: this.pageCount, done: 0, running: [] };
+    this.duplicates = this.progress.duplicates ??= { lines: input.duplicates ?? 0, waiting: 0 };
+    this.maxCredits = carried?.maxCredits ?? options.maxCredits;
+    this.pagesAtOnce = this.maxCredits !== undefined ? 1 : options.pagesInFlight;
+    this.nextPage = carried?.nextPage ?? 0;
+    this.optionsVersion = carried?.optionsVersion;
+    this.shares = new ConcurrencyShares(options.concurrency);
+    this.paused = carried?.paused ?? false;
+    this.cancelled = carried?.cancelled ?? false;
+  }
+
+  get batchId(): string {
+    return this.input.batchId;
+  }
+
+  get options(): BatchOptions {
+    return this.input.options;
+  }
+
+  setState(state: BatchState, pauseReason?: PauseReason): void {
+    this.progress.state = state;
+    if (pauseReason) this.progress.pauseReason = pauseReason;
+    else delete this.progress.pauseReason;
     upsertSearchAttributes([
       { key: BatchStatusAttr, value: state },
       { key: PauseReasonAttr, value: pauseReason ?? null },
     ]);
-  };
-  const toPages = async (send: (page: number) => Promise<void>) => {
-    await Promise.all([...running.keys()].map((page) => send(page).catch(() => undefined)));
-  };
-  const pageHandle = (page: number) => getExternalWorkflowHandle(pageWorkflowId(batchId, page));
-  const allowance = () => (maxCredits === undefined ? undefined : Math.max(0, maxCredits - progress.credits));
-
-  const pause = async (reason: PauseReason, spreadToAccount: boolean) => {
-    if (cancelled || paused) return; // the first reason sticks: a manual pause stays manual
-    paused = true;
-    setState('paused', reason);
-    if (spreadToAccount) accountPause = reason;
-    await toPages((page) => pageHandle(page).signal(pauseSignal, { reason }));
-  };
-  const resume = async () => {
-    if (cancelled) return;
-    // Remembered even when not paused: a page's 401/402 report may still be on its way.
-    lastResumeAt = Date.now();
-    paused = false;
-    setState('running');
-    const left = allowance();
-    await toPages((page) =>
-      pageHandle(page).signal(resumeSignal, left !== undefined ? { allowance: left } : undefined),
-    );
-  };
-
-  if (!carried) {
-    upsertSearchAttributes([
-      { key: BatchIdAttr, value: batchId },
-      { key: AccountAttr, value: options.account },
-    ]);
-    setState('running');
   }
 
-  setHandler(progressQuery, () => ({
-    ...progress,
-    counts: { ...progress.counts },
-    creditsByMethod: { ...progress.creditsByMethod },
-    pages: { ...pages, running: [...running.keys()].map((page) => pageWorkflowId(batchId, page)) },
-    duplicates: { ...duplicates },
-    window: [...running.values()].reduce((a, b) => a + b, 0),
-    ...(maxCredits !== undefined ? { maxCredits } : {}),
-  }));
-  setHandler(pauseSignal, (arg) => pause(arg?.reason ?? 'manual', false));
-  setHandler(resumeSignal, async (arg) => {
-    if (arg?.maxCredits !== undefined) maxCredits = progress.maxCredits = arg.maxCredits;
-    await resume();
-  });
-  setHandler(cancelSignal, () => {
-    cancelled = true;
-  });
-  setHandler(pagePausedSignal, async ({ page, reason, at }) => {
-    if (!running.has(page)) return;
-    if (!paused && at !== undefined && lastResumeAt !== undefined && at < lastResumeAt) {
-      // The 401/402 came before the last resume (the resume overtook its report): the operator has
-      // acted since, so the page goes on.
-      await pageHandle(page).signal(resumeSignal, allowanceArg());
-      return;
-    }
-    await pause(reason, reason === 'auth' || reason === 'balance' || reason === 'outage');
-  });
-  const allowanceArg = () => {
-    const left = allowance();
+  async toPages(send: (page: number) => Promise<void>): Promise<void> {
+    await Promise.all(this.shares.pages().map((page) => send(page).catch(() => undefined)));
+  }
+
+  pageHandle(page: number) {
+    return getExternalWorkflowHandle(pageWorkflowId(this.batchId, page));
+  }
+
+  /** What is left of the credit cap, when there is one. */
+  allowance(): number | undefined {
+    return this.maxCredits === undefined ? undefined : Math.max(0, this.maxCredits - this.progress.credits);
+  }
+
+  allowanceArg(): { allowance: number } | undefined {
+    const left = this.allowance();
     return left !== undefined ? { allowance: left } : undefined;
-  };
+  }
+
+  async pause(reason: PauseReason, spreadToAccount: boolean): Promise<void> {
+    if (this.cancelled || this.paused) return; // the first reason sticks: a manual pause stays manual
+    this.paused = true;
+    this.setState('paused', reason);
+    if (spreadToAccount) this.accountPause = reason;
+    await this.toPages((page) => this.pageHandle(page).signal(pauseSignal, { reason }));
+  }
+
+  async resume(): Promise<void> {
+    if (this.cancelled) return;
+    // Remembered even when not paused: a page's 401/402 report may still be on its way.
+    this.lastResumeAt = Date.now();
+    this.paused = false;
+    this.setState('running');
+    const left = this.allowance();
+    await this.toPages((page) =>
+      this.pageHandle(page).signal(resumeSignal, left !== undefined ? { allowance: left } : undefined),
+    );
+  }
+
+  handleSignals(): void {
+    const { progress, pages, duplicates } = this;
+    setHandler(progressQuery, () => ({
+      ...progress,
+      counts: { ...progress.counts },
+      creditsByMethod: { ...progress.creditsByMethod },
+      pages: { ...pages, running: this.shares.pages().map((page) => pageWorkflowId(this.batchId, page)) },
+      duplicates: { ...duplicates },
+      window: this.shares.used,
+      ...(this.maxCredits !== undefined ? { maxCredits: this.maxCredits } : {}),
+    }));
+    setHandler(pauseSignal, (arg) => this.pause(arg?.reason ?? 'manual', false));
+    setHandler(resumeSignal, async (arg) => {
+      if (arg?.maxCredits !== undefined) this.maxCredits = progress.maxCredits = arg.maxCredits;
+      await this.resume();
+    });
+    setHandler(cancelSignal, () => {
+      this.cancelled = true;
+    });
+    setHandler(pagePausedSignal, async ({ page, reason, at }) => {
+      if (!this.shares.has(page)) return;
+      if (!this.paused && at !== undefined && this.lastResumeAt !== undefined && at < this.lastResumeAt) {
+        // The 401/402 came before the last resume (the resume overtook its report): the operator has
+        // acted since, so the page goes on.
+        await this.pageHandle(page).signal(resumeSignal, this.allowanceArg());
+        return;
+      }
+      await this.pause(reason, reason === 'auth' || reason === 'balance' || reason === 'outage');
+    });
+  }
+
+  outage(): boolean {
+    return this.paused && this.progress.pauseReason === 'outage' && !this.cancelled;
+  }
 
   /** While paused for an outage: probes OmniScrape with backoff and resumes when it answers. */
-  let probes = 0;
-  /** The last wait of the probe that resumed the batch, and when it did (workflow time, ms). */
-  let lastProbe: { delay: number; resumedAt: number } | undefined;
-  const probeUntilUp = async () => {
-    probing = true;
-    const outage = () => paused && progress.pauseReason === 'outage' && !cancelled;
+  async probeUntilUp(): Promise<void> {
+    this.probing = true;
+    const { lastProbe } = this;
     // An outage back within a minute of a probe's resume (the probe's endpoint answers, the scrapes do
     // not) goes on with the backoff instead of probing every 5 s again.
     let delay =
@@ -223,54 +269,62 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         ? Math.min(lastProbe.delay * 2, PROBE_MAX_MS)
         : PROBE_FIRST_MS;
     try {
-      for (; outage(); delay = Math.min(delay * 2, PROBE_MAX_MS)) {
-        if (await condition(() => !outage(), delay)) break; // resumed by an operator meanwhile
+      for (; this.outage(); delay = Math.min(delay * 2, PROBE_MAX_MS)) {
+        if (await condition(() => !this.outage(), delay)) break; // resumed by an operator meanwhile
         const up = await proxyActivities<ScrapeActivities>({
           ...probeOptions,
-          priority,
-          activityId: `probe-${++probes}`,
+          priority: this.priority,
+          activityId: `probe-${++this.probes}`,
         })
-          .probeApi({ account: options.account })
+          .probeApi({ account: this.options.account })
           .catch(() => false);
-        if (up && outage()) {
-          lastProbe = { delay, resumedAt: Date.now() };
-          await resume();
+        if (up && this.outage()) {
+          this.lastProbe = { delay, resumedAt: Date.now() };
+          await this.resume();
         }
       }
     } finally {
-      probing = false;
+      this.probing = false;
     }
-  };
+  }
 
   /** Adds a page's totals (or, with `asPage` false, those of lines no page ran). */
-  const fold = (
-    summary: Omit<PageSummary, 'page' | 'rateLimited' | 'continuedAsNew'> & { rateLimited?: number },
+  fold(
+    summary: Pick<PageSummary, 'counts' | 'credits' | 'creditsByMethod' | 'duplicates' | 'lastBalance'> & {
+      rateLimited?: number;
+    },
     asPage = true,
-  ) => {
-    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
-      progress.counts[status] += summary.counts[status];
-    progress.credits += summary.credits;
-    for (const [method, credits] of Object.entries(summary.creditsByMethod))
-      progress.creditsByMethod[method] = (progress.creditsByMethod[method] ?? 0) + credits;
-    progress.rateLimited += summary.rateLimited ?? 0;
-    if (summary.lastBalance !== undefined) progress.lastBalance = summary.lastBalance;
-    duplicates.waiting += summary.duplicates;
-    if (asPage) pages.done += 1;
-  };
+  ): void {
+    addTotals(this.progress, summary);
+    this.duplicates.waiting += summary.duplicates;
+    if (asPage) this.pages.done += 1;
+  }
 
-  const free = () => options.concurrency - [...running.values()].reduce((a, b) => a + b, 0);
-  const canStartPage = () =>
-    !paused && !cancelled && nextPage < pageCount && running.size < pagesAtOnce && free() > 0;
+  canStartPage(): boolean {
+    return (
+      !this.paused &&
+      !this.cancelled &&
+      this.nextPage < this.pageCount &&
+      this.shares.running < this.pagesAtOnce &&
+      this.shares.free > 0
+    );
+  }
 
-  const startPage = async (page: number) => {
+  async startPage(page: number): Promise<void> {
+    const { batchId, options, total } = this.input;
+    // Stored before the first page this build starts (pages that began earlier keep the options).
+    if (this.optionsVersion === undefined && patched(OPTIONS_BY_VERSION_PATCH))
+      this.optionsVersion = await this.control.storeOptions({ batchId, options });
     const offset = page * options.pageSize;
     const size = Math.min(options.pageSize, total - offset);
     // Shares the free concurrency among the pages that start now: the sum stays the batch's.
-    const starting = Math.min(pagesAtOnce - running.size, pageCount - page);
-    const window = Math.ceil(free() / starting);
-    running.set(page, window);
-    const left = allowance();
-    const child = await pagesScope.run(() =>
+    const window = this.shares.start(
+      page,
+      Math.min(this.pagesAtOnce - this.shares.running, this.pageCount - page),
+    );
+    const left = this.allowance();
+    const { optionsVersion } = this;
+    const child = await this.pagesScope.run(() =>
       startChild(pageWorkflow, {
         workflowId: pageWorkflowId(batchId, page),
         taskQueue: TASK_QUEUES.workflows,
@@ -278,6 +332,7 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
           {
             batchId,
             options,
+            ...(optionsVersion !== undefined ? { optionsVersion } : {}),
             page,
             offset,
             size,
@@ -287,152 +342,190 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
         ],
         // A batch that is terminated leaves no page running: each records its URLs as cancelled.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-        priority,
+        priority: this.priority,
         typedSearchAttributes: [{ key: BatchIdAttr, value: batchId }],
       }),
     );
     // A pause or cancel handled while the start was on its way could not reach the page yet.
-    if (cancelled) await child.signal(cancelSignal).catch(() => undefined);
-    else if (paused)
-      await child.signal(pauseSignal, { reason: progress.pauseReason ?? 'manual' }).catch(() => undefined);
-    child.result().then(
-      (summary) => ended.push(summary),
-      (err: unknown) => silent.push({ page, detail: rootCause(err) }),
-    );
-  };
-
-  /** Once no page is left to start, the pages still running take the concurrency the others freed. */
-  const widenTail = async () => {
-    const spare = free();
-    if (nextPage < pageCount || running.size === 0 || spare <= 0) return;
-    const each = Math.floor(spare / running.size);
-    let extra = spare - each * running.size;
-    for (const [page, window] of running) {
-      const grown = window + each + (extra-- > 0 ? 1 : 0);
-      running.set(page, grown);
-      await pageHandle(page)
-        .signal(pageWindowSignal, { window: grown })
+    if (this.cancelled) await child.signal(cancelSignal).catch(() => undefined);
+    else if (this.paused)
+      await child
+        .signal(pauseSignal, { reason: this.progress.pauseReason ?? 'manual' })
         .catch(() => undefined);
-    }
-  };
-
-  const ranges = (from: number, to: number) => ({ batchId, options, from, to });
-
-  try {
-    for (;;) {
-      await condition(
-        () =>
-          cancelled ||
-          ended.length > 0 ||
-          silent.length > 0 ||
-          accountPause !== undefined ||
-          (paused && progress.pauseReason === 'outage' && !probing) ||
-          (nextPage >= pageCount && running.size === 0) ||
-          (workflowInfo().continueAsNewSuggested && running.size === 0) ||
-          (canStartPage() && !workflowInfo().continueAsNewSuggested),
-      );
-      if (ended.length > 0 || silent.length > 0) {
-        for (const summary of ended.splice(0)) {
-          running.delete(summary.page);
-          fold(summary);
-        }
-        for (const { page, detail } of silent.splice(0)) {
-          // Its URLs without a record fail as `page_ended`; its counts are the store's.
-          const from = page * options.pageSize;
-          const to = Math.min(from + options.pageSize, total);
-          const records = await longControl.recordMissing({
-            ...ranges(from, to),
-            reason: 'page_ended',
-            detail: `page workflow ${pageWorkflowId(batchId, page)} ended without reporting: ${detail}`,
-          });
-          running.delete(page);
-          fold(records);
-        }
-        await widenTail();
-        continue;
-      }
-      if (accountPause !== undefined) {
-        const reason = accountPause;
-        accountPause = undefined;
-        await control.pauseAccountBatches({ account: options.account, reason, exceptBatchId: batchId });
-        continue;
-      }
-      if (cancelled) break;
-      if (paused && progress.pauseReason === 'outage' && !probing) {
-        void probeUntilUp().catch(() => undefined); // only a cancel of the batch ends it early
-        continue;
-      }
-      if (nextPage >= pageCount && running.size === 0) break;
-      if (workflowInfo().continueAsNewSuggested) {
-        if (running.size > 0) continue;
-        await condition(allHandlersFinished);
-        progress.continuedAsNew += 1;
-        return await continueAsNew<typeof batchWorkflow>({
-          ...input,
-          carried: {
-            nextPage,
-            progress,
-            paused,
-            cancelled,
-            ...(maxCredits !== undefined ? { maxCredits } : {}),
-          },
-        });
-      }
-      while (canStartPage()) await startPage(nextPage++);
-    }
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    cancelled = true; // cancelled through Temporal (Web UI, `temporal workflow cancel`): as by signal
+    child.result().then(
+      (summary) => this.ended.push(summary),
+      (err: unknown) => this.silent.push({ page, detail: rootCause(err) }),
+    );
   }
 
-  return await CancellationScope.nonCancellable(async () => {
-    if (cancelled) {
-      setState('cancelled');
-      await toPages((page) => pageHandle(page).signal(cancelSignal));
-      await condition(() => running.size === ended.length + silent.length);
-      for (const summary of ended.splice(0)) fold(summary);
-      for (const { page } of silent.splice(0)) {
-        const from = page * options.pageSize;
-        fold(
-          await longControl.recordMissing({
-            ...ranges(from, Math.min(from + options.pageSize, total)),
-            reason: 'cancelled',
-          }),
-        );
-      }
-      running.clear();
-      // Lines of the pages never started: `failed(cancelled)` records.
-      const from = nextPage * options.pageSize;
-      if (from < total)
-        fold(await longControl.recordMissing({ ...ranges(from, total), reason: 'cancelled' }), false);
-      nextPage = pageCount;
+  /** Once no page is left to start, the pages still running take the concurrency the others freed. */
+  async widenTail(): Promise<void> {
+    if (this.nextPage < this.pageCount) return;
+    for (const { page, window } of this.shares.widen())
+      await this.pageHandle(page)
+        .signal(pageWindowSignal, { window })
+        .catch(() => undefined);
+  }
+
+  /** Input lines [from, to) of the batch, as the activities that record a range take them. */
+  range(from: number, to: number): { batchId: string; options: BatchOptions; from: number; to: number } {
+    return { batchId: this.batchId, options: this.options, from, to };
+  }
+
+  /** The input lines of page `page`. */
+  pageRange(page: number): ReturnType<BatchRun['range']> {
+    const from = page * this.options.pageSize;
+    return this.range(from, Math.min(from + this.options.pageSize, this.input.total));
+  }
+
+  /** Folds the pages that ended: a page that ended without reporting is reconciled from the store. */
+  async foldEnded(): Promise<void> {
+    for (const summary of this.ended.splice(0)) {
+      this.shares.end(summary.page);
+      this.fold(summary);
     }
-    await recordDuplicates();
-    setState(cancelled ? 'cancelled' : 'completed');
-    upsertSearchAttributes(countAttributes(progress.counts));
-    progress.endedAt = new Date().toISOString();
-    progress.counts.in_flight = 0;
-    progress.counts.pending = 0;
-    await condition(allHandlersFinished);
-    return { ...progress, pages: { ...pages, running: [] } };
-  });
+    for (const { page, detail } of this.silent.splice(0)) {
+      // Its URLs without a record fail as `page_ended`; its counts are the store's.
+      const records = await this.longControl.recordMissing({
+        ...this.pageRange(page),
+        reason: 'page_ended',
+        detail: `page workflow ${pageWorkflowId(this.batchId, page)} ended without reporting: ${detail}`,
+      });
+      this.shares.end(page);
+      this.fold(records);
+    }
+    await this.widenTail();
+  }
+
+  /** Something for the loop to do. */
+  ready(): boolean {
+    const { continueAsNewSuggested } = workflowInfo();
+    return (
+      this.cancelled ||
+      this.ended.length > 0 ||
+      this.silent.length > 0 ||
+      this.accountPause !== undefined ||
+      (this.paused && this.progress.pauseReason === 'outage' && !this.probing) ||
+      (this.nextPage >= this.pageCount && this.shares.running === 0) ||
+      (continueAsNewSuggested && this.shares.running === 0) ||
+      (this.canStartPage() && !continueAsNewSuggested)
+    );
+  }
+
+  /** The input of the batch's next run: no page is in flight, so it carries a page number and totals. */
+  next(): BatchWorkflowInput {
+    const { maxCredits, optionsVersion } = this;
+    this.progress.continuedAsNew += 1;
+    return {
+      ...this.input,
+      carried: {
+        nextPage: this.nextPage,
+        progress: this.progress,
+        paused: this.paused,
+        cancelled: this.cancelled,
+        ...(maxCredits !== undefined ? { maxCredits } : {}),
+        ...(optionsVersion !== undefined ? { optionsVersion } : {}),
+      },
+    };
+  }
+
+  /** Cancelled: the pages are cancelled and awaited, and every line without a record fails as cancelled. */
+  async cancelAll(): Promise<void> {
+    const { total, options } = this.input;
+    this.setState('cancelled');
+    await this.toPages((page) => this.pageHandle(page).signal(cancelSignal));
+    await condition(() => this.shares.running === this.ended.length + this.silent.length);
+    for (const summary of this.ended.splice(0)) this.fold(summary);
+    for (const { page } of this.silent.splice(0))
+      this.fold(await this.longControl.recordMissing({ ...this.pageRange(page), reason: 'cancelled' }));
+    this.shares.clear();
+    // Lines of the pages never started: `failed(cancelled)` records.
+    const from = this.nextPage * options.pageSize;
+    if (from < total)
+      this.fold(
+        await this.longControl.recordMissing({ ...this.range(from, total), reason: 'cancelled' }),
+        false,
+      );
+    this.nextPage = this.pageCount;
+  }
 
   /**
    * Writes the records of the duplicate lines (each from its first line's record, which exists once
    * every page has ended) and counts them. Only batches with duplicates run it.
    */
-  async function recordDuplicates() {
-    if (!duplicates.waiting) return;
-    const written = await longControl.recordDuplicates({ batchId, options, end: total });
+  async recordDuplicates(): Promise<void> {
+    const { batchId, options, total } = this.input;
+    if (!this.duplicates.waiting) return;
+    const written = await this.longControl.recordDuplicates({ batchId, options, end: total });
     const recorded = written.succeeded + written.failed + written.dead_lettered;
-    if (recorded !== duplicates.waiting) {
+    if (recorded !== this.duplicates.waiting) {
       throw ApplicationFailure.nonRetryable(
-        `batch ${batchId}: ${recorded} duplicate lines recorded, expected ${duplicates.waiting}`,
+        `batch ${batchId}: ${recorded} duplicate lines recorded, expected ${this.duplicates.waiting}`,
         'DuplicateCountMismatch',
       );
     }
-    for (const status of ['succeeded', 'failed', 'dead_lettered'] as const)
-      progress.counts[status] += written[status];
-    duplicates.waiting = 0;
+    addTotals(this.progress, { counts: written, credits: 0, creditsByMethod: {} });
+    this.duplicates.waiting = 0;
   }
+
+  /** The batch's result, once it ended (completed or cancelled). */
+  async finish(): Promise<BatchProgress> {
+    if (this.cancelled) await this.cancelAll();
+    await this.recordDuplicates();
+    const { progress } = this;
+    this.setState(this.cancelled ? 'cancelled' : 'completed');
+    upsertSearchAttributes(countAttributes(progress.counts));
+    progress.endedAt = new Date().toISOString();
+    progress.counts.in_flight = 0;
+    progress.counts.pending = 0;
+    await condition(allHandlersFinished);
+    return { ...progress, pages: { ...this.pages, running: [] } };
+  }
+}
+
+export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
+  const run = new BatchRun(input);
+  if (!input.carried) {
+    upsertSearchAttributes([
+      { key: BatchIdAttr, value: input.batchId },
+      { key: AccountAttr, value: input.options.account },
+    ]);
+    run.setState('running');
+  }
+  run.handleSignals();
+  try {
+    for (;;) {
+      await condition(() => run.ready());
+      if (run.ended.length > 0 || run.silent.length > 0) {
+        await run.foldEnded();
+        continue;
+      }
+      if (run.accountPause !== undefined) {
+        const reason = run.accountPause;
+        run.accountPause = undefined;
+        await run.control.pauseAccountBatches({
+          account: input.options.account,
+          reason,
+          exceptBatchId: input.batchId,
+        });
+        continue;
+      }
+      if (run.cancelled) break;
+      if (run.paused && run.progress.pauseReason === 'outage' && !run.probing) {
+        void run.probeUntilUp().catch(() => undefined); // only a cancel of the batch ends it early
+        continue;
+      }
+      if (run.nextPage >= run.pageCount && run.shares.running === 0) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        if (run.shares.running > 0) continue;
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof batchWorkflow>(run.next());
+      }
+      while (run.canStartPage()) await run.startPage(run.nextPage++);
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    run.cancelled = true; // cancelled through Temporal (Web UI, `temporal workflow cancel`): as by signal
+  }
+  return await CancellationScope.nonCancellable(() => run.finish());
 }

@@ -12,6 +12,10 @@
  *
  * Activity ids are the URL's index (`17`), then `17.2`, `17.3`… for its later calls (a poll, a try after
  * a resume); each carries the URL as its summary, so the Web UI shows "why did URL n fail" on this page.
+ * Their input is the item and the version of the batch's options (`optionsVersion`), not the options.
+ *
+ * The workflow is its loop (`pageWorkflow`); its state and handlers are a `PageRun`, its arithmetic the
+ * window (window.ts), the credit budget (budget.ts) and the totals (totals.ts).
  */
 import {
   ActivityCancellationType,
@@ -53,13 +57,17 @@ import {
   TASK_QUEUES,
   permitWaitOf,
   stepsOf,
+  taskInput,
   type PageProgress,
   type PageSummary,
   type PageWorkflowInput,
   type PauseReason,
   type UrlSummary,
   type UrlTask,
+  type UrlTaskInput,
 } from './types.js';
+import { CreditBudget } from './budget.js';
+import { addOutcome, noCounts } from './totals.js';
 import { AdaptiveWindow, pollDelayMs } from './window.js';
 import { withoutCredentials } from '../logging/url-credentials.js';
 
@@ -111,6 +119,13 @@ function remote<A extends ActivityInterface>(taskQueue: string, task: UrlTask, a
   });
 }
 
+/** One URL as its calls see it: its task, what its activities receive, and the id of its next call. */
+interface UrlCalls {
+  task: UrlTask;
+  input: UrlTaskInput;
+  nextId: () => string;
+}
+
 /** The matrix's verdict carried by a non-retryable activity failure, if it is one of ours. */
 function failureDetails(err: unknown): (FailureDetails & { message: string }) | undefined {
   if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
@@ -137,7 +152,7 @@ const PAUSE_OUTCOMES: Partial<Record<FailureDetails['outcome'], PauseReason>> = 
 
 const emptySummary = (page: number): PageSummary => ({
   page,
-  counts: { succeeded: 0, failed: 0, dead_lettered: 0 },
+  counts: noCounts(),
   duplicates: 0,
   credits: 0,
   creditsByMethod: {},
@@ -145,249 +160,310 @@ const emptySummary = (page: number): PageSummary => ({
   continuedAsNew: 0,
 });
 
-export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummary> {
-  const { batchId, options, page, offset, size, carried } = input;
-  const end = offset + size;
-  const summary = carried?.summary ?? emptySummary(page);
-  const window = new AdaptiveWindow({
-    ceiling: input.window,
-    adaptive: options.adaptive,
-    ...(carried
-      ? {
-          state: {
-            size: carried.windowSize,
-            sinceDecrease: carried.completionsSinceDecrease,
-            pressure: carried.ratePressure,
-          },
-        }
-      : {}),
-  });
-  const batch = getExternalWorkflowHandle(workflowInfo().parent?.workflowId ?? batchId);
-
-  let cursor = carried?.cursor ?? offset;
-  let buffer: UrlItem[] = [];
-  /** URLs started and not ended, with the credits each holds against the allowance. */
-  const inFlight = new Map<number, number>();
-  const waiting = new Set<number>();
-  let reserved = 0;
-  let allowance = input.allowance;
-  let pausedFor: PauseReason | undefined = input.pausedFor;
+/** A page's state while it runs, and what changes it: its handlers, its URLs' starts and ends. */
+class PageRun {
+  readonly end: number;
+  readonly summary: PageSummary;
+  readonly window: AdaptiveWindow;
+  /** URLs in flight, each holding its highest price against the allowance. */
+  readonly budget: CreditBudget;
+  /** URLs waiting for `resume`. */
+  readonly waiting = new Set<number>();
+  cursor: number;
+  buffer: UrlItem[] = [];
+  pausedFor: PauseReason | undefined;
   /** Bumped by each resume: waiting URLs wake when it changes. */
-  let resumes = 0;
+  resumes = 0;
   /** Workflow time of the last resume (ms): a 401/402 that came before it is stale. */
-  let lastResumeAt = carried?.lastResumeAt;
-  let cancelled = false;
+  lastResumeAt: number | undefined;
+  cancelled = false;
   /** Every URL runs in this scope: cancelling it cancels their activities and timers. */
-  const urls = new CancellationScope();
+  readonly urls = new CancellationScope();
   /** A URL's coroutine that failed outside the matrix: the page fails with it. */
-  let failure: TemporalFailure | undefined;
+  failure: TemporalFailure | undefined;
+  private readonly batch: ReturnType<typeof getExternalWorkflowHandle>;
 
-  setHandler(pageProgressQuery, (): PageProgress => ({
-    ...summary,
-    counts: { ...summary.counts },
-    creditsByMethod: { ...summary.creditsByMethod },
-    inFlight: inFlight.size,
-    waiting: waiting.size,
-    pending: end - cursor + buffer.length,
-    window: window.slots,
-    ...(pausedFor ? { paused: pausedFor } : {}),
-  }));
-  setHandler(pauseSignal, (arg) => {
-    pausedFor ??= arg?.reason ?? 'manual';
-  });
-  setHandler(resumeSignal, (arg) => {
-    if (arg?.allowance !== undefined) allowance = arg.allowance;
-    lastResumeAt = Date.now();
-    pausedFor = undefined;
-    resumes += 1;
-  });
-  setHandler(cancelSignal, () => {
-    cancelled = true;
-    urls.cancel();
-  });
-  setHandler(rateLimitedSignal, () => {
-    summary.rateLimited += 1;
-    window.onRateLimited();
-  });
-  setHandler(pageWindowSignal, ({ window: ceiling }) => window.setCeiling(ceiling));
+  constructor(readonly input: PageWorkflowInput) {
+    const { carried } = input;
+    this.end = input.offset + input.size;
+    this.summary = carried?.summary ?? emptySummary(input.page);
+    this.window = new AdaptiveWindow({
+      ceiling: input.window,
+      adaptive: input.options.adaptive,
+      ...(carried
+        ? {
+            state: {
+              size: carried.windowSize,
+              sinceDecrease: carried.completionsSinceDecrease,
+              pressure: carried.ratePressure,
+            },
+          }
+        : {}),
+    });
+    this.batch = getExternalWorkflowHandle(workflowInfo().parent?.workflowId ?? input.batchId);
+    this.cursor = carried?.cursor ?? input.offset;
+    this.budget = new CreditBudget(input.allowance);
+    this.pausedFor = input.pausedFor;
+    this.lastResumeAt = carried?.lastResumeAt;
+  }
+
+  handleSignals(): void {
+    setHandler(pageProgressQuery, (): PageProgress => ({
+      ...this.summary,
+      counts: { ...this.summary.counts },
+      creditsByMethod: { ...this.summary.creditsByMethod },
+      inFlight: this.budget.inFlight,
+      waiting: this.waiting.size,
+      pending: this.end - this.cursor + this.buffer.length,
+      window: this.window.slots,
+      ...(this.pausedFor ? { paused: this.pausedFor } : {}),
+    }));
+    setHandler(pauseSignal, (arg) => {
+      this.pausedFor ??= arg?.reason ?? 'manual';
+    });
+    setHandler(resumeSignal, (arg) => {
+      if (arg?.allowance !== undefined) this.budget.allowance = arg.allowance;
+      this.lastResumeAt = Date.now();
+      this.pausedFor = undefined;
+      this.resumes += 1;
+    });
+    setHandler(cancelSignal, () => {
+      this.cancelled = true;
+      this.urls.cancel();
+    });
+    setHandler(rateLimitedSignal, () => {
+      this.summary.rateLimited += 1;
+      this.window.onRateLimited();
+    });
+    setHandler(pageWindowSignal, ({ window: ceiling }) => this.window.setCeiling(ceiling));
+  }
 
   /** Stops starting URLs and tells the batch why (once per pause). */
-  const pause = (reason: PauseReason, at?: number) => {
-    if (pausedFor !== undefined || cancelled) return;
-    pausedFor = reason;
+  pause(reason: PauseReason, at?: number): void {
+    if (this.pausedFor !== undefined || this.cancelled) return;
+    this.pausedFor = reason;
     // The batch may have closed meanwhile (cancelled): nothing to tell then.
-    void batch
-      .signal(pagePausedSignal, { page, reason, ...(at !== undefined ? { at } : {}) })
+    void this.batch
+      .signal(pagePausedSignal, { page: this.input.page, reason, ...(at !== undefined ? { at } : {}) })
       .catch(() => undefined);
-  };
+  }
 
-  const settle = (result: UrlSummary) => {
-    summary.counts[result.status] += 1;
-    summary.credits += result.charged;
-    if (result.charged) {
-      const method = result.methodUsed ?? 'unknown';
-      summary.creditsByMethod[method] = (summary.creditsByMethod[method] ?? 0) + result.charged;
-    }
+  /** A URL ended with its record. */
+  settle(result: UrlSummary): void {
+    addOutcome(this.summary, result);
     if (result.balanceAfter !== undefined) {
-      summary.lastBalance = result.balanceAfter;
-      if (options.pauseBelowBalance !== undefined && result.balanceAfter < options.pauseBelowBalance)
-        pause('balance');
+      this.summary.lastBalance = result.balanceAfter;
+      const floor = this.input.options.pauseBelowBalance;
+      if (floor !== undefined && result.balanceAfter < floor) this.pause('balance');
     }
-    window.onCompleted();
-  };
+    this.window.onCompleted();
+  }
 
   /** One URL, from its first call to its record; undefined when it was cancelled first. */
-  const runUrl = async (item: UrlItem): Promise<UrlSummary | undefined> => {
+  async runUrl(item: UrlItem): Promise<UrlSummary | undefined> {
+    const { batchId, options, optionsVersion } = this.input;
     const task: UrlTask = { batchId, item, options };
     let calls = 0;
-    const nextId = () => (++calls === 1 ? String(item.index) : `${item.index}.${calls}`);
+    const url: UrlCalls = {
+      task,
+      input: taskInput(task, optionsVersion),
+      nextId: () => (++calls === 1 ? String(item.index) : `${item.index}.${calls}`),
+    };
     try {
       for (;;) {
-        const outcome = await attempt(task, nextId);
+        const outcome = await attempt(url);
         if (outcome === REQUEUE) continue;
         if (!(outcome instanceof Paused)) return outcome;
-        const stale = outcome.at !== undefined && lastResumeAt !== undefined && outcome.at < lastResumeAt;
-        if (stale && pausedFor === undefined) continue; // the operator acted after it: try again now
-        waiting.add(item.index);
-        pause(outcome.reason, outcome.at);
-        const seen = resumes;
-        await condition(() => resumes !== seen);
-        waiting.delete(item.index);
+        const stale =
+          outcome.at !== undefined && this.lastResumeAt !== undefined && outcome.at < this.lastResumeAt;
+        if (stale && this.pausedFor === undefined) continue; // the operator acted after it: try again now
+        this.waiting.add(item.index);
+        this.pause(outcome.reason, outcome.at);
+        const seen = this.resumes;
+        await condition(() => this.resumes !== seen);
+        this.waiting.delete(item.index);
       }
     } catch (err) {
       if (isCancellation(err)) return undefined;
       throw err;
     }
-  };
+  }
 
-  const start = (item: UrlItem) => {
-    const price = highestPriceOf(options, stepsOf({ item, options }));
-    inFlight.set(item.index, price);
-    reserved += price;
-    void urls
-      .run(() => runUrl(item))
+  /** Starts a URL in the page's scope; its end settles it, or fails the page when outside the matrix. */
+  start(item: UrlItem): void {
+    this.budget.reserve(item.index, this.priceOf(item));
+    void this.urls
+      .run(() => this.runUrl(item))
       .then(
         (result) => {
-          if (result) settle(result);
+          if (result) this.settle(result);
         },
         (err: unknown) => {
           // Outside the matrix (a store that refuses the batch, a bug): the page fails visibly, never
           // a workflow task retried forever, nor a page waiting for this URL forever.
-          failure ??=
+          this.failure ??=
             err instanceof TemporalFailure
               ? err
               : ApplicationFailure.nonRetryable(
-                  `URL ${item.index} of page ${page}: ${err instanceof Error ? err.message : String(err)}`,
+                  `URL ${item.index} of page ${this.input.page}: ${err instanceof Error ? err.message : String(err)}`,
                   'PageInvariantBroken',
                 );
         },
       )
       .finally(() => {
-        inFlight.delete(item.index);
-        waiting.delete(item.index);
-        reserved -= price;
+        this.budget.release(item.index);
+        this.waiting.delete(item.index);
       });
-  };
+  }
 
-  const nextPrice = () => (buffer[0] ? highestPriceOf(options, stepsOf({ item: buffer[0], options })) : 0);
-  const affordable = () => allowance === undefined || summary.credits + reserved + nextPrice() <= allowance;
+  priceOf(item: UrlItem): number {
+    const { options } = this.input;
+    return highestPriceOf(options, stepsOf({ item, options }));
+  }
+
+  affordable(): boolean {
+    const next = this.buffer[0];
+    return this.budget.affords(this.summary.credits, next ? this.priceOf(next) : 0);
+  }
+
   // A page continues as new only between loaded chunks, so what it carries is a cursor.
-  const draining = () => buffer.length === 0 && workflowInfo().continueAsNewSuggested;
-  const hasMore = () => cursor < end || buffer.length > 0;
-  const canStart = () =>
-    pausedFor === undefined && !cancelled && !draining() && hasMore() && inFlight.size < window.slots;
+  draining(): boolean {
+    return this.buffer.length === 0 && workflowInfo().continueAsNewSuggested;
+  }
 
+  hasMore(): boolean {
+    return this.cursor < this.end || this.buffer.length > 0;
+  }
+
+  canStart(): boolean {
+    return (
+      this.pausedFor === undefined &&
+      !this.cancelled &&
+      !this.draining() &&
+      this.hasMore() &&
+      this.budget.inFlight < this.window.slots
+    );
+  }
+
+  /** Something for the loop to do. */
+  ready(): boolean {
+    const idle = this.budget.inFlight === 0;
+    return (
+      this.cancelled ||
+      this.failure !== undefined ||
+      (!this.hasMore() && idle) ||
+      (this.draining() && idle) ||
+      this.canStart()
+    );
+  }
+
+  /** Loads the next chunk of input lines; duplicate lines are counted, not run. */
+  async load(): Promise<void> {
+    const { batchId, options, page } = this.input;
+    this.buffer = await control(`load-${this.cursor}`, options).loadInputPage({
+      batchId,
+      offset: this.cursor,
+      limit: Math.min(LOAD_CHUNK, this.end - this.cursor),
+      ...(options.storeId ? { storeId: options.storeId } : {}),
+    });
+    if (this.buffer.length === 0)
+      throw ApplicationFailure.nonRetryable(
+        `input of batch ${batchId} ends at line ${this.cursor}, expected ${this.end} lines in page ${page}`,
+        'InputTooShort',
+      );
+    this.cursor = this.buffer[this.buffer.length - 1]!.index + 1;
+    // A duplicate line takes no call and no slot: the batch records it at its end.
+    this.buffer = this.buffer.filter((item) => {
+      if (item.duplicateOf === undefined) return true;
+      this.summary.duplicates += 1;
+      return false;
+    });
+  }
+
+  /** The input of the page's next run: nothing is in flight, so it carries a cursor and its totals. */
+  next(): PageWorkflowInput {
+    const { budget, window, lastResumeAt, pausedFor } = this;
+    this.summary.continuedAsNew += 1;
+    return {
+      batchId: this.input.batchId,
+      options: this.input.options,
+      ...(this.input.optionsVersion !== undefined ? { optionsVersion: this.input.optionsVersion } : {}),
+      page: this.input.page,
+      offset: this.input.offset,
+      size: this.input.size,
+      window: window.ceiling,
+      ...(budget.allowance !== undefined ? { allowance: budget.allowance } : {}),
+      ...(pausedFor ? { pausedFor } : {}),
+      carried: {
+        cursor: this.cursor,
+        summary: this.summary,
+        windowSize: window.size,
+        completionsSinceDecrease: window.sinceDecrease,
+        ratePressure: window.pressure,
+        ...(lastResumeAt !== undefined ? { lastResumeAt } : {}),
+      },
+    };
+  }
+
+  /** Cancelled: every URL of the page without a record gets `failed(cancelled)`; the counts are the store's. */
+  async recordCancelled(): Promise<void> {
+    this.urls.cancel();
+    await condition(() => this.budget.inFlight === 0);
+    const { batchId, options, offset } = this.input;
+    const recorded = await control('record-cancelled', options).recordMissing({
+      batchId,
+      options,
+      from: offset,
+      to: this.end,
+      reason: 'cancelled',
+    });
+    Object.assign(this.summary, {
+      counts: recorded.counts,
+      duplicates: recorded.duplicates,
+      credits: recorded.credits,
+      creditsByMethod: recorded.creditsByMethod,
+    });
+  }
+}
+
+export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummary> {
+  const run = new PageRun(input);
+  run.handleSignals();
   try {
     for (;;) {
-      await condition(
-        () =>
-          cancelled ||
-          failure !== undefined ||
-          (!hasMore() && inFlight.size === 0) ||
-          (draining() && inFlight.size === 0) ||
-          canStart(),
-      );
-      if (failure !== undefined) throw failure;
-      if (cancelled || !hasMore()) break;
-      if (draining()) {
-        if (inFlight.size > 0) continue;
+      await condition(() => run.ready());
+      if (run.failure !== undefined) throw run.failure;
+      if (run.cancelled || !run.hasMore()) break;
+      if (run.draining()) {
+        if (run.budget.inFlight > 0) continue;
         await condition(allHandlersFinished);
-        summary.continuedAsNew += 1;
-        return await continueAsNew<typeof pageWorkflow>({
-          batchId,
-          options,
-          page,
-          offset,
-          size,
-          window: window.ceiling,
-          ...(allowance !== undefined ? { allowance } : {}),
-          ...(pausedFor ? { pausedFor } : {}),
-          carried: {
-            cursor,
-            summary,
-            windowSize: window.size,
-            completionsSinceDecrease: window.sinceDecrease,
-            ratePressure: window.pressure,
-            ...(lastResumeAt !== undefined ? { lastResumeAt } : {}),
-          },
-        });
+        return await continueAsNew<typeof pageWorkflow>(run.next());
       }
-      if (buffer.length === 0) {
-        buffer = await control(`load-${cursor}`, options).loadInputPage({
-          batchId,
-          offset: cursor,
-          limit: Math.min(LOAD_CHUNK, end - cursor),
-          ...(options.storeId ? { storeId: options.storeId } : {}),
-        });
-        if (buffer.length === 0)
-          throw ApplicationFailure.nonRetryable(
-            `input of batch ${batchId} ends at line ${cursor}, expected ${end} lines in page ${page}`,
-            'InputTooShort',
-          );
-        cursor = buffer[buffer.length - 1]!.index + 1;
-        // A duplicate line takes no call and no slot: the batch records it at its end.
-        buffer = buffer.filter((item) => {
-          if (item.duplicateOf === undefined) return true;
-          summary.duplicates += 1;
-          return false;
-        });
+      if (run.buffer.length === 0) {
+        await run.load();
         continue; // re-check: signals may have come while loading
       }
-      if (!affordable()) {
-        if (inFlight.size === 0) pause('budget');
-        else await condition(() => cancelled || failure !== undefined || inFlight.size === 0 || affordable());
+      if (!run.affordable()) {
+        if (run.budget.inFlight === 0) run.pause('budget');
+        else
+          await condition(
+            () => run.cancelled || run.failure !== undefined || run.budget.inFlight === 0 || run.affordable(),
+          );
         continue;
       }
       // Every URL that fits starts in this workflow task (one command each).
-      while (canStart() && buffer.length > 0 && affordable()) start(buffer.shift()!);
+      while (run.canStart() && run.buffer.length > 0 && run.affordable()) run.start(run.buffer.shift()!);
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    cancelled = true; // the page itself was cancelled through Temporal (its batch, or an operator)
+    run.cancelled = true; // the page itself was cancelled through Temporal (its batch, or an operator)
   }
 
   return await CancellationScope.nonCancellable(async () => {
-    if (cancelled) {
-      urls.cancel();
-      await condition(() => inFlight.size === 0);
-      // Every URL of the page without a record gets `failed(cancelled)`; the counts are the store's.
-      const recorded = await control('record-cancelled', options).recordMissing({
-        batchId,
-        options,
-        from: offset,
-        to: end,
-        reason: 'cancelled',
-      });
-      Object.assign(summary, {
-        counts: recorded.counts,
-        duplicates: recorded.duplicates,
-        credits: recorded.credits,
-        creditsByMethod: recorded.creditsByMethod,
-      });
-    }
-    upsertSearchAttributes(countAttributes(summary.counts));
+    if (run.cancelled) await run.recordCancelled();
+    upsertSearchAttributes(countAttributes(run.summary.counts));
     await condition(allHandlersFinished);
-    return summary;
+    return run.summary;
   });
 }
 
@@ -395,43 +471,45 @@ export async function pageWorkflow(input: PageWorkflowInput): Promise<PageSummar
  * One pass over the URL: its summary, `Paused` when the account needs a human or the API is down, or
  * `REQUEUE` when the account's plan stayed busy for longer than the batch lets a call wait.
  */
-async function attempt(task: UrlTask, nextId: () => string): Promise<UrlSummary | Paused | typeof REQUEUE> {
+async function attempt(url: UrlCalls): Promise<UrlSummary | Paused | typeof REQUEUE> {
+  const { task, input, nextId } = url;
   const { options } = task;
   if (stepsOf(task)?.length) {
     try {
-      return await remote<BrowserActivities>(TASK_QUEUES.browser, task, nextId()).browseUrl(task);
+      return await remote<BrowserActivities>(TASK_QUEUES.browser, task, nextId()).browseUrl(input);
     } catch (err) {
-      return settleFailure(task, nextId, err);
+      return settleFailure(url, err);
     }
   }
   const direct =
     options.asyncFlow === 'always' ||
     (options.asyncFlow === 'js_rendering' && options.mode === 'js_rendering');
-  if (direct) return asyncFlow(task, nextId, 0);
+  if (direct) return asyncFlow(url, 0);
   try {
-    return await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).scrapeUrl(task);
+    return await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).scrapeUrl(input);
   } catch (err) {
     const details = failureDetails(err);
-    if (details?.outcome === 'switch_to_async') return asyncFlow(task, nextId, details.attempt);
-    return settleFailure(task, nextId, err);
+    if (details?.outcome === 'switch_to_async') return asyncFlow(url, details.attempt);
+    return settleFailure(url, err);
   }
 }
 
 /** Submit once (the job id then lives in history), then poll on workflow timers within the budget. */
-async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: number) {
+async function asyncFlow(url: UrlCalls, attemptsBefore: number) {
+  const { task, input, nextId } = url;
   const { polling } = task.options;
   let jobId: string | undefined;
   let attempts = attemptsBefore;
   while (jobId === undefined) {
     try {
       const submitted = await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).submitAsyncJob(
-        task,
+        input,
       );
       jobId = submitted.jobId;
       attempts += submitted.attempts;
     } catch (err) {
       // A plan that stayed busy submits again here: the URL already belongs to the async flow.
-      const settled = await settleFailure(task, nextId, err, { attemptsBefore: attempts });
+      const settled = await settleFailure(url, err, { attemptsBefore: attempts });
       if (settled !== REQUEUE) return settled;
     }
   }
@@ -443,17 +521,17 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
     let result: PollResult;
     try {
       result = await remote<ScrapeActivities>(TASK_QUEUES.scrape, task, nextId()).pollAsyncJob({
-        ...task,
+        ...input,
         jobId,
         attemptsBefore: attempts,
       });
     } catch (err) {
-      return settleFailure(task, nextId, err, { attemptsBefore: attempts, jobId });
+      return settleFailure(url, err, { attemptsBefore: attempts, jobId });
     }
     if (result.done) return result.summary;
   }
   return control(nextId(), task.options).recordFailure({
-    task,
+    task: input,
     reason: 'render_timeout',
     detail: `async job ${jobId} not complete after ${polling.budgetMs} ms`,
     attempts: attempts + 1,
@@ -463,8 +541,7 @@ async function asyncFlow(task: UrlTask, nextId: () => string, attemptsBefore: nu
 
 /** A non-retryable activity failure: wait for a resume, run the URL again, or record it as failed. */
 async function settleFailure(
-  task: UrlTask,
-  nextId: () => string,
+  { task, input, nextId }: UrlCalls,
   err: unknown,
   { attemptsBefore = 0, jobId }: { attemptsBefore?: number; jobId?: string } = {},
 ): Promise<UrlSummary | Paused | typeof REQUEUE> {
@@ -474,7 +551,7 @@ async function settleFailure(
   const waitFor = details && PAUSE_OUTCOMES[details.outcome];
   if (waitFor) return new Paused(waitFor, details.at);
   return control(nextId(), task.options).recordFailure({
-    task,
+    task: input,
     reason: details?.code ?? 'internal',
     detail: details?.message ?? (err instanceof Error ? err.message : String(err)),
     attempts: attemptsBefore + (details?.attempt ?? MAX_ATTEMPTS),

@@ -21,26 +21,42 @@ export const TASK_QUEUES = {
   browser: 'browser',
 } as const;
 
-/** One URL's work as its activities receive it: everything they need, nothing they do not. */
+/** One URL's work with its batch's options: what the page routes by and what the activities run. */
 export interface UrlTask {
   batchId: string;
   item: UrlItem;
   options: BatchOptions;
 }
 
-/** What an activity that ends a URL returns to its page: small, never a page body. */
+/**
+ * One URL's work as its activities receive it: the item and the version of its batch's options (stored
+ * once by the batch, `ResultStore.putOptions`), which each worker reads once per batch and version
+ * (src/activities/options.ts). The options themselves stay out of every URL's history. A task scheduled
+ * by a page that has no version (started by an earlier build) carries the options, and is accepted too.
+ */
+export type UrlTaskInput = { batchId: string; item: UrlItem; optionsVersion: string } | UrlTask;
+
+/** The activity input of a task: by its options' version when the page has one. */
+export const taskInput = (task: UrlTask, optionsVersion: string | undefined): UrlTaskInput =>
+  optionsVersion === undefined ? task : { batchId: task.batchId, item: task.item, optionsVersion };
+
+/**
+ * What an activity that ends a URL returns to its page: what the page adds up and acts on, nothing more
+ * (it lands in the history of every URL; the record in the store has the rest).
+ */
 export interface UrlSummary {
-  index: number;
   status: TerminalStatus;
   reason?: string;
   charged: number;
   methodUsed?: string;
   balanceAfter?: number;
-  attempts: number;
 }
 
 /** URL counts by terminal status. */
 export type StatusCounts = Record<TerminalStatus, number>;
+
+/** The patch that sends URL activities their options' version instead of the options. */
+export const OPTIONS_BY_VERSION_PATCH = 'options-by-version';
 
 export interface BatchWorkflowInput {
   batchId: string;
@@ -61,12 +77,19 @@ export interface CarriedBatchState {
   cancelled: boolean;
   /** The credit cap now (raised by `resume --max-credits`). */
   maxCredits?: number;
+  /** The version its options are stored under (`OPTIONS_BY_VERSION_PATCH`), once stored. */
+  optionsVersion?: string;
 }
 
 /** A page workflow's work: input lines [offset, offset + size) of its batch. */
 export interface PageWorkflowInput {
   batchId: string;
   options: BatchOptions;
+  /**
+   * The version `options` are stored under: the page's URL activities get it instead of the options.
+   * Unset for pages of batches that began before options were stored (they send the options).
+   */
+  optionsVersion?: string;
   /** 0-based page number (`<batchId>/p<page>`). */
   page: number;
   offset: number;

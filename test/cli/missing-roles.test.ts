@@ -75,7 +75,7 @@ const settled = (client: Client, batchId: string) =>
 
 describe('a missing worker role', () => {
   it('only a scrape worker: status, --json, inspect and GET /v1/batches/{id} name the workflows worker', async () => {
-    await stack.startWorker({}, 'scrape');
+    const scrape = await stack.startWorker({}, 'scrape');
     const { batchId } = await startBatch(stack.client, stack.store, {
       urls: urls('no-wf', 2),
       options: { mode: 'fast' },
@@ -140,6 +140,8 @@ describe('a missing worker role', () => {
         "waiting for a workflows worker on task queue scrapeflow (no worker answered the batch's query within 10 s; start: scrapeflow worker --queue workflows)",
       ],
     );
+    // One scrape worker serves a filesystem store at a time: the next test starts its own.
+    await scrape.kill('SIGTERM');
   });
 
   it('only a workflows worker: once URLs wait on the scrape queue, status and inspect name the scrape worker', async () => {
@@ -217,7 +219,10 @@ describe('the CLI error paths', () => {
       {
         what: 'port in use',
         args: ['codec-server', '--port', taken],
-        env: { SCRAPEFLOW_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+        env: {
+          SCRAPEFLOW_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+          SCRAPEFLOW_API_TOKEN: randomBytes(24).toString('hex'),
+        },
         code: 3,
       },
       {

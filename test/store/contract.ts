@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseBatchOptions } from '../../src/batch/options.js';
 import type { Step } from '../../src/batch/steps.js';
 import {
   InputExistsError,
@@ -356,6 +357,20 @@ export function runStoreContract(name: string, open: OpenStore): void {
       assert.equal(await store.notedCharges('ch-1', 4), 2.5);
       assert.equal(await store.notedCharges('ch-2', 3), 7);
       await assert.rejects(store.noteCharge('../x', 0, 't', 1), /batch id/);
+    });
+
+    it("keeps each version of a batch's options apart; a repeated write keeps the first", async () => {
+      const options = parseBatchOptions({ mode: 'fast', cssSelectors: { title: 'h1', link: 'a@href' } });
+      const raised = { ...options, maxCredits: 50 };
+      assert.equal(await store.getOptions('op-1', 'aaaa0000aaaa0000'), undefined, 'none stored yet');
+      await store.putOptions('op-1', 'aaaa0000aaaa0000', options);
+      await store.putOptions('op-1', 'bbbb0000bbbb0000', raised);
+      await store.putOptions('op-1', 'aaaa0000aaaa0000', options); // a page of the batch storing again
+      assert.deepEqual(await store.getOptions('op-1', 'aaaa0000aaaa0000'), options);
+      assert.deepEqual(await store.getOptions('op-1', 'bbbb0000bbbb0000'), raised);
+      assert.equal(await store.getOptions('op-2', 'aaaa0000aaaa0000'), undefined, 'another batch has none');
+      await assert.rejects(store.putOptions('op-1', '../x', options), /invalid options version/);
+      await assert.rejects(store.getOptions('../x', 'aaaa0000aaaa0000'), /invalid batch id/);
     });
 
     it('refuses unsafe batch ids everywhere', async () => {

@@ -12,11 +12,22 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Bundles a workflow module (a compiled file under dist/), as `npm run build` bundles the product's. */
-export async function bundleWorkflows(workflowsPath: string): Promise<string> {
+/**
+ * Bundles a workflow module (a compiled file under dist/), as `npm run build` bundles the product's;
+ * `sdk`, a compiled module, stands in for `@temporalio/workflow` in it.
+ */
+export async function bundleWorkflows(workflowsPath: string, sdk?: string): Promise<string> {
   const quiet = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    ...(sdk
+      ? {
+          webpackConfigHook: (config) => ({
+            ...config,
+            resolve: { ...config.resolve, alias: { ...config.resolve?.alias, '@temporalio/workflow$': sdk } },
+          }),
+        }
+      : {}),
     logger: { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: console.warn, error: console.error },
   });
   return code;

@@ -9,17 +9,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
-import { startBatch } from '../../src/client/batches.js';
 import type { BatchOptionsInput } from '../../src/batch/options.js';
-import { pageWorkflowId, type BatchProgress } from '../../src/workflows/types.js';
+import { pageWorkflowId } from '../../src/workflows/types.js';
 import { TIMER_FIRST_PATCH } from '../fixtures/build-b/change.js';
 import { bundleWorkflows, makeBuild, type Build } from '../support/build.js';
-import { containsText, eventually, startStack, type Stack, type WorkerProcess } from '../support/stack.js';
+import { deployMidBatch, runsByBuild, tookPatch, type BuildRun } from '../support/runs.js';
+import { startStack, type Stack, type WorkerProcess } from '../support/stack.js';
 
 const PLAN = 4;
 const PAGE_SIZE = 10;
@@ -52,48 +50,22 @@ after(async () => {
 });
 
 /** What a history tells about the deploy. */
-interface Run extends HistoryAndWorkflowId {
-  /** The builds whose workers completed its workflow tasks, in order of first appearance. */
-  builds: string[];
+interface Run extends BuildRun {
   /** Whether the run took build B's new branch (the patch marker is in its history). */
   patched: boolean;
   timers: number;
-  taskFailures: number;
 }
 
 describe('deploys', { timeout: 300_000 }, () => {
   it('a batch started on build A finishes on build B after every worker is replaced', async () => {
-    const origin = stack.demoOrigin;
-    const workersA = [await stack.startWorker({}, 'workflows'), await stack.startWorker({}, 'scrape')];
-    await stack.admin('PUT', '/admin/faults', {
-      rules: [
-        // Page 0 cannot end on build A: the first call of its third URL hangs until A's worker dies.
-        { id: 'hold', match: `${origin}/p/3`, action: 'hang', first: 1, endpoints: ['scrape'] },
-        // Paces the batch, so pages are still to start when build A goes.
-        { id: 'pace', match: `${origin}/p/*`, action: 'latency', latencyMs: 100, endpoints: ['scrape'] },
-      ],
-    });
     const chargedBefore = stack.api.state.counters.snapshot().credits.charged_total;
-    const { batchId, handle } = await startBatch(stack.client, stack.store, {
+    const { batchId, final, doneOnA, workers } = await deployMidBatch(stack, {
       batchId: 'deploy-a-to-b',
-      urls: Array.from({ length: TOTAL }, (_, i) => ({ url: `${origin}/p/${i + 1}` })),
+      total: TOTAL,
       options: OPTIONS,
+      doneOnA: 2 * PAGE_SIZE,
+      binB: buildB.bin,
     });
-    const doneOnA = await eventually(
-      async () => {
-        const held = stack.api.state.counters.snapshot().faults_fired.hold ?? 0;
-        const done = (await stack.records(batchId)).length;
-        return held === 1 && done >= 2 * PAGE_SIZE ? done : undefined;
-      },
-      { timeoutMs: 120_000, what: 'progress on build A with page 0 held' },
-    );
-    for (const worker of workersA) await worker.kill('SIGKILL');
-    const workersB = [
-      await stack.startWorker({}, 'workflows', buildB.bin),
-      await stack.startWorker({}, 'scrape', buildB.bin),
-    ];
-
-    const final = (await handle.result()) as BatchProgress;
     assert.equal(final.state, 'completed');
     assert.ok(doneOnA < TOTAL, `build A went with ${doneOnA} of ${TOTAL} URLs done`);
     const records = await stack.records(batchId);
@@ -113,7 +85,7 @@ describe('deploys', { timeout: 300_000 }, () => {
     const charged = stack.api.state.counters.snapshot().credits.charged_total - chargedBefore;
     assert.equal(charged, sum, 'credits charged = records: nothing charged twice');
 
-    const runs = await runsOf({ A: workersA, B: workersB });
+    const runs = await runsOf(workers);
     const byId = (id: string) => runs.filter((r) => r.workflowId === id);
     assert.deepEqual(
       runs.filter((r) => r.taskFailures > 0).map((r) => r.workflowId),
@@ -156,27 +128,11 @@ describe('deploys', { timeout: 300_000 }, () => {
   });
 });
 
-/** Every workflow run on the server, with the builds (by worker process) that completed its tasks. */
+/** Every workflow run on the server, with the builds that ran it, whether it took B's branch, its timers. */
 async function runsOf(builds: Record<string, WorkerProcess[]>): Promise<Run[]> {
-  const buildOf = new Map<string, string>();
-  for (const [build, workers] of Object.entries(builds))
-    for (const w of workers) buildOf.set(`${w.child.pid}@${hostname()}`, build);
-  const runs: Run[] = [];
-  for await (const { workflowId, runId } of stack.client.workflow.list()) {
-    const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
-    const events = history.events ?? [];
-    const identities = events.flatMap((e) => e.workflowTaskCompletedEventAttributes?.identity ?? []);
-    runs.push({
-      workflowId,
-      history,
-      builds: [...new Set(identities.map((id) => buildOf.get(id) ?? id))],
-      patched: events.some(
-        (e) =>
-          e.markerRecordedEventAttributes && containsText(e.markerRecordedEventAttributes, TIMER_FIRST_PATCH),
-      ),
-      timers: events.filter((e) => e.timerStartedEventAttributes).length,
-      taskFailures: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
-    });
-  }
-  return runs;
+  return (await runsByBuild(stack.client, builds)).map((run) => ({
+    ...run,
+    patched: tookPatch(run, TIMER_FIRST_PATCH),
+    timers: run.events.filter((e) => e.timerStartedEventAttributes).length,
+  }));
 }

@@ -22,6 +22,8 @@
  *   priority   integer       its batch's priority, 1 most urgent: it claims free permits before less urgent waiters
  *   hash       text          an API token's hex SHA-256 (src/auth/tokens.ts): the token itself is never stored
  *   accounts   text[]        the account labels a token acts on (empty for an admin token)
+ *   version    text          a batch's options by the hash of their content (OPTIONS_VERSION_PATTERN)
+ *   options    jsonb         the batch's options as its workflow holds them, read by URL activities
  */
 
 export interface Migration {
@@ -144,6 +146,19 @@ export const MIGRATIONS: readonly Migration[] = [
         admin        boolean     NOT NULL,
         created_at   timestamptz NOT NULL,
         last_used_at timestamptz
+      );
+    `,
+  },
+  {
+    version: 9,
+    name: 'batch options by version, read by URL activities',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_batch_options (
+        batch_id  text        NOT NULL,
+        version   text        NOT NULL,
+        options   jsonb       NOT NULL,
+        stored_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (batch_id, version)
       );
     `,
   },
