@@ -2,13 +2,12 @@
  * The application's errors: what the CLI and the HTTP service report to a person. Each class has a stable
  * `code` (the `error` of the service's answer), its class name as `name`, readonly data fields and
  * `cause`; `ERROR_ANSWERS` is the one table from a code to the CLI's exit code and the service's HTTP
- * status. The CLI (cli/exit.ts) and the service (service/errors.ts) read it, matching on `code`.
+ * status. The CLI (cli/context.ts) and the service (service/errors.ts) read it, matching on `code`.
  *
  * The OmniScrape API's failures are another taxonomy (omniscrape/errors.ts): they become Temporal retry
  * behaviour and record outcomes, never an answer to a person. Errors a module throws and catches itself
  * (a store's `InputExistsError`, a browser step's `StepFailed`) stay with that module.
  */
-import { ExitCode } from './cli/exit.js';
 
 /** The data fields of the error class `E`. */
 type Fields<E> = Omit<E, keyof Error | 'code'>;
@@ -263,6 +262,33 @@ export type AnyAppError =
   | ClusterInterruptedError;
 
 export type AppErrorCode = AnyAppError['code'];
+
+/** The CLI's exit codes, which scripts can rely on (the table below maps error codes to them). */
+export const ExitCode = {
+  ok: 0,
+  /** Something failed that is not one of the cases below. */
+  failure: 1,
+  /** Bad command-line usage or bad input (named in the message). */
+  usage: 2,
+  /**
+   * The Temporal server (or another required service) is not reachable, or Temporal is not set up for
+   * scrapeflow (namespace or search attributes missing: `scrapeflow cluster setup` fixes it).
+   */
+  unavailable: 3,
+  /** The batch or workflow named does not exist. */
+  notFound: 4,
+  /** `--wait` / `--watch` ended with the batch not completed (paused, cancelled or with failures). */
+  batchNotCompleted: 5,
+  /** The batch has already ended, so it cannot be paused, resumed or cancelled. */
+  batchEnded: 6,
+  /** The batch id is already taken (a batch runs or ran under it, or the store holds input for it). */
+  batchIdTaken: 7,
+  /**
+   * `--wait` / `--watch`: the batch's workflow failed, was terminated or timed out (the message printed).
+   */
+  batchFailed: 8,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** How the CLI and the service answer an error. */
 export interface ErrorAnswer<E> {

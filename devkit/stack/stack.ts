@@ -31,6 +31,7 @@ import { plainConnection } from '../../src/temporal/connection.js';
 import { startWorkers } from '../../src/workers/process.js';
 import { WORKER_ROLES } from '../../src/workers/roles.js';
 import { StackStartError } from '../../src/errors.js';
+import { DEFAULT_PLAN } from '../../src/batch/defaults.js';
 import { DEFAULT_PORTS, type StackPorts } from './ports.js';
 
 export interface EmbeddedStackOptions {
@@ -45,7 +46,7 @@ export interface EmbeddedStackOptions {
   faultsFile?: string;
   /** Credits of the local account. @default 100000 */
   balance?: number;
-  /** The local account's plan concurrency (the workers' permits hold it). @default 5 */
+  /** The local account's plan concurrency (the workers' permits hold it). @default DEFAULT_PLAN */
   concurrency?: number;
   /** Bearer token of the HTTP service. @default SCRAPEFLOW_API_TOKEN, else generated */
   apiToken?: string;
@@ -99,7 +100,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     : await mkdtemp(join(tmpdir(), 'scrapeflow-dev-'));
   await mkdir(join(dataDir, 'store'), { recursive: true });
   const apiKey = `sk-local-${randomBytes(16).toString('hex')}`;
-  const concurrency = options.concurrency ?? 5;
+  const concurrency = options.concurrency ?? DEFAULT_PLAN;
 
   /** What is running, in start order; stopped in reverse. */
   const stops: Array<{ name: string; stop: () => Promise<void> }> = [];

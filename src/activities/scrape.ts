@@ -4,38 +4,18 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Logger } from '../logging/logger.js';
-import type {
-  AsyncJobResponse,
-  AsyncSubmitResponse,
-  ScrapeRequestInput,
-  ScrapeResponse,
-} from '../omniscrape/types.js';
+import type { AsyncJobResponse, ScrapeRequestInput, ScrapeResponse } from '../omniscrape/types.js';
 import { AsyncJobFailedError, NotFoundError, OmniScrapeError } from '../omniscrape/errors.js';
 import { isOutageSign } from '../omniscrape/retry-matrix.js';
 import { OutageDetector } from '../omniscrape/outage.js';
 import { keepHeartbeating } from './heartbeat.js';
 import { acquireWithin, type PlanPermits } from '../omniscrape/permits.js';
+import type { OmniScrapeApi } from '../omniscrape/api.js';
 import type { ResultStore } from '../store/types.js';
 import type { UrlSummary, UrlTask, UrlTaskInput } from '../workflows/types.js';
 import { OptionsCache } from './options.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, earlierTryRecord, tagsOf, writeRecord } from './records.js';
-
-/**
- * The calls the activities make, each under the batch's account label (`AccountClients` sends that
- * account's key; `OmniScrapeClient`, one key, ignores it).
- */
-export interface OmniScrapeApi {
-  scrape(
-    request: ScrapeRequestInput,
-    options: { account: string; signal?: AbortSignal; timeoutMs?: number; idempotencyKey?: string },
-  ): Promise<ScrapeResponse>;
-  submitAsync(
-    request: ScrapeRequestInput,
-    options: { account: string; signal?: AbortSignal; idempotencyKey?: string },
-  ): Promise<AsyncSubmitResponse>;
-  getAsyncJob(jobId: string, options: { account: string; signal?: AbortSignal }): Promise<AsyncJobResponse>;
-}
 
 /** Tells a page workflow that one of its calls was rate limited (for its adaptive window). */
 export interface PageNotifier {

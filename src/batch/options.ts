@@ -1,18 +1,24 @@
 /**
  * Batch options: their schema is the one declaration of each option, its default and its meaning
  * (`.describe()`, which the service's OpenAPI document shows); the types derive from it. A default that
- * code outside the schema reads too is a named constant the schema uses: the workflows' (priority,
- * permit wait) in zod-free modules, the error matrix's in `DEFAULT_RETRY_MATRIX`. Validation at the
- * boundary (CLI flags, HTTP bodies, scripts) names the field.
+ * code outside the schema reads too is a named constant the schema uses, in the zod-free
+ * src/batch/defaults.ts (the workflows read it); the error matrix's are in its own schema
+ * (`retryMatrixSchema`). Validation at the boundary (CLI flags, HTTP bodies, scripts) names the field.
  */
 import { z } from 'zod';
-import { DEFAULT_RETRY_MATRIX } from '../omniscrape/retry-matrix.js';
+import { retryMatrixSchema } from '../omniscrape/retry-matrix.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES, cssSelectorsSchema } from '../omniscrape/types.js';
 import { fieldRuleSchema } from './field-schema.js';
 import { selectorError } from './selectors.js';
 import { stepsSchema } from './steps.js';
-import { DEFAULT_PERMIT_WAIT_MS } from '../workflows/types.js';
-import { DEFAULT_PRIORITY, HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
+import {
+  DEFAULT_PERMIT_WAIT_MS,
+  DEFAULT_PLAN,
+  DEFAULT_PRIORITY,
+  HIGHEST_PRIORITY,
+  LOWEST_PRIORITY,
+  WINDOW_PER_PLAN,
+} from './defaults.js';
 import { ValidationError } from '../errors.js';
 
 const ms = (max: number) => z.number().int().min(0).max(max);
@@ -150,22 +156,8 @@ export const batchOptionsSchema = z
       .min(0)
       .optional()
       .describe('pause the whole account when a reported balance falls below this, before a 402 happens'),
-    retry: z
-      .object({
-        rateLimitBaseMs: ms(600_000),
-        rateLimitFactor: z.number().min(1).max(10),
-        rateLimitCapMs: ms(3_600_000),
-        rateLimitJitter: z.number().min(0).max(1),
-        rateLimitMaxTries: z.number().int().min(1).max(50),
-        upstreamRetries: z.number().int().min(0).max(20),
-        upstreamDelayMs: ms(600_000),
-        timeoutRetries: z.number().int().min(0).max(10),
-        timeoutDelayMs: ms(600_000),
-      })
-      .strict()
-      .partial()
-      .default({})
-      .transform((r) => ({ ...DEFAULT_RETRY_MATRIX, ...r }))
+    retry: retryMatrixSchema
+      .prefault({})
       .describe(
         'delays and budgets of the error matrix (429 backoff, retries after 5xx and timeouts); unset ' +
           'fields keep their defaults',
@@ -326,11 +318,6 @@ function checkOptionsSize(input: unknown): void {
       '',
     );
 }
-
-/** The default `concurrency` per unit of the plan: headroom to keep the plan busy while URLs turn over. */
-export const WINDOW_PER_PLAN = 2;
-/** The plan's concurrency assumed where a caller does not know it (OMNISCRAPE_PLAN_CONCURRENCY's default). */
-export const DEFAULT_PLAN = 5;
 
 /**
  * Validates batch options and fills their defaults. `plan` is the account's plan concurrency as the

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { BatchOptionsInput } from '../batch/options.js';
 import { OUTPUT_FORMATS, SCRAPE_MODES } from '../omniscrape/types.js';
-import { HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../workflows/priority.js';
+import { HIGHEST_PRIORITY, LOWEST_PRIORITY } from '../batch/defaults.js';
 import { intOption } from './context.js';
 import { CliError, ExitCode } from './exit.js';
 

@@ -36,7 +36,7 @@ export interface StartBatchRequest {
   options?: BatchOptionsInput;
   /**
    * The plan's concurrency of the batch's account as this client knows it (OMNISCRAPE_PLAN_CONCURRENCY):
-   * an unset `options.concurrency` is derived from it (`parseBatchOptions`). @default 5
+   * an unset `options.concurrency` is derived from it (`parseBatchOptions`). @default DEFAULT_PLAN (src/batch/defaults.ts)
    */
   plan?: number;
 }

@@ -6,19 +6,14 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import {
-  decodeFromPayloadsAtIndex,
-  decodeOptionalFailureToOptionalError,
-} from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
-import { redactSecrets } from '../logging/secrets.js';
 import type { ResultRecord, ResultStore, UrlItem } from '../store/types.js';
 import { pageWorkflowId, type BatchWorkflowInput, type WaitingFor } from '../workflows/types.js';
 import { withBatch } from './batches.js';
+import { failureText, startInput } from './history.js';
 import { activitiesWaitingFor, missingWorker } from './pollers.js';
 import { LineNotFoundError } from '../errors.js';
 
-type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const { PendingActivityState } = proto.temporal.api.enums.v1;
 
 /** Which line: by its 0-based index, or by its exact URL (the first line that has it). */
@@ -90,36 +85,6 @@ export interface InspectOptions {
 const MAX_RUNS = 1000;
 /** Input lines read per store call while looking for a URL. */
 const SCAN_CHUNK = 500;
-
-/** The first event of a workflow run (its start, with the run's input). */
-async function firstEvent(
-  client: Client,
-  workflowId: string,
-  runId: string,
-): Promise<HistoryEvent | undefined> {
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId },
-    maximumPageSize: 1,
-  });
-  return history?.events?.[0] ?? undefined;
-}
-
-/** The innermost cause of a failure, as `Type: message`. */
-async function failureText(
-  client: Client,
-  failure: proto.temporal.api.failure.v1.IFailure | null | undefined,
-): Promise<string | undefined> {
-  if (!failure) return undefined;
-  let err: Error | undefined = await decodeOptionalFailureToOptionalError(
-    client.options.loadedDataConverter,
-    failure,
-  );
-  while (err?.cause instanceof Error) err = err.cause;
-  if (!err) return undefined;
-  const { type } = err as { type?: unknown };
-  return redactSecrets(typeof type === 'string' && type ? `${type}: ${err.message}` : err.message);
-}
 
 /** The line's activities in one page run's history, oldest first, and the run it came from. */
 async function activitiesOfRun(
@@ -249,12 +214,11 @@ export async function inspectLine(
 ): Promise<LineInspection> {
   const description = await withBatch(batchId, () => client.workflow.getHandle(batchId).describe());
   // Every run of the batch starts with its options (continue-as-new passes them on): the latest will do.
-  const start = await firstEvent(client, batchId, description.runId);
-  const input = await decodeFromPayloadsAtIndex<BatchWorkflowInput>(
-    client.options.loadedDataConverter,
-    0,
-    start?.workflowExecutionStartedEventAttributes?.input?.payloads,
-  );
+  const input = await startInput<BatchWorkflowInput>(client, {
+    workflowId: batchId,
+    runId: description.runId,
+  });
+  if (!input) throw new Error(`the workflow ${batchId} started without an input`);
   const item = await findLine(store, batchId, input.total, selector);
   const index = item?.index ?? (selector as { index: number }).index;
   const record = await store.getResult(batchId, index);

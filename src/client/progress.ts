@@ -5,19 +5,15 @@
  * reason read from the close event of its history.
  */
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionStatusName } from '@temporalio/client';
-import {
-  decodeFromPayloadsAtIndex,
-  decodeOptionalFailureToOptionalError,
-} from '@temporalio/common/lib/internal-non-workflow/index.js';
-import proto from '@temporalio/proto';
 import { redactSecrets } from '../logging/secrets.js';
 import type { ResultStore } from '../store/types.js';
 import { pageProgressQuery, progressQuery } from '../workflows/definitions.js';
 import type { BatchProgress, BatchState, BatchWorkflowInput, PauseReason } from '../workflows/types.js';
-import { DEFAULT_PRIORITY } from '../workflows/priority.js';
+import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 import { BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
 import { addOutcome, addTotals } from '../workflows/totals.js';
 import { withBatch } from './batches.js';
+import { closeEvent, failureText, startInput } from './history.js';
 import {
   bounded,
   missingWorker,
@@ -48,41 +44,11 @@ export function endedAbnormally(progress: BatchProgress): boolean {
   return progress.failure !== undefined;
 }
 
-async function historyEvent(
-  client: Client,
-  description: WorkflowExecutionDescription,
-  which: 'first' | 'close',
-): Promise<proto.temporal.api.history.v1.IHistoryEvent | undefined> {
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId: description.workflowId, runId: description.runId },
-    ...(which === 'first'
-      ? { maximumPageSize: 1 }
-      : {
-          historyEventFilterType:
-            proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-        }),
-  });
-  return history?.events?.[0] ?? undefined;
-}
-
-/** The innermost cause, as `Type: message` (the workflow's own failure wraps the activity's). */
-function rootMessage(err: Error | undefined): string {
-  let root = err;
-  while (root?.cause instanceof Error) root = root.cause;
-  if (!root) return 'the workflow failed';
-  const { type } = root as { type?: unknown };
-  return typeof type === 'string' && type ? `${type}: ${root.message}` : root.message;
-}
-
 /** Why the workflow closed, from its close event (decoded through the client's codecs). */
 async function closeReason(client: Client, description: WorkflowExecutionDescription): Promise<string> {
-  const event = await historyEvent(client, description, 'close');
+  const event = await closeEvent(client, description);
   const failed = event?.workflowExecutionFailedEventAttributes;
-  if (failed)
-    return rootMessage(
-      await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, failed.failure),
-    );
+  if (failed) return (await failureText(client, failed.failure)) ?? 'the workflow failed';
   const terminated = event?.workflowExecutionTerminatedEventAttributes;
   if (terminated)
     return `${terminated.reason || 'no reason given'}${terminated.identity ? ` (by ${terminated.identity})` : ''}`;
@@ -107,15 +73,11 @@ async function recordedProgress(
   description: WorkflowExecutionDescription,
   state: BatchState,
 ): Promise<BatchProgress> {
-  const [first, failure] = await Promise.all([
-    historyEvent(client, description, 'first'),
+  const [input, failure] = await Promise.all([
+    startInput<BatchWorkflowInput>(client, description),
     closedStateOf(description.status.name) ? closeReason(client, description) : undefined,
   ]);
-  const input = await decodeFromPayloadsAtIndex<BatchWorkflowInput>(
-    client.options.loadedDataConverter,
-    0,
-    first?.workflowExecutionStartedEventAttributes?.input?.payloads,
-  );
+  if (!input) throw new Error(`the workflow ${description.workflowId} started without an input`);
   const carried = input.carried?.progress;
   const counts = { succeeded: 0, failed: 0, dead_lettered: 0, in_flight: 0, pending: 0 };
   const creditsByMethod: Record<string, number> = {};

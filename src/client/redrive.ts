@@ -10,11 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { BatchOptionsInput } from '../batch/options.js';
 import { MAX_BATCH_ID_LENGTH, type ResultRecord, type ResultStore, type UrlItem } from '../store/types.js';
 import type { BatchWorkflowInput } from '../workflows/types.js';
 import { startBatch, type StartContext } from './batches.js';
+import { startInput } from './history.js';
 import { exportResults } from './results.js';
 import { BatchNotFoundError, NothingToRedriveError } from '../errors.js';
 
@@ -35,22 +35,14 @@ export async function originalOptions(
   client: Client,
   batchId: string,
 ): Promise<BatchOptionsInput | undefined> {
-  let response;
+  let input: BatchWorkflowInput | undefined;
   try {
-    response = await client.workflowService.getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: { workflowId: batchId },
-      maximumPageSize: 1,
-    });
+    // Decoded through the client's codecs, so this works with encrypted payloads too.
+    input = await startInput<BatchWorkflowInput>(client, { workflowId: batchId });
   } catch (err) {
     if ((err as { code?: number }).code === 5) return undefined; // NOT_FOUND
     throw err;
   }
-  const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
-  // Decoded through the client's codecs, so this works with encrypted payloads too.
-  const [input] = (await decodeArrayFromPayloads(client.options.loadedDataConverter, payloads)) as [
-    BatchWorkflowInput | undefined,
-  ];
   return input?.options;
 }
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_PLAN } from '../batch/defaults.js';
 import { registerUrlPassword } from '../logging/url-credentials.js';
 
 /** BaaS sessions an account may hold open at once when its configuration does not say. */
@@ -29,9 +30,9 @@ const envSchema = z.object({
    * The plan's concurrency limit of account `default` (the other accounts' plans are in
    * SCRAPEFLOW_ACCOUNTS_FILE): OmniScrape calls in flight per account, across every scrape worker
    * (a permit per call, src/omniscrape/permits.ts; shared through PostgreSQL when
-   * SCRAPEFLOW_DATABASE_URL is set, else within the one scrape worker). @default 5
+   * SCRAPEFLOW_DATABASE_URL is set, else within the one scrape worker). @default DEFAULT_PLAN (src/batch/defaults.ts)
    */
-  OMNISCRAPE_PLAN_CONCURRENCY: intFrom(1, 5),
+  OMNISCRAPE_PLAN_CONCURRENCY: intFrom(1, DEFAULT_PLAN),
   /** The old name of OMNISCRAPE_PLAN_CONCURRENCY, still read when the new one is unset. */
   OMNISCRAPE_CONCURRENCY: z.coerce.number().int().min(1).optional(),
   /**

@@ -13,7 +13,7 @@ import { batchListQuery } from '../client/list.js';
 import type { Accounts } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { WorkerRole } from '../workers/roles.js';
-import { PAUSE_REASONS } from '../workflows/types.js';
+import { PAUSE_REASONS } from '../batch/progress.js';
 
 /** How long a scrape waits for the visibility counts before reporting none. */
 const COUNT_DEADLINE_MS = 3000;

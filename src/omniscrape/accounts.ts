@@ -5,7 +5,7 @@
  * sent, or the permit before any wait, with `UnknownAccountError` (the batch pauses with reason `auth`).
  */
 import type { Accounts } from '../config/accounts.js';
-import type { OmniScrapeApi } from '../activities/scrape.js';
+import type { OmniScrapeApi } from './api.js';
 import { OmniScrapeClient, type OmniScrapeClientOptions } from './client.js';
 import type { AcquireOptions, PlanPermits, ReleasePermit } from './permits.js';
 import type { AsyncJobResponse, AsyncSubmitResponse, ScrapeRequestInput, ScrapeResponse } from './types.js';

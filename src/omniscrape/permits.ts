@@ -19,7 +19,7 @@
  *   host that uses the same database; a dead worker's leases expire within seconds.
  */
 import { AbortedError, PlanBusyError } from './errors.js';
-import { DEFAULT_PRIORITY } from '../workflows/priority.js';
+import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 import { permitWaitOf } from '../workflows/types.js';
 import type { BatchOptions } from '../batch/options.js';
 
@@ -67,21 +67,6 @@ export interface PlanPermits {
   acquire(account: string, options?: AcquireOptions): Promise<ReleasePermit>;
   /** Stops renewing and lets go of everything held (leases are deleted where the store allows). */
   close(): Promise<void>;
-}
-
-/** Runs `work` under a permit for `account`, giving the permit back however `work` ends. */
-export async function withPermit<T>(
-  permits: PlanPermits,
-  account: string,
-  options: AcquireOptions,
-  work: () => Promise<T>,
-): Promise<T> {
-  const release = await permits.acquire(account, options);
-  try {
-    return await work();
-  } finally {
-    await release();
-  }
 }
 
 /**

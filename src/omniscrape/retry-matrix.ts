@@ -1,43 +1,52 @@
 /**
  * The retry policy of OmniScrape calls: what each error of the taxonomy (errors.ts) leads to on the try
  * that just failed (retry after a delay, or give up with an outcome for the URL). Pure (no Node imports):
- * the activities apply it once (src/activities/failures.ts), and workflow code shares its config type.
+ * the activities apply it once (src/activities/failures.ts); its config is the batch's `retry` option.
  */
+import { z } from 'zod';
 import type { ConnectionError, OmniScrapeError, RateLimitedError } from './errors.js';
 
-/** Delays and budgets of the error matrix. Every value is configurable so tests run fast. */
-export interface RetryMatrixConfig {
-  /** First 429 delay in ms. @default 2000 */
-  rateLimitBaseMs: number;
-  /** Growth factor of the 429 delay per try. @default 1.5 */
-  rateLimitFactor: number;
-  /** Cap of the 429 delay in ms, before jitter. @default 60000 */
-  rateLimitCapMs: number;
-  /** Jitter as a fraction of the delay, applied ±. @default 0.2 */
-  rateLimitJitter: number;
-  /** Total tries for a URL that keeps answering 429. @default 5 */
-  rateLimitMaxTries: number;
-  /** Retries after a 5xx, connection error (CDP disconnect included), malformed body or browser timeout. @default 3 */
-  upstreamRetries: number;
-  /** Delay between those retries in ms. @default 5000 */
-  upstreamDelayMs: number;
-  /** Retries after a client timeout before the URL moves to the async job flow. @default 1 */
-  timeoutRetries: number;
-  /** Delay before the timeout retry in ms. @default 1000 */
-  timeoutDelayMs: number;
-}
+const ms = (max: number) => z.number().int().min(0).max(max);
 
-export const DEFAULT_RETRY_MATRIX: RetryMatrixConfig = {
-  rateLimitBaseMs: 2000,
-  rateLimitFactor: 1.5,
-  rateLimitCapMs: 60_000,
-  rateLimitJitter: 0.2,
-  rateLimitMaxTries: 5,
-  upstreamRetries: 3,
-  upstreamDelayMs: 5000,
-  timeoutRetries: 1,
-  timeoutDelayMs: 1000,
-};
+/**
+ * Delays and budgets of the error matrix: a batch's `retry` option (src/batch/options.ts), every field
+ * configurable so tests run fast. Its defaults are the matrix's defaults.
+ */
+export const retryMatrixSchema = z
+  .object({
+    rateLimitBaseMs: ms(600_000).default(2000).describe('first 429 delay, ms'),
+    rateLimitFactor: z.number().min(1).max(10).default(1.5).describe('growth of the 429 delay per try'),
+    rateLimitCapMs: ms(3_600_000).default(60_000).describe('cap of the 429 delay before jitter, ms'),
+    rateLimitJitter: z.number().min(0).max(1).default(0.2).describe('jitter as a fraction of the delay, ±'),
+    rateLimitMaxTries: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(5)
+      .describe('total tries for a URL that keeps answering 429'),
+    upstreamRetries: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(3)
+      .describe(
+        'retries after a 5xx, connection error (CDP disconnect included), malformed body or browser timeout',
+      ),
+    upstreamDelayMs: ms(600_000).default(5000).describe('delay between those retries, ms'),
+    timeoutRetries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(1)
+      .describe('retries after a client timeout before the URL moves to the async job flow'),
+    timeoutDelayMs: ms(600_000).default(1000).describe('delay before the timeout retry, ms'),
+  })
+  .strict();
+
+export type RetryMatrixConfig = z.output<typeof retryMatrixSchema>;
 
 export type RetryDecision =
   | { retry: true; delayMs: number }

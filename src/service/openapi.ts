@@ -3,13 +3,15 @@
  * (routes.ts) and the zod schemas its routes validate with.
  */
 import { z } from 'zod';
-import { BATCH_STATES, PAUSE_REASONS } from '../workflows/types.js';
+import { batchProgressSchema } from '../batch/progress.js';
+import { PACKAGE_VERSION } from '../config/package.js';
 import { SCOPES, type ResponseDoc, type Route } from './route.js';
 import { errorBodySchema } from './schemas.js';
 
-const json = (schema: z.ZodType) => {
+/** The JSON schema of what a body accepts (`input`, the default) or of what an answer holds (`output`). */
+const json = (schema: z.ZodType, io: 'input' | 'output' = 'input') => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, {
-    io: 'input',
+    io,
     unrepresentable: 'any',
   }) as Record<string, unknown>;
   return rest;
@@ -107,7 +109,7 @@ export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
     openapi: '3.1.0',
     info: {
       title: 'scrapeflow',
-      version: '0.1.0',
+      version: PACKAGE_VERSION,
       description:
         'Durable OmniScrape batches on Temporal. Every route needs `Authorization: Bearer <token>`: a token of ' +
         '`scrapeflow tokens create` (scoped to accounts, or admin) or SCRAPEFLOW_API_TOKEN (admin). Each ' +
@@ -125,78 +127,7 @@ export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
       schemas: {
         Error: json(errorBodySchema),
         ...bodies,
-        BatchProgress: {
-          type: 'object',
-          description:
-            `state: ${BATCH_STATES.join('|')}. failed, terminated and timed_out: the workflow closed without ` +
-            'completing (failure says why). cancelled: cancelled by the cancel route, `scrapeflow cancel` or ' +
-            `through Temporal (Web UI), every URL recorded. pauseReason: ${PAUSE_REASONS.join('|')} ` +
-            '(outage resumes by itself once OmniScrape answers; budget waits for a resume with a higher maxCredits)',
-          properties: {
-            batchId: { type: 'string' },
-            state: { enum: [...BATCH_STATES] },
-            pauseReason: { enum: [...PAUSE_REASONS] },
-            failure: {
-              type: 'string',
-              description: 'why the workflow failed, was terminated or timed out; unset otherwise',
-            },
-            total: { type: 'integer' },
-            counts: {
-              type: 'object',
-              properties: Object.fromEntries(
-                ['succeeded', 'failed', 'dead_lettered', 'in_flight', 'pending'].map((k) => [
-                  k,
-                  { type: 'integer' },
-                ]),
-              ),
-            },
-            credits: { type: 'number' },
-            creditsByMethod: { type: 'object', additionalProperties: { type: 'number' } },
-            creditsByTag: {
-              type: 'object',
-              additionalProperties: { type: 'number' },
-              description: 'from the records: filled once the batch has ended',
-            },
-            maxCredits: { type: 'number', description: 'the credit cap now, when the batch has one' },
-            lastBalance: { type: 'number' },
-            window: { type: 'integer', description: 'URLs its pages may have in flight now' },
-            concurrency: { type: 'integer' },
-            priority: {
-              type: 'integer',
-              description: "the Temporal task priority the batch's workflow carries: 1 most urgent … 5 least",
-            },
-            rateLimited: { type: 'integer', description: '429 answers seen' },
-            waiting: { type: 'integer', description: 'URLs waiting for a resume (401, 402, outage)' },
-            pages: {
-              type: 'object',
-              description: 'page workflows <batchId>/p<k>: how many, how many ended, the ids running now',
-              properties: {
-                total: { type: 'integer' },
-                done: { type: 'integer' },
-                running: { type: 'array', items: { type: 'string' } },
-              },
-            },
-            duplicates: {
-              type: 'object',
-              properties: { lines: { type: 'integer' }, waiting: { type: 'integer' } },
-            },
-            startedAt: { type: 'string', format: 'date-time' },
-            endedAt: { type: 'string', format: 'date-time' },
-            waitingFor: {
-              type: 'array',
-              description:
-                'worker roles the running batch waits for: no live worker polls a task queue it needs (message says how to start one)',
-              items: {
-                type: 'object',
-                properties: {
-                  role: { enum: ['workflows', 'scrape', 'browser'] },
-                  taskQueue: { type: 'string' },
-                  message: { type: 'string' },
-                },
-              },
-            },
-          },
-        },
+        BatchProgress: json(batchProgressSchema, 'output'),
       },
     },
     paths,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { batchOptionsSchema } from '../batch/options.js';
 import { stepsSchema } from '../batch/steps.js';
 import { INPUT_FORMATS } from '../client/input-format.js';
-import { BATCH_STATES } from '../workflows/types.js';
+import { BATCH_STATES } from '../batch/progress.js';
 import { RESULT_FORMATS } from '../client/results.js';
 import { httpUrl } from '../omniscrape/types.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, TERMINAL_STATUSES } from '../store/types.js';

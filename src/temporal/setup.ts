@@ -6,7 +6,7 @@
  * same attributes from the same list at start-up (devkit/temporal/dev-server.ts).
  */
 import type { ConnectionLike } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time.js';
+import { msToTs } from '@temporalio/common';
 import type { SearchAttributeType } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { ALL_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES } from './search-attributes.js';

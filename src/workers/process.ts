@@ -25,7 +25,7 @@ import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
 import { registerFleetGauges } from '../metrics/fleet-metrics.js';
-import type { OmniScrapeApi } from '../activities/scrape.js';
+import type { OmniScrapeApi } from '../omniscrape/api.js';
 import {
   resolveTemporalConnection,
   unavailableMessage,

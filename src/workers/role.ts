@@ -11,7 +11,8 @@ import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
 import type { Alerts } from '../alerts/index.js';
 import type { ScrapeMetrics } from '../metrics/scrape-metrics.js';
-import type { OmniScrapeApi, PageNotifier } from '../activities/scrape.js';
+import type { PageNotifier } from '../activities/scrape.js';
+import type { OmniScrapeApi } from '../omniscrape/api.js';
 import { rateLimitedSignal } from '../workflows/definitions.js';
 
 /** What every role gets from the process. */

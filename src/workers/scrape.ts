@@ -16,7 +16,7 @@ import { TASK_QUEUES } from '../workflows/types.js';
 import { openSharedPermits } from '../omniscrape/shared-permits.js';
 import { AccountClients } from '../omniscrape/accounts.js';
 import { temporalNotifier, type RoleDefinition } from './role.js';
-import { WINDOW_PER_PLAN } from '../batch/options.js';
+import { WINDOW_PER_PLAN } from '../batch/defaults.js';
 import { ConfigError } from '../errors.js';
 
 export const scrapeRole: RoleDefinition = {

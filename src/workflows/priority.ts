@@ -11,13 +11,7 @@
  */
 import type { Priority } from '@temporalio/common';
 import type { BatchOptions } from '../batch/options.js';
-
-/** Most urgent. */
-export const HIGHEST_PRIORITY = 1;
-/** Least urgent (the server's default `matching.priorityLevels` is 5). */
-export const LOWEST_PRIORITY = 5;
-/** A batch without a priority: Temporal's own default ((1 + 5) / 2), so unmarked work ranks the same. */
-export const DEFAULT_PRIORITY = 3;
+import { DEFAULT_PRIORITY } from '../batch/defaults.js';
 
 /** Temporal's limit on a fairness key. */
 const MAX_FAIRNESS_KEY_BYTES = 64;

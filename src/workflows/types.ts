@@ -2,8 +2,12 @@
  * Types and names shared by the workflows, the activities and the clients. Pure: no I/O.
  */
 import type { BatchOptions } from '../batch/options.js';
+import { DEFAULT_PERMIT_WAIT_MS } from '../batch/defaults.js';
 import type { Step } from '../batch/steps.js';
 import type { TerminalStatus, UrlItem } from '../store/types.js';
+import type { BatchProgress, PauseReason } from '../batch/progress.js';
+
+export type { BatchProgress, BatchState, PauseReason, WaitingFor } from '../batch/progress.js';
 
 export const TASK_QUEUES = {
   /**
@@ -48,93 +52,8 @@ export interface UrlSummary {
   balanceAfter?: number;
 }
 
-/**
- * What the batch workflow reports (`running` … `cancelled`), and, for a workflow that closed without
- * completing, what the clients read from its close event: `failed`, `terminated`, `timed_out`, or
- * `cancelled` through Temporal itself (Web UI, `temporal workflow cancel`) before the workflow could
- * record it. The workflow never sets `failed`, `terminated` or `timed_out`.
- */
-export const BATCH_STATES = [
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-  'failed',
-  'terminated',
-  'timed_out',
-] as const;
-export type BatchState = (typeof BATCH_STATES)[number];
-/**
- * Why a batch is paused: `auth` (401) and `balance` (402, or the balance fell below
- * `pauseBelowBalance`) wait for an operator; `outage` (OmniScrape unreachable or failing most calls)
- * resumes by itself when a probe gets an answer; `budget` waits for `resume --max-credits`; `manual`.
- */
-export const PAUSE_REASONS = ['auth', 'balance', 'manual', 'outage', 'budget'] as const;
-export type PauseReason = (typeof PAUSE_REASONS)[number];
-
 /** URL counts by terminal status. */
 export type StatusCounts = Record<TerminalStatus, number>;
-
-export interface BatchProgress {
-  batchId: string;
-  state: BatchState;
-  pauseReason?: PauseReason;
-  total: number;
-  counts: StatusCounts & { in_flight: number; pending: number };
-  credits: number;
-  creditsByMethod: Record<string, number>;
-  /**
-   * Credits by cost-attribution tag, from the store's records (the workflows do not carry them: the
-   * number of distinct tags is unbounded). Filled for a closed batch; empty while it runs.
-   */
-  creditsByTag: Record<string, number>;
-  lastBalance?: number;
-  /** URLs the batch's pages may have in flight now (their adaptive windows), and the batch's ceiling. */
-  window: number;
-  concurrency: number;
-  /** 429 answers seen (sustained 429s shrink the adaptive windows). */
-  rateLimited: number;
-  /** URLs waiting for `resume` (after a 401, 402 or outage; back in the queue, not failed). */
-  waiting: number;
-  /** The batch's credit cap (`maxCredits`), when it has one. */
-  maxCredits?: number;
-  /** Pages of the input: how many, how many ended, and the ids of those running now. */
-  pages?: { total: number; done: number; running: string[] };
-  startedAt: string;
-  endedAt?: string;
-  continuedAsNew: number;
-  /**
-   * The Temporal task priority the batch's workflow carries (1 most urgent … 5), as the server
-   * describes it; filled by `getProgress` (the workflow does not report it).
-   */
-  priority?: number;
-  /**
-   * Duplicate lines (src/batch/dedupe.ts): how many the input has (`lines`), and how many of those the
-   * batch has passed that have no record yet (`waiting`: they get theirs from their first lines' records
-   * when every other URL has ended). While a batch runs, succeeded + failed + dead_lettered + in_flight +
-   * pending + duplicates.waiting = total.
-   */
-  duplicates?: { lines: number; waiting: number };
-  /**
-   * Why the workflow closed without completing (failed, terminated, timed out, cancelled through
-   * Temporal): the failure message, the termination reason, and so on, redacted. Unset when the
-   * workflow completed or still runs.
-   */
-  failure?: string;
-  /**
-   * The worker roles the running batch waits for: no live worker polls a task queue it needs (filled by
-   * `getProgress` from Temporal's pollers, src/client/pollers.ts). Unset when none is missing.
-   */
-  waitingFor?: WaitingFor[];
-}
-
-/** A worker role a batch waits for, its task queue, and the line that says how to start one. */
-export interface WaitingFor {
-  role: keyof typeof TASK_QUEUES;
-  taskQueue: string;
-  /** `waiting for a workflows worker on task queue scrapeflow (start: scrapeflow worker --queue workflows)` */
-  message: string;
-}
 
 /** The patch that sends URL activities their options' version instead of the options. */
 export const OPTIONS_BY_VERSION_PATCH = 'options-by-version';
@@ -227,9 +146,6 @@ export const pageWorkflowId = (batchId: string, page: number): string => `${batc
  */
 export const stepsOf = (task: Pick<UrlTask, 'item' | 'options'>): Step[] | undefined =>
   task.item.steps ?? task.options.steps;
-
-/** The default of `timeouts.permitWaitMs` (src/batch/options.ts), ms. */
-export const DEFAULT_PERMIT_WAIT_MS = 60_000;
 
 /**
  * How long a call of the batch may wait for a plan permit (`timeouts.permitWaitMs`); the default for

@@ -7,7 +7,7 @@ import { browserUrlFrom } from '../../src/workers/browser.js';
 import { COST_TABLE } from '../../devkit/local-api/billing.js';
 import { DEFAULT_SESSION_PRICE } from '../../src/activities/browser.js';
 import { registerSecret } from '../../src/logging/secrets.js';
-import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';
+import { retryDecision, retryMatrixSchema } from '../../src/omniscrape/retry-matrix.js';
 import { ValidationError } from '../../src/errors.js';
 
 const fails = (steps: unknown, field: string, message: RegExp) =>
@@ -116,7 +116,7 @@ describe('BaaS failures into the taxonomy', () => {
 
   it('documents the retry policy: timeouts and disconnects like 5xx, step failures dead-lettered', () => {
     const timeout = Object.assign(new Error('Timeout'), { name: 'TimeoutError' });
-    const m = DEFAULT_RETRY_MATRIX;
+    const m = retryMatrixSchema.parse({});
     assert.deepEqual(retryDecision(browserError(timeout, false), 3, m, 0.5), { retry: true, delayMs: 5000 });
     assert.deepEqual(retryDecision(browserError(timeout, false), 4, m, 0.5), {
       retry: false,

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLUSTER_DYNAMIC_CONFIG } from '../../src/temporal/cluster-up.js';
+import { CLUSTER_DYNAMIC_CONFIG } from '../../src/temporal/cluster/server-config.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const hasCompose = spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;

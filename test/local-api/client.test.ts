@@ -4,7 +4,7 @@ import { startDemoSite, type DemoSite } from '../../devkit/demo-site/index.js';
 import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
 import { OmniScrapeError, RateLimitedError } from '../../src/omniscrape/errors.js';
-import { retryDecision, DEFAULT_RETRY_MATRIX } from '../../src/omniscrape/retry-matrix.js';
+import { retryDecision, retryMatrixSchema } from '../../src/omniscrape/retry-matrix.js';
 import { Http, page, startApi } from './helpers.js';
 
 const KEY = 'sk-client-main';
@@ -63,7 +63,7 @@ describe('local API answers, as the OmniScrape client classifies them (the error
       assert.equal(err.status, Number(status));
       if (err instanceof RateLimitedError) {
         assert.equal(err.retryAfterMs, 3000);
-        const decision = retryDecision(err, 1, DEFAULT_RETRY_MATRIX, 0);
+        const decision = retryDecision(err, 1, retryMatrixSchema.parse({}), 0);
         assert.ok(decision.retry && decision.delayMs >= 3000, 'the matrix honours Retry-After');
       }
     }

@@ -9,10 +9,10 @@ import {
   ScrapeFailedError,
   UpstreamError,
 } from '../../src/omniscrape/errors.js';
-import { DEFAULT_RETRY_MATRIX, retryDecision } from '../../src/omniscrape/retry-matrix.js';
+import { retryDecision, retryMatrixSchema } from '../../src/omniscrape/retry-matrix.js';
 import { parseRetryAfter } from '../../src/omniscrape/transport.js';
 
-const m = DEFAULT_RETRY_MATRIX;
+const m = retryMatrixSchema.parse({});
 
 describe('retryDecision (the error matrix)', () => {
   it('stops on 401 and pauses on 402 without retrying', () => {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import {
   LocalPermits,
-  withPermit,
   type PlanLimit,
   type PermitResource,
+  type AcquireOptions,
   type PlanPermits,
   type ReleasePermit,
 } from '../../src/omniscrape/permits.js';
@@ -22,6 +22,21 @@ import { eventually } from '../support/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadConfig } from '../../src/config/env.js';
 import { ConfigError } from '../../src/errors.js';
+
+/** Runs `work` under a permit for `account`, giving the permit back however `work` ends. */
+async function withPermit<T>(
+  permits: PlanPermits,
+  account: string,
+  options: AcquireOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const release = await permits.acquire(account, options);
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
+}
 
 /** Holds a permit for a few milliseconds of simulated call (not synchronisation: the work itself). */
 const call = () => new Promise((resolve) => setTimeout(resolve, 2 + Math.floor(Math.random() * 6)));

@@ -2,14 +2,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openApiDocument } from '../../src/service/openapi.js';
+import { readFileSync } from 'node:fs';
 import { ROUTES } from '../../src/service/routes.js';
+import { batchProgressSchema } from '../../src/batch/progress.js';
 
 interface Schema {
   properties?: Record<string, Schema & { enum?: string[]; $ref?: string }>;
+  required?: string[];
 }
 
 describe('OpenAPI document', () => {
   const doc = openApiDocument(ROUTES) as unknown as {
+    info: { version: string };
     components: { schemas: Record<string, Schema> };
     paths: Record<
       string,
@@ -22,6 +26,19 @@ describe('OpenAPI document', () => {
     assert.deepEqual(progress.pauseReason?.enum, ['auth', 'balance', 'manual', 'outage', 'budget']);
     assert.ok(progress.maxCredits);
     assert.ok(progress.pages?.properties?.running);
+  });
+
+  it('shows the progress schema the clients answer with, every field of it', () => {
+    const progress = doc.components.schemas.BatchProgress;
+    assert.deepEqual(Object.keys(progress?.properties ?? {}), Object.keys(batchProgressSchema.shape));
+    assert.ok(progress?.properties?.continuedAsNew);
+    assert.ok(progress?.required?.includes('continuedAsNew'));
+    assert.ok(!progress?.required?.includes('failure'));
+  });
+
+  it("carries the package's version", () => {
+    const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    assert.equal(doc.info.version, manifest.version);
   });
 
   it('documents the resume body {maxCredits}', () => {

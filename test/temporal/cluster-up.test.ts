@@ -21,7 +21,8 @@ import { freePort } from '../../devkit/temporal/dev-server.js';
 import { makeTestCerts, type TestCerts } from '../support/certs.js';
 import { CLUSTER_ADMIN_URL, clusterUnavailable, dropClusterDatabases } from '../support/cluster.js';
 import { BIN, runCli } from '../support/cli.js';
-import { checkListenAddress, clusterDatabaseUrl, parseDatabaseUrl } from '../../src/temporal/cluster-up.js';
+import { clusterDatabaseUrl, parseDatabaseUrl } from '../../src/temporal/cluster/database.js';
+import { checkListenAddress } from '../../src/temporal/cluster/tls.js';
 import { eventually } from '../support/stack.js';
 
 const ADMIN_URL = CLUSTER_ADMIN_URL;

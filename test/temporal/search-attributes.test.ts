@@ -8,7 +8,7 @@ import {
   countAttributes,
 } from '../../src/temporal/search-attributes.js';
 import { batchOptionsSchema } from '../../src/batch/options.js';
-import { PAUSE_REASONS } from '../../src/workflows/types.js';
+import { PAUSE_REASONS } from '../../src/batch/progress.js';
 import { BATCH_ID_PATTERN, STORED_BATCH_ID_PATTERN } from '../../src/store/types.js';
 
 describe('search attributes', () => {

@@ -8,28 +8,25 @@
  * (src/temporal/cluster-up.ts), until SIGINT / SIGTERM.
  */
 import { join, resolve } from 'node:path';
-import { msToNumber } from '@temporalio/common/lib/time.js';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/env.js';
 import { TEMPORAL_SERVER_VERSION } from '../../config/binaries.js';
 import type { RunningCluster } from '../../temporal/cluster-up.js';
-import { DEFAULT_RETENTION_MS, TLS_FILES } from '../../temporal/defaults.js';
+import { CLUSTER_DEFAULTS, DEFAULT_RETENTION_MS, TLS_FILES } from '../../temporal/defaults.js';
 import { intOption, say } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 import { untilSignal } from '../signals.js';
 import { isAppError } from '../../errors.js';
 
-/** Parses `--retention` (`72h`, `7d`, `1d`) into milliseconds, or fails naming the flag. */
+const RETENTION_UNITS_MS = { h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `--retention` (`72h`, `7d`, `1.5d`) into milliseconds, or fails naming the flag. */
 function parseRetention(value: string): number {
-  let ms: number;
-  try {
-    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-  } catch {
-    ms = Number.NaN;
-  }
+  const match = /^(\d+(?:\.\d+)?)([hd])$/.exec(value.trim());
+  const ms = match ? Number(match[1]) * RETENTION_UNITS_MS[match[2] as 'h' | 'd'] : Number.NaN;
   if (!Number.isFinite(ms) || ms < 3_600_000)
     throw new CliError(
-      `--retention must be a duration of at least 1h, such as 24h or 7d (got ${JSON.stringify(value)})`,
+      `--retention must be a duration of at least 1h, in hours or days such as 24h or 7d (got ${JSON.stringify(value)})`,
       ExitCode.usage,
     );
   return ms;
@@ -124,14 +121,14 @@ function registerClusterUp(cluster: Command): void {
     .option(
       '--database-url <url>',
       'postgres://user@host:port/db without a password (argv is public; else SCRAPEFLOW_CLUSTER_DATABASE_URL ' +
-        'or --database-url-file); db (default temporal) holds persistence, db_visibility visibility',
+        `or --database-url-file); db (default ${CLUSTER_DEFAULTS.database}) holds persistence, db_visibility visibility`,
     )
     .option('--database-url-file <file>', 'a file holding the database URL, password included (keep it 0600)')
-    .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), 7233)
+    .option('--port <port>', 'frontend gRPC port', intOption('--port', 1, 65_535), CLUSTER_DEFAULTS.port)
     .option(
       '--ip <address>',
       'interface the frontend listens on (the internal services stay on 127.0.0.1); not loopback: needs --tls',
-      '127.0.0.1',
+      CLUSTER_DEFAULTS.ip,
     )
     .option(
       '--tls <dir>',
@@ -146,7 +143,7 @@ function registerClusterUp(cluster: Command): void {
       '--history-shards <n>',
       'history shards, fixed when the database is first set up',
       intOption('--history-shards', 1, 16_384),
-      4,
+      CLUSTER_DEFAULTS.historyShards,
     )
     .addHelpText(
       'after',

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { BATCH_STATES } from '../../workflows/types.js';
+import { BATCH_STATES } from '../../batch/progress.js';
 import type { BatchState } from '../../workflows/types.js';
 import { intOption, say, withContext } from '../context.js';
 
