@@ -167,8 +167,8 @@ describe('a batch whose workflow closed without completing', () => {
       assert.equal(progress.total, 2, 'total from the batch, though no record exists');
       assert.equal(progress.counts.pending, 2);
 
-      // Non-retryable: the page asked for its input once and failed; the batch tried once to
-      // reconcile the page's lines and failed with the same mismatch (neither retries forever).
+      // Non-retryable: the batch tried once to store its options where the worker could read them
+      // and failed with the mismatch before starting a page (nothing retries forever).
       /** Each activity the workflow ran: its type and the attempt it was started with. */
       const activities = async (workflowId: string) => {
         const { events } = await stack.client.workflow.getHandle(workflowId).fetchHistory();
@@ -182,8 +182,9 @@ describe('a batch whose workflow closed without completing', () => {
         }
         return out;
       };
-      assert.deepEqual(await activities('closed-fail/p0'), ['loadInputPage #1']);
-      assert.deepEqual(await activities('closed-fail'), ['recordMissing #1']);
+      assert.deepEqual(await activities('closed-fail'), ['storeOptions #1']);
+      const pages = await stack.client.workflow.count(`WorkflowId = 'closed-fail/p0'`);
+      assert.equal(pages.count, 0, 'no page started');
     } finally {
       await rm(otherDir, { recursive: true, force: true });
     }
