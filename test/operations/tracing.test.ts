@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { DROPPED_SPANS, workflowSource } from '../../src/workers/workflows.js';
+import { processTracing, tracingRequested } from '../../src/tracing/index.js';
 import { runCli } from '../support/cli.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 
@@ -75,13 +76,13 @@ async function startReceiver(): Promise<{ server: Server; url: string; spans: Re
 let stack: Stack;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let otel: Record<string, string>;
+let workers: Array<{ lines: string[] }>;
 
 before(async () => {
   receiver = await startReceiver();
   otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' };
   stack = await startStack({ workerEnv: otel });
-  await stack.startWorker({}, 'workflows');
-  await stack.startWorker({}, 'scrape');
+  workers = [await stack.startWorker({}, 'workflows'), await stack.startWorker({}, 'scrape')];
 });
 after(async () => {
   await stack?.stop();
@@ -89,6 +90,23 @@ after(async () => {
 });
 
 describe('traces over OTLP/HTTP', () => {
+  it('are off without an OTLP endpoint: no tracing starts', async () => {
+    assert.equal(tracingRequested({}), false);
+    assert.equal(tracingRequested({ OTEL_SERVICE_NAME: 'x' }), false);
+    assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' }), true);
+    assert.equal(
+      tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }),
+      false,
+    );
+    assert.equal(process.env.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+    assert.equal(await processTracing('scrapeflow-test'), undefined);
+    for (const worker of workers)
+      assert.ok(
+        worker.lines.some((l) => l.includes('"traced":true')),
+        'the workers say they trace',
+      );
+  });
+
   it('one trace from scrapeflow start to the OmniScrape call spans the CLI, the workflows and the scrape worker', async () => {
     const file = join(stack.dataDir, 'traced.txt');
     await writeFile(file, `${stack.demoOrigin}/p/1\n`);
