@@ -1,8 +1,9 @@
 /**
  * Traces: with the standard OTEL_* variables set, one trace goes from `scrapeflow start` (a CLI
  * process) through the batch and page workflows (a `workflows` worker process), a URL activity and its
- * OmniScrape call (a `scrape` worker process), to the store write, and reaches an OTLP/HTTP receiver.
- * No span attribute carries the API key.
+ * OmniScrape call (a `scrape` worker process), another URL's BaaS session (a `browser` worker process)
+ * and their store writes, to an OTLP/HTTP receiver. No span attribute carries the API key (the BaaS
+ * endpoint holds it), and the traced workflows replay.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,7 +83,11 @@ before(async () => {
   receiver = await startReceiver();
   otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100' };
   stack = await startStack({ workerEnv: otel });
-  workers = [await stack.startWorker({}, 'workflows'), await stack.startWorker({}, 'scrape')];
+  workers = [
+    await stack.startWorker({}, 'workflows'),
+    await stack.startWorker({}, 'scrape'),
+    await stack.startWorker({}, 'browser'),
+  ];
 });
 after(async () => {
   await stack?.stop();
@@ -107,9 +112,18 @@ describe('traces over OTLP/HTTP', () => {
       );
   });
 
-  it('one trace from scrapeflow start to the OmniScrape call spans the CLI, the workflows and the scrape worker', async () => {
-    const file = join(stack.dataDir, 'traced.txt');
-    await writeFile(file, `${stack.demoOrigin}/p/1\n`);
+  it('one trace from scrapeflow start to the OmniScrape call and the BaaS session spans the CLI and the workflows, scrape and browser workers', async () => {
+    // One URL on the HTTP path, one in a browser session (whose endpoint carries the key).
+    const file = join(stack.dataDir, 'traced.jsonl');
+    await writeFile(
+      file,
+      [
+        { url: `${stack.demoOrigin}/p/1` },
+        { url: `${stack.demoOrigin}/interactive`, steps: [{ action: 'extract', fields: { title: 'h1' } }] },
+      ]
+        .map((line) => JSON.stringify(line))
+        .join('\n'),
+    );
     const run = await runCli(stack, ['start', file, '--batch-id', 'traced', '--mode', 'fast', '--wait'], {
       env: otel,
     });
@@ -133,6 +147,7 @@ describe('traces over OTLP/HTTP', () => {
           'RunWorkflow:pageWorkflow',
           'RunActivity:scrapeUrl',
           'store putResult',
+          'omniscrape browser_session',
         ];
         const whole = wanted.every((n) => names.has(n)) && spans.some((s) => s.service === 'scrapeflow-cli');
         return Promise.resolve(whole && spans);
@@ -143,7 +158,12 @@ describe('traces over OTLP/HTTP', () => {
     console.log([...new Set(summary)].join('\n'));
 
     const services = new Set(trace.map((s) => s.service));
-    for (const service of ['scrapeflow-cli', 'scrapeflow-worker-workflows', 'scrapeflow-worker-scrape'])
+    for (const service of [
+      'scrapeflow-cli',
+      'scrapeflow-worker-workflows',
+      'scrapeflow-worker-scrape',
+      'scrapeflow-worker-browser',
+    ])
       assert.ok(services.has(service), `spans of ${service} in the trace: ${[...services].join(', ')}`);
     assert.ok(
       trace.some((s) => s.service === 'scrapeflow-cli' && s.name.startsWith('StartWorkflow:batchWorkflow')),
@@ -175,6 +195,11 @@ describe('traces over OTLP/HTTP', () => {
       },
     );
     assert.ok(Number(call.attributes['omniscrape.charged']) > 0, 'the call was charged');
+    const session = trace.find((s) => s.name === 'omniscrape browser_session');
+    assert.deepEqual(
+      [session?.service, session?.attributes['omniscrape.outcome'], session?.attributes['url.full']],
+      ['scrapeflow-worker-browser', 'success', `${stack.demoOrigin}/interactive`],
+    );
     assert.ok(String(call.attributes['omniscrape.method_used']).length > 0, 'method_used is recorded');
 
     // The traced workflows replay on the one bundle, as any worker (tracing or not) replays them.
