@@ -59,6 +59,8 @@ import { StepFailed, runSteps } from './browser-steps.js';
 import { keepHeartbeating } from './heartbeat.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
 import { applySchema, earlierTryRecord, writeRecord } from './records.js';
+import type { Tracing } from '../tracing/index.js';
+import { outcomeClass, sessionAttributes } from '../tracing/attributes.js';
 import { notifyRateLimited, type PageNotifier } from './scrape.js';
 
 /** Credits one BaaS session costs. */
@@ -89,6 +91,8 @@ export interface BrowserActivityDeps {
   permits?: PlanPermits;
   /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
   optionsCache?: OptionsCache;
+  /** A span per session, when the process traces (src/tracing). */
+  tracing?: Pick<Tracing, 'startSpan'>;
 }
 
 /** What Playwright says when the upgrade is refused: `WebSocket error: <url> <status> <text>\n<body>`. */
@@ -194,6 +198,7 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       let outcome = 'success';
+      const span = deps.tracing?.startSpan('omniscrape browser_session');
       try {
         if (permits) release = await acquireWithin(permits, input.options, signal, 'browser');
         browser = await chromium.connectOverCDP(endpoint(input.options.account), {
@@ -273,6 +278,15 @@ export function createBrowserActivities(deps: BrowserActivityDeps) {
           },
           'browser session',
         );
+        const charged = connecting ? 0 : sessionPrice;
+        const session = {
+          outcome,
+          account: input.options.account,
+          attempt: ctx.info.attempt,
+          url: input.item.url,
+          charged,
+        };
+        span?.end(sessionAttributes(session), outcomeClass(outcome) === 'error' ? outcome : undefined);
       }
     },
   };

@@ -12,6 +12,8 @@ import { keepHeartbeating } from './heartbeat.js';
 import { acquireWithin, type PlanPermits } from '../omniscrape/permits.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import type { ResultStore } from '../store/types.js';
+import type { SpanHandle, Tracing } from '../tracing/index.js';
+import { callAttributes, outcomeClass } from '../tracing/attributes.js';
 import type { UrlSummary, UrlTask, UrlTaskInput } from '../workflows/types.js';
 import { OptionsCache } from './options.js';
 import { checkSameStore, classifyActivityError } from './failures.js';
@@ -92,6 +94,8 @@ export interface ScrapeActivityDeps {
   permits?: PlanPermits;
   /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
   optionsCache?: OptionsCache;
+  /** A span per call, when the process traces (src/tracing). */
+  tracing?: Pick<Tracing, 'startSpan'>;
 }
 
 /** Calls that hold a plan permit; a status poll holds no slot at OmniScrape and takes none. */
@@ -200,18 +204,24 @@ function createCaller({
   balanceWatcher,
   permits,
   health,
-}: Pick<ScrapeActivityDeps, 'logger' | 'metrics' | 'balanceWatcher' | 'permits'> & {
+  tracing,
+}: Pick<ScrapeActivityDeps, 'logger' | 'metrics' | 'balanceWatcher' | 'permits' | 'tracing'> & {
   health: OutageDetector;
 }) {
-  /** One structured cost line per OmniScrape call, then the metrics and the balance watcher. */
+  /** One structured cost line per OmniScrape call (and its span), then the metrics and the balance watcher. */
   function logCall(
     input: UrlTask,
     call: CallKind,
     started: number,
     outcome: { body?: ScrapeResponse; jobId?: string; error?: unknown; pending?: boolean },
+    span?: SpanHandle,
   ) {
     const entry = callEntry(input, call, started, outcome);
     logger.info(entry, 'omniscrape call');
+    span?.end(
+      callAttributes(entry, input.options.mode),
+      outcomeClass(entry.outcome) === 'error' ? entry.outcome : undefined,
+    );
     try {
       metrics?.ended(entry);
       if (entry.balance_after !== null)
@@ -249,21 +259,28 @@ function createCaller({
   ): Promise<T> {
     const started = Date.now();
     metrics?.started(call);
+    const span = tracing?.startSpan(`omniscrape ${call}`);
     let result: T;
     try {
       result = await work(signal);
     } catch (err) {
       health.record(err instanceof OmniScrapeError && isOutageSign(err));
       const response = (err as { response?: ScrapeResponse }).response;
-      logCall(input, call, started, {
-        error: err,
-        ...(response ? { body: response } : {}),
-        ...(jobId ? { jobId } : {}),
-      });
+      logCall(
+        input,
+        call,
+        started,
+        {
+          error: err,
+          ...(response ? { body: response } : {}),
+          ...(jobId ? { jobId } : {}),
+        },
+        span,
+      );
       throw err;
     }
     health.record(false);
-    logCall(input, call, started, { ...(jobId ? { jobId } : {}), ...describe(result) });
+    logCall(input, call, started, { ...(jobId ? { jobId } : {}), ...describe(result) }, span);
     return result;
   }
 
@@ -344,8 +361,9 @@ export function createScrapeActivities({
   permits,
   health = new OutageDetector(),
   optionsCache = new OptionsCache(store),
+  tracing,
 }: ScrapeActivityDeps) {
-  const callApi = createCaller({ logger, metrics, balanceWatcher, permits, health });
+  const callApi = createCaller({ logger, metrics, balanceWatcher, permits, health, tracing });
 
   /** Maps an OmniScrape error through the matrix: a dead letter is recorded, anything else thrown. */
   async function fail(

@@ -52,7 +52,11 @@ function listenError(err: unknown): CliError | undefined {
  * here, when a command runs, not when the program is built: the Temporal client and the store drivers
  * are most of the CLI's start-up, which `--help` and usage errors should not pay.
  */
-export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Promise<T> {
+export async function withContext<T>(
+  work: (ctx: CliContext) => Promise<T>,
+  /** The service name of the process's traces (src/tracing). @default scrapeflow-cli */
+  service?: string,
+): Promise<T> {
   const [{ connectClient, temporalAppError }, { loadConfig }, { openStore }] = await Promise.all([
     import('../client/temporal.js'),
     import('../config/env.js'),
@@ -61,7 +65,7 @@ export async function withContext<T>(work: (ctx: CliContext) => Promise<T>): Pro
   const config = loadConfig();
   const store = await openStore(config);
   try {
-    const client = await connectClient(config);
+    const client = await connectClient(config, service ? { service } : {});
     try {
       return await work({ config, client, store });
     } catch (err) {

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { commands, type DevkitCommands } from './commands/index.js';
 import { toCliError } from './context.js';
 import { ExitCode } from './exit.js';
+import { stopTracing } from '../tracing/index.js';
 
 export function buildProgram(devkit?: DevkitCommands): Command {
   const program = new Command('scrapeflow')
@@ -35,5 +36,8 @@ export async function runCli(argv: string[], devkit?: DevkitCommands): Promise<v
     }
     process.stderr.write(`scrapeflow: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = ExitCode.failure;
+  } finally {
+    // The spans still buffered leave before the process does (nothing to do when it does not trace).
+    await stopTracing();
   }
 }

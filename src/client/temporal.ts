@@ -8,6 +8,7 @@ import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { TemporalUnavailableError, type AnyAppError } from '../errors.js';
 import { notSetUpCause } from '../temporal/setup.js';
 import type { EncryptionConfig } from '../codec/keys.js';
+import { processTracing } from '../tracing/index.js';
 import {
   connectClientConnection,
   resolveTemporalConnection,
@@ -19,16 +20,29 @@ import {
  * Connects a client as the environment configures it (address, namespace, TLS, API key, profile: see
  * src/temporal/connection.ts), or with `options.connection` when given (the dev stack's own server).
  * Its data converter comes from the encryption settings in `config` (payloads are encrypted when a key
- * is configured), unless `options.dataConverter` is given.
+ * is configured), unless `options.dataConverter` is given. When the process traces (src/tracing),
+ * the client's calls are spans, their context sent to the workflows in Temporal headers; the process's
+ * tracing starts here under `options.service` if nothing started it before.
  */
 export async function connectClient(
   config: TemporalEnv & EncryptionConfig,
-  options: { dataConverter?: DataConverter; connection?: TemporalConnectionSettings } = {},
+  options: {
+    dataConverter?: DataConverter;
+    connection?: TemporalConnectionSettings;
+    /** The service name of this process's traces. @default scrapeflow-cli */
+    service?: string;
+  } = {},
 ): Promise<Client> {
   const settings = options.connection ?? resolveTemporalConnection(config);
   const dataConverter = options.dataConverter ?? dataConverterFromConfig(config);
+  const tracing = await processTracing(options.service ?? 'scrapeflow-cli');
   const connection = await connectClientConnection(settings);
-  return new Client({ connection, namespace: settings.namespace, dataConverter });
+  return new Client({
+    connection,
+    namespace: settings.namespace,
+    dataConverter,
+    ...(tracing ? { interceptors: { workflow: tracing.clientInterceptors } } : {}),
+  });
 }
 
 /** The address a client connects to, for messages (a test's connection-like may have none). */

@@ -46,7 +46,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let auth;
   try {
     auth = await openAuthenticator(config, store, logger);
-    client = options.client ?? (await connectClient(config));
+    client = options.client ?? (await connectClient(config, { service: 'scrapeflow-service' }));
     // A service against a bare namespace refuses to start (exit 3 naming `scrapeflow cluster setup`).
     await requireSetup(client.connection, client.options.namespace, clientAddress(client));
   } catch (err) {

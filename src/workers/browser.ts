@@ -40,7 +40,7 @@ export const browserRole: RoleDefinition = {
         'set one of them in the environment of this worker',
       );
   },
-  async start({ config, connection, namespace, dataConverter, store, logger, client, accounts }) {
+  async start({ config, connection, namespace, dataConverter, store, logger, client, accounts, tracing }) {
     const browserUrl = browserUrlFrom(config);
     const shared = await openSharedPermits({
       resource: 'browser',
@@ -61,7 +61,9 @@ export const browserRole: RoleDefinition = {
         keyOf: (account) => accounts.resolve(account).key,
         notifier: temporalNotifier(client, logger),
         permits: shared.permits,
+        ...(tracing ? { tracing } : {}),
       }),
+      ...tracing?.workerOptions,
       maxConcurrentActivityTaskExecutions: config.BAAS_CONCURRENCY,
       shutdownGraceTime: '2 minutes',
     });

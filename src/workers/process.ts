@@ -36,6 +36,7 @@ import { installRuntime } from './runtime.js';
 import type { RoleDefinition, StartedRole } from './role.js';
 import type { WorkerRole } from './roles.js';
 import { TemporalUnavailableError } from '../errors.js';
+import { processTracing } from '../tracing/index.js';
 
 /**
  * Each role's module, loaded only in a process that runs the role: the browser role's Playwright alone
@@ -83,8 +84,10 @@ async function connectNative(settings: TemporalConnectionSettings): Promise<Nati
 }
 
 export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWorker> {
-  const { config, logger, store, client, roles } = deps;
+  const { config, logger, client, roles } = deps;
   if (roles.length === 0) throw new Error('a worker process needs at least one role');
+  const tracing = await processTracing(`scrapeflow-worker-${roles.join('-')}`);
+  const store = tracing ? tracing.traceStore(deps.store) : deps.store;
   // Only the roles that call OmniScrape read keys: a workflows worker needs none.
   const accounts = roles.some((r) => r !== 'workflows') ? loadAccounts(config, deps.env) : new Accounts([]);
   const definitions = await Promise.all(
@@ -119,6 +122,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
           accounts,
           ...(metrics ? { metrics } : {}),
           ...(deps.api ? { api: deps.api } : {}),
+          ...(tracing ? { tracing } : {}),
         }),
       });
   } catch (err) {
@@ -136,6 +140,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
         temporal: settings.summary,
         ...(metricsServer ? { metrics: metricsServer.url } : {}),
         encrypted,
+        traced: Boolean(tracing),
       },
       `${role} worker started`,
     );

@@ -14,6 +14,7 @@ import type { ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import type { PageNotifier } from '../activities/scrape.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import { rateLimitedSignal } from '../workflows/definitions.js';
+import type { Tracing } from '../tracing/index.js';
 
 /** What every role gets from the process. */
 export interface RoleContext {
@@ -30,6 +31,8 @@ export interface RoleContext {
   accounts: Accounts;
   /** Injected in tests; the scrape role builds it from the config otherwise. */
   api?: OmniScrapeApi & { close?(): Promise<void> };
+  /** This process's tracing, when it traces (src/tracing): the roles' workers and activities use it. */
+  tracing?: Tracing;
 }
 
 /** A started role: its workers (created, not yet running) and what its start line says. */

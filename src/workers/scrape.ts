@@ -39,6 +39,7 @@ export const scrapeRole: RoleDefinition = {
     metrics,
     api,
     accounts,
+    tracing,
   }) {
     const plans = accounts.list().reduce((sum, a) => sum + a.plan, 0);
     const slots = config.SCRAPEFLOW_SCRAPE_SLOTS ?? WINDOW_PER_PLAN * Math.max(plans, 1);
@@ -69,7 +70,9 @@ export const scrapeRole: RoleDefinition = {
         permits,
         ...(metrics ? { metrics } : {}),
         ...(alerts.balanceWatcher ? { balanceWatcher: alerts.balanceWatcher } : {}),
+        ...(tracing ? { tracing } : {}),
       }),
+      ...tracing?.workerOptions,
       maxConcurrentActivityTaskExecutions: slots,
       shutdownGraceTime: '30 seconds',
     });

@@ -13,21 +13,38 @@ import type { RoleDefinition } from './role.js';
 
 const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+/** The workflow interceptors (Temporal's OpenTelemetry ones, for workflows started traced). */
+export const WORKFLOW_INTERCEPTORS = fileURLToPath(
+  new URL('../workflows/tracing-interceptors.js', import.meta.url),
+);
 
 /** The workflow code: the bundle prebuilt by `npm run build`, or the sources bundled at start. */
-export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
-  return existsSync(BUNDLE) ? { workflowBundle: { codePath: BUNDLE } } : { workflowsPath: WORKFLOWS };
+export function workflowSource():
+  | { workflowBundle: { codePath: string } }
+  | { workflowsPath: string; interceptors: { workflowModules: string[] } } {
+  return existsSync(BUNDLE)
+    ? { workflowBundle: { codePath: BUNDLE } }
+    : { workflowsPath: WORKFLOWS, interceptors: { workflowModules: [WORKFLOW_INTERCEPTORS] } };
 }
 
+/**
+ * Where a worker that does not trace sends the spans of a workflow started traced: nowhere (it runs
+ * them all the same, without an error per span about a sink it lacks).
+ */
+export const DROPPED_SPANS = { exporter: { export: { fn: () => undefined } } };
+
 export const workflowsRole: RoleDefinition = {
-  async start({ connection, namespace, dataConverter, store, logger, client, alerts }) {
+  async start({ connection, namespace, dataConverter, store, logger, client, alerts, tracing }) {
+    const { interceptors, ...source } = { interceptors: undefined, ...workflowSource() };
     const worker = await Worker.create({
       connection,
       namespace,
       dataConverter,
       taskQueue: TASK_QUEUES.workflows,
-      ...workflowSource(),
+      ...source,
       activities: createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
+      interceptors: { ...tracing?.workerOptions.interceptors, ...interceptors },
+      sinks: tracing?.workerOptions.sinks ?? DROPPED_SPANS,
       shutdownGraceTime: '30 seconds',
     });
     return { workers: [worker], info: { queues: [TASK_QUEUES.workflows] } };

@@ -30,14 +30,17 @@ export function registerWorker(program: Command): void {
         .makeOptionMandatory(),
     )
     .action(({ queue: roles }: { queue: WorkerRole[] }) =>
-      withContext(async ({ config, client, store }) => {
-        const [{ createLogger }, { startWorkers }] = await Promise.all([
-          import('../../logging/logger.js'),
-          import('../../workers/process.js'),
-        ]);
-        const logger = createLogger({ name: `${roles.join('-')}-worker` });
-        const worker = await startWorkers({ config, logger, store, client, roles });
-        await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
-      }),
+      withContext(
+        async ({ config, client, store }) => {
+          const [{ createLogger }, { startWorkers }] = await Promise.all([
+            import('../../logging/logger.js'),
+            import('../../workers/process.js'),
+          ]);
+          const logger = createLogger({ name: `${roles.join('-')}-worker` });
+          const worker = await startWorkers({ config, logger, store, client, roles });
+          await Promise.race([worker.done, untilSignal().then(() => worker.shutdown())]);
+        },
+        `scrapeflow-worker-${roles.join('-')}`,
+      ),
     );
 }
