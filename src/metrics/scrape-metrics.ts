@@ -3,7 +3,7 @@
  * Names are documented in docs/operations.md.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CallEntry, CallKind, CallObserver } from '../activities/scrape.js';
+import type { CallEntry, CallKind, CallObserver } from '../activities/calls.js';
 import type { AlertKind, DeliveryResult } from '../alerts/webhook.js';
 
 export interface ScrapeMetrics extends CallObserver {

@@ -1,10 +1,9 @@
 /**
  * What our own spans say (no OpenTelemetry import: the activities use this whether or not the process
- * traces). An OmniScrape call's span carries its log line's fields, the URL without credentials and
- * never a key.
+ * traces). A span carries the URL without credentials and never a key; an OmniScrape call's attributes
+ * come from its log line (src/activities/calls.ts).
  */
 import { withoutCredentials } from '../logging/url-credentials.js';
-import type { CallEntry } from '../activities/scrape.js';
 
 export type SpanAttributes = Record<string, string | number | boolean>;
 
@@ -12,25 +11,6 @@ export type SpanAttributes = Record<string, string | number | boolean>;
 export function outcomeClass(outcome: string): 'ok' | 'failed' | 'error' {
   if (outcome === 'success' || outcome === 'submitted' || outcome === 'pending') return 'ok';
   return outcome === 'failed' ? 'failed' : 'error';
-}
-
-/** An OmniScrape call's span attributes, from its log line and the batch's mode. */
-export function callAttributes(entry: CallEntry, mode: string): SpanAttributes {
-  return {
-    'omniscrape.call': entry.call,
-    'omniscrape.mode': mode,
-    'omniscrape.outcome': entry.outcome,
-    'omniscrape.outcome_class': outcomeClass(entry.outcome),
-    'omniscrape.method_used': entry.method_used ?? '',
-    'omniscrape.charged': entry.charged,
-    'omniscrape.attempt': entry.attempt,
-    'omniscrape.account': entry.account,
-    'scrapeflow.batch_id': entry.batchId,
-    'scrapeflow.index': entry.index,
-    'url.full': withoutCredentials(entry.url),
-    ...(entry.status !== null ? { 'http.response.status_code': entry.status } : {}),
-    ...(entry.job_id ? { 'omniscrape.job_id': entry.job_id } : {}),
-  };
 }
 
 /** A BaaS session's span attributes (charged once connected: the session is billed from there). */

@@ -4,29 +4,10 @@
  * loaded only then); unset, nothing is loaded, started or installed, so tracing off costs nothing.
  * One tracer per process: the first role to ask names it (`OTEL_SERVICE_NAME` wins over that name).
  */
-import type { ResultStore } from '../store/types.js';
-import type { SpanAttributes } from './attributes.js';
-import type { WorkflowClientInterceptor } from '@temporalio/client';
-import type { InjectedSinks, WorkerInterceptors } from '@temporalio/worker';
-import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 
-/** A span of ours, ended once with its attributes (and an error message when it failed). */
-export interface SpanHandle {
-  end(attributes: SpanAttributes, error?: string): void;
-}
+import type { Tracing } from './types.js';
 
-export interface Tracing {
-  /** Starts a span under the active one (an OmniScrape call, a BaaS session). */
-  startSpan(name: string): SpanHandle;
-  /** `store` with a span per write (`putResult`, `putContent`). */
-  traceStore<S extends ResultStore>(store: S): S;
-  /** The Temporal client's interceptors: start, signal, query... spans, context sent in headers. */
-  clientInterceptors: WorkflowClientInterceptor[];
-  /** What a worker adds: activity interceptors, and the sink workflow spans leave the sandbox by. */
-  workerOptions: { interceptors: WorkerInterceptors; sinks: InjectedSinks<OpenTelemetrySinks> };
-  /** Exports what is buffered and stops. */
-  shutdown(): Promise<void>;
-}
+export type { SpanHandle, Tracing } from './types.js';
 
 /** Whether the environment asks for traces (an OTLP endpoint, and the SDK not disabled). */
 export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -16,7 +16,7 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
   OpenTelemetryWorkflowClientInterceptor,
 } from '@temporalio/interceptors-opentelemetry';
-import type { Tracing } from './index.js';
+import type { Tracing } from './types.js';
 import { startSpan, tracedStore } from './spans.js';
 
 export function startOtel(serviceName: string): Tracing {

@@ -5,7 +5,7 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ResultStore } from '../store/types.js';
 import type { SpanAttributes } from './attributes.js';
-import type { SpanHandle } from './index.js';
+import type { SpanHandle } from './types.js';
 
 /** A span started now, under the active one (the activity's), ended by the caller. */
 export function startSpan(tracer: Tracer, name: string): SpanHandle {

@@ -24,9 +24,14 @@ test('a cycle planted in a graph is found, through type-only imports too', () =>
   assert.deepEqual(importCycles(planted), [['a.ts', 'b.ts', 'c.ts']]);
 });
 
+/**
+ * The OpenTelemetry interceptors' workflow module is published only under `lib/workflow` (the path its
+ * README gives for `workflowInterceptorModules`): a public entry, not an internal one.
+ */
+const PUBLIC_LIB_PATHS = /^@temporalio\/interceptors-opentelemetry\/lib\/workflow\//;
+
 test("src/client/history.ts is the one module that imports the SDK's internal paths", () => {
-  const importers = [...graph]
-    .filter(([, imports]) => imports.external.some((name) => /^@temporalio\/[^/]+\/lib\//.test(name)))
-    .map(([file]) => file);
+  const internal = (name: string) => /^@temporalio\/[^/]+\/lib\//.test(name) && !PUBLIC_LIB_PATHS.test(name);
+  const importers = [...graph].filter(([, imports]) => imports.external.some(internal)).map(([file]) => file);
   assert.deepEqual(importers, ['src/client/history.ts']);
 });
