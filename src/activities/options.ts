@@ -38,7 +38,10 @@ export class OptionsCache {
       options = this.read(batchId, version);
       this.cached.set(key, options);
       // A failed read is not remembered: the next try reads again.
-      options.catch(() => this.cached.delete(key));
+      const read = options;
+      options.catch(() => {
+        if (this.cached.get(key) === read) this.cached.delete(key);
+      });
       if (this.cached.size > this.max) this.cached.delete(this.cached.keys().next().value!);
     }
     return options;

@@ -3,6 +3,7 @@
  * error names the flag) and the token store of the configured result store.
  */
 import { DEFAULT_ACCOUNT, isKnownLabel, type AccountsFile } from '../config/accounts.js';
+import { ACCOUNT_LABEL_PATTERN, ACCOUNT_LABEL_RULE } from '../batch/defaults.js';
 import { TokenNotFoundError, ValidationError } from '../errors.js';
 import { registerSecret } from '../logging/secrets.js';
 import { generateToken, hashToken, TOKEN_NAME_PATTERN, type TokenInfo, type TokenStore } from './tokens.js';
@@ -28,8 +29,8 @@ function checkRequest(request: CreateTokenRequest, accountsFile: AccountsFile | 
   if (!request.admin && request.accounts.length === 0)
     throw new ValidationError('--account: give at least one account label (or --admin)', 'account');
   for (const label of request.accounts) {
-    if (label.length < 1 || label.length > 100)
-      throw new ValidationError('--account: an account label is 1 to 100 characters', 'account');
+    if (!ACCOUNT_LABEL_PATTERN.test(label))
+      throw new ValidationError(`--account: ${JSON.stringify(label)}: ${ACCOUNT_LABEL_RULE}`, 'account');
     // As a batch start refuses it: without an accounts file, every label is a label of `default`'s key.
     if (accountsFile && !isKnownLabel(accountsFile, label))
       throw new ValidationError(

@@ -119,6 +119,15 @@ export class PgTokenStore implements TokenStore {
 // ---------------------------------------------------------------------------------------------------
 // Files
 
+/** The JSON in a token file, or undefined when it is not JSON. */
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 const fileSchema = z.object({
   name: z.string(),
   hash: z.string(),
@@ -168,8 +177,9 @@ export class FsTokenStore implements TokenStore {
     const out: TokenRecord[] = [];
     for (const file of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
       const raw = await readFile(join(this.dir, file), 'utf8').catch(() => undefined);
-      const parsed = raw === undefined ? undefined : fileSchema.safeParse(JSON.parse(raw));
-      if (!parsed?.success) continue; // revoked while listed
+      const parsed = raw === undefined ? undefined : fileSchema.safeParse(parseJson(raw));
+      // Revoked while listed, or not a token file (a stray or hand-edited file): it is no token.
+      if (!parsed?.success) continue;
       const used = await readFile(this.path(parsed.data.name, 'used'), 'utf8').catch(() => undefined);
       out.push({ ...parsed.data, ...(used ? { lastUsedAt: used.trim() } : {}) });
     }

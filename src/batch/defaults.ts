@@ -19,5 +19,15 @@ export const DEFAULT_PERMIT_WAIT_MS = 60_000;
  * default, and the local API's plan in the dev stack.
  */
 export const DEFAULT_PLAN = 5;
+/**
+ * An OmniScrape account label: 1 to 100 characters without quotes, backslashes or control characters. Labels
+ * go into visibility queries (`ScrapeflowAccount IN ('a', 'b')` narrows a token's listings), where such a
+ * character would change what the query selects.
+ */
+export const ACCOUNT_LABEL_PATTERN = /^[^'"\\\p{Cc}]{1,100}$/u;
+/** What ACCOUNT_LABEL_PATTERN asks, in the words of an error message. */
+export const ACCOUNT_LABEL_RULE =
+  'an account label is 1 to 100 characters, without quotes, backslashes or control characters';
+
 /** The default `concurrency` per unit of the plan: headroom to keep the plan busy while URLs turn over. */
 export const WINDOW_PER_PLAN = 2;

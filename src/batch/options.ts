@@ -12,6 +12,8 @@ import { fieldRuleSchema } from './field-schema.js';
 import { selectorError } from './selectors.js';
 import { stepsSchema } from './steps.js';
 import {
+  ACCOUNT_LABEL_PATTERN,
+  ACCOUNT_LABEL_RULE,
   DEFAULT_PERMIT_WAIT_MS,
   DEFAULT_PLAN,
   DEFAULT_PRIORITY,
@@ -113,8 +115,7 @@ export const batchOptionsSchema = z
       .describe('cost-attribution tags for every URL of the batch'),
     account: z
       .string()
-      .min(1)
-      .max(100)
+      .regex(ACCOUNT_LABEL_PATTERN, ACCOUNT_LABEL_RULE)
       .default('default')
       .describe(
         'the OmniScrape account label the batch spends from (never the key): account-wide pauses, and ' +

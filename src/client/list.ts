@@ -6,6 +6,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { AccountAttr, BatchStatusAttr, PauseReasonAttr } from '../temporal/search-attributes.js';
 import type { BatchState, PauseReason } from '../workflows/types.js';
 import { closedStateOf } from './progress.js';
+import { quote } from './query.js';
 
 export interface BatchSummary {
   batchId: string;
@@ -30,8 +31,6 @@ export interface ListBatchesOptions {
   /** Stop after this many. @default 1000 */
   limit?: number;
 }
-
-const quote = (value: string): string => `'${value.replace(/['\\]/g, '')}'`;
 
 const own = (state: BatchState) => `${BatchStatusAttr.name} = ${quote(state)}`;
 /**

@@ -8,6 +8,7 @@
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { BatchIdAttr } from '../temporal/search-attributes.js';
+import { quote } from './query.js';
 import { TASK_QUEUES, type WaitingFor } from '../workflows/types.js';
 
 type Role = WaitingFor['role'];
@@ -140,7 +141,7 @@ export async function activitiesWaitingFor(
 /** The running pages of a batch, from visibility (when the batch cannot tell them). */
 async function runningPages(client: Client, batchId: string): Promise<string[]> {
   const query =
-    `${BatchIdAttr.name} = '${batchId.replace(/['\\]/g, '')}' AND WorkflowType = 'pageWorkflow' ` +
+    `${BatchIdAttr.name} = ${quote(batchId)} AND WorkflowType = 'pageWorkflow' ` +
     `AND ExecutionStatus = 'Running'`;
   const ids: string[] = [];
   const listed = await bounded(client, DESCRIBE_TIMEOUT_MS, async () => {

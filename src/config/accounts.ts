@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_BROWSER_SESSIONS, type Config } from './env.js';
+import { ACCOUNT_LABEL_PATTERN, ACCOUNT_LABEL_RULE } from '../batch/defaults.js';
 import { ConfigError } from '../errors.js';
 import { registerSecret } from '../logging/secrets.js';
 import { UnknownAccountError } from '../omniscrape/errors.js';
@@ -70,8 +71,8 @@ const entrySchema = z
 const fileSchema = z.record(z.string(), entrySchema).superRefine((entries, ctx) => {
   for (const label of Object.keys(entries)) {
     // As batch options take it (src/batch/options.ts), so every label here can be started.
-    if (label.length < 1 || label.length > 100)
-      ctx.addIssue({ code: 'custom', path: [label], message: 'an account label is 1 to 100 characters' });
+    if (!ACCOUNT_LABEL_PATTERN.test(label))
+      ctx.addIssue({ code: 'custom', path: [label], message: ACCOUNT_LABEL_RULE });
     if (label === DEFAULT_ACCOUNT)
       ctx.addIssue({
         code: 'custom',

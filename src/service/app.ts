@@ -7,9 +7,10 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { authenticatorFor } from '../auth/open.js';
 import { canAct } from '../auth/principal.js';
 import { batchAccount } from '../client/batches.js';
+import { temporalAppError } from '../client/temporal.js';
 import { BatchNotFoundError } from '../errors.js';
 import { batchParamsSchema } from './schemas.js';
-import { httpAnswer, sendError } from './errors.js';
+import { httpAnswer, sendError, validate } from './errors.js';
 import { principalOf, setPrincipal, type ServiceDeps } from './route.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { ROUTES, UPLOAD_TYPES } from './routes.js';
@@ -56,16 +57,17 @@ export async function buildService(deps: ServiceDeps): Promise<FastifyInstance> 
    * batch whose workflow is gone (its account no longer known), answer as a batch that does not exist.
    */
   const ownBatch = async (request: FastifyRequest) => {
+    // A bad id is the 400 naming it here already, so no handler runs unchecked.
+    const { batchId } = validate(batchParamsSchema, request.params, '');
     const principal = principalOf(request);
-    const params = batchParamsSchema.safeParse(request.params);
-    if (principal.admin || !params.success) return; // a bad id gets the handler's 400
-    const { batchId } = params.data;
+    if (principal.admin) return;
     const account = await batchAccount(deps.client, batchId);
     if (account === undefined || !canAct(principal, account))
       throw new BatchNotFoundError(`no batch ${JSON.stringify(batchId)}`);
   };
   app.setErrorHandler((err, request, reply) => {
-    const answer = httpAnswer(err);
+    // Temporal unreachable, or the namespace not set up: the documented 503, not an internal error.
+    const answer = httpAnswer(temporalAppError(err, deps.client) ?? err);
     if (answer.status >= 500) logger.error({ err, url: request.url }, 'request failed');
     return sendError(reply, answer);
   });

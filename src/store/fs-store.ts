@@ -7,7 +7,7 @@
  *   content/<batch>/<index>.html   page bodies (retention: `pruneContent` deletes them by mtime)
  * Every write is atomic, so a worker killed mid-write leaves the old file or the new one, never half.
  */
-import { mkdir, opendir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, opendir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -79,6 +79,8 @@ export class FsStore implements ResultStore {
    */
   static async open(dataDir: string): Promise<FsStore> {
     await mkdir(dataDir, PRIVATE_DIR);
+    // mkdir's mode applies only to a directory it creates: a store made before it was private becomes so.
+    await chmod(dataDir, 0o700).catch(() => undefined);
     const marker = join(dataDir, OWNER_FILE);
     const here = hostname();
     const raw = await readIfExists(marker);
@@ -219,7 +221,7 @@ export class FsStore implements ResultStore {
 
   async putOptions(batchId: string, version: string, options: BatchOptions): Promise<void> {
     const dir = this.dir('options', batchId);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, PRIVATE_DIR);
     await atomicWrite(join(dir, `${checkVersion(version)}.json`), JSON.stringify(options));
   }
 

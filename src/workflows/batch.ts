@@ -312,9 +312,11 @@ class BatchRun {
 
   async startPage(page: number): Promise<void> {
     const { batchId, options, total } = this.input;
-    // Stored before the first page this build starts (pages that began earlier keep the options).
+    // Stored before the first page this build starts (pages that began earlier keep the options), in
+    // the pages' scope: a cancel of the batch arriving meanwhile must not leave this page half-started,
+    // its lines neither in a page nor in the range the cancel records.
     if (this.optionsVersion === undefined && patched(OPTIONS_BY_VERSION_PATCH))
-      this.optionsVersion = await this.control.storeOptions({ batchId, options });
+      this.optionsVersion = await this.pagesScope.run(() => this.control.storeOptions({ batchId, options }));
     const offset = page * options.pageSize;
     const size = Math.min(options.pageSize, total - offset);
     // Shares the free concurrency among the pages that start now: the sum stays the batch's.

@@ -72,6 +72,12 @@ describe('token stores', () => {
     const token = await contract(store);
     const tokensDir = (store as FsTokenStore).dir;
     assert.equal((await stat(tokensDir)).mode & 0o777, 0o700);
+    // A stray file in the folder is no token, and breaks none.
+    await writeFile(join(tokensDir, 'stray.json'), 'not json', { mode: 0o600 });
+    assert.deepEqual(
+      (await store.list()).map((t) => t.name),
+      ['acme'],
+    );
     for (const name of await readdir(tokensDir)) {
       const path = join(tokensDir, name);
       assert.equal((await stat(path)).mode & 0o777, 0o600, name);
@@ -105,6 +111,11 @@ describe('tokens create: each refusal names its flag', () => {
     await assert.rejects(
       createToken(store, { accounts: ['acme'], admin: false, name: '../x' }, accounts),
       /--name/,
+    );
+    // A quote would change what the token's listings select (`ScrapeflowAccount IN ('…')`).
+    await assert.rejects(
+      createToken(store, { accounts: ["ac'me"], admin: false }, undefined),
+      /^ValidationError: --account: "ac'me": an account label is 1 to 100 characters, without quotes/,
     );
     assert.deepEqual(await store.list(), [], 'nothing written');
     const ok = await createToken(store, { accounts: ['acme', 'default'], admin: false }, accounts);

@@ -42,6 +42,9 @@ describe('parseBatchOptions', () => {
     );
     fails({ mode: 'fast', jsWaitSelector: '.x' }, 'jsWaitSelector');
     fails({ dedupe: 'no' }, 'dedupe');
+    fails({ account: "ac'me" }, 'account');
+    fails({ account: 'a\\b' }, 'account');
+    assert.equal(parseBatchOptions({ account: 'team a' }).account, 'team a');
   });
 
   it('merges partial retry settings over the defaults', () => {

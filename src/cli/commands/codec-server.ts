@@ -33,9 +33,10 @@ export function registerCodecServer(program: Command): void {
 Keys come from SCRAPEFLOW_ENCRYPTION_KEY (+ SCRAPEFLOW_ENCRYPTION_KEY_ID) and/or
 SCRAPEFLOW_ENCRYPTION_KEYS=id1:base64,id2:base64. Every request needs an admin token
 (Authorization: Bearer <token>: scrapeflow tokens create --admin, or SCRAPEFLOW_API_TOKEN).
-In the Web UI, set the codec endpoint (Data Encoder settings) to the URL printed here; or
-start the dev server with --ui-codec-endpoint <url>. The Temporal CLI passes the token with
---codec-auth 'Bearer <token>'.`,
+The Temporal CLI sends the token from TEMPORAL_CODEC_AUTH='Bearer <token>' (an environment
+variable keeps it out of the process list). The Web UI sends no scrapeflow token of its own: point
+its codec endpoint (Data Encoder settings, or the dev server's --ui-codec-endpoint) at a proxy in
+front of this server that adds the admin token.`,
     )
     .action(async (flags: Flags) => {
       const [{ codecFromConfig }, { createLogger }, { openStore }, { openAuthenticator }] = await Promise.all(

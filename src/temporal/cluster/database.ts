@@ -154,11 +154,19 @@ async function schemaVersion(target: PgTarget, database: string): Promise<string
   });
 }
 
-/** The environment of the processes started here, without the variable that holds the database URL. */
+/** The environment of the processes started here, without this process's secrets (CHILD_HIDDEN). */
 export function childEnv(): NodeJS.ProcessEnv {
-  const { SCRAPEFLOW_CLUSTER_DATABASE_URL: _url, ...env } = process.env;
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (CHILD_HIDDEN.test(name)) delete env[name];
   return env;
 }
+
+/**
+ * What the Temporal server and its SQL tool never need and must not hold: scrapeflow's database URLs,
+ * tokens, OmniScrape keys, encryption keys, and any other key or password set for this process.
+ */
+const CHILD_HIDDEN =
+  /^(SCRAPEFLOW_(CLUSTER_)?DATABASE_URL|SCRAPEFLOW_API_TOKEN|SCRAPEFLOW_ENCRYPTION_KEYS?(_ID)?|OMNISCRAPE_KEY|TEMPORAL_API_KEY)$|_(KEY|PASSWORD|TOKEN|SECRET)$/;
 
 async function runTool(tool: string, target: PgTarget, database: string, args: string[]): Promise<void> {
   const child = spawn(
