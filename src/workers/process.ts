@@ -121,6 +121,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
           alerts,
           accounts,
           ...(metrics ? { metrics } : {}),
+          ...(prepared ? { registry: prepared.registry } : {}),
           ...(deps.api ? { api: deps.api } : {}),
           ...(tracing ? { tracing } : {}),
         }),
