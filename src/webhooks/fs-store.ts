@@ -73,7 +73,7 @@ async function names(dir: string): Promise<string[]> {
 
 export class FsWebhookStore implements WebhookStore {
   private readonly root: string;
-  /** In-process queue for the lock (the file lock refuses this process's second taker too). */
+  /** This instance's queue: the lock's takers, and claims (the file lock refuses this process's second taker too). */
   private tail: Promise<unknown> = Promise.resolve();
   /** Leases of this process's dispatcher: `<endpoint> <event>` → until (ms). */
   private readonly leases = new Map<string, { holder: string; until: number }>();
@@ -101,9 +101,16 @@ export class FsWebhookStore implements WebhookStore {
     await rename(tmp, path);
   }
 
-  /** Runs `work` holding the `webhooks` lock of the data dir. */
+  /** Runs `work` after this instance's earlier work (claims and writes of one process never interleave). */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work, work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs `work` holding the `webhooks` lock of the data dir (and in this instance's order). */
   private locked<T>(work: () => Promise<T>): Promise<T> {
-    const run = async () => {
+    return this.serial(async () => {
       await mkdir(this.root, { recursive: true, mode: 0o700 });
       const deadline = Date.now() + LOCK_WAIT_MS;
       for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
@@ -118,10 +125,7 @@ export class FsWebhookStore implements WebhookStore {
           throw new Error(`the webhooks lock of ${this.dataDir} stayed held by pid ${attempt.holder.pid}`);
         await sleep(wait);
       }
-    };
-    const result = this.tail.then(run, run);
-    this.tail = result.catch(() => undefined);
-    return result;
+    });
   }
 
   async createEndpoint(record: EndpointRecord): Promise<void> {
@@ -246,55 +250,58 @@ export class FsWebhookStore implements WebhookStore {
     return e && { account: e.account, type: e.type };
   }
 
-  async claim(
+  claim(
     holder: string,
     now: Date,
     leaseMs: number,
     maxInFlight: number,
     limit: number,
   ): Promise<ClaimedDelivery[]> {
-    const claimed: ClaimedDelivery[] = [];
-    const t = now.getTime();
-    for (const [key, lease] of this.leases) if (lease.until <= t) this.leases.delete(key);
-    for (const endpoint of await this.listEndpoints()) {
-      if (!endpoint.enabled || claimed.length >= limit) continue;
-      const dir = join(this.root, 'deliveries', endpoint.id, 'pending');
-      const pending: StoredDelivery[] = [];
-      for (const name of await names(dir)) {
-        const d = await readJson<StoredDelivery>(join(dir, name));
-        if (d) pending.push(d);
+    // In order with `complete`: a claim never reads a delivery whose outcome is being written.
+    return this.serial(async () => {
+      const claimed: ClaimedDelivery[] = [];
+      const t = now.getTime();
+      for (const [key, lease] of this.leases) if (lease.until <= t) this.leases.delete(key);
+      for (const endpoint of await this.listEndpoints()) {
+        if (!endpoint.enabled || claimed.length >= limit) continue;
+        const dir = join(this.root, 'deliveries', endpoint.id, 'pending');
+        const pending: StoredDelivery[] = [];
+        for (const name of await names(dir)) {
+          const d = await readJson<StoredDelivery>(join(dir, name));
+          if (d) pending.push(d);
+        }
+        const leased = (d: StoredDelivery) => this.leases.has(`${endpoint.id} ${d.eventId}`);
+        let room = maxInFlight - pending.filter(leased).length;
+        // Of each subject only its earliest pending delivery may go.
+        const first = new Map<string, StoredDelivery>();
+        for (const d of pending) {
+          const seen = first.get(d.subject);
+          if (!seen || d.sequence < seen.sequence) first.set(d.subject, d);
+        }
+        const due = [...first.values()]
+          .filter((d) => !leased(d) && Date.parse(d.nextAttemptAt ?? '') <= t)
+          .sort(
+            (a, b) => (a.nextAttemptAt ?? '').localeCompare(b.nextAttemptAt ?? '') || a.sequence - b.sequence,
+          );
+        for (const d of due) {
+          if (room <= 0 || claimed.length >= limit) break;
+          const event = await readJson<StoredEvent>(this.eventPath(d.eventId));
+          if (!event) continue;
+          this.leases.set(`${endpoint.id} ${d.eventId}`, { holder, until: t + leaseMs });
+          room -= 1;
+          claimed.push({
+            eventId: d.eventId,
+            endpointId: endpoint.id,
+            subject: d.subject,
+            sequence: d.sequence,
+            attempts: d.attempts,
+            body: event.body,
+            timestamp: event.timestamp,
+          });
+        }
       }
-      const leased = (d: StoredDelivery) => this.leases.has(`${endpoint.id} ${d.eventId}`);
-      let room = maxInFlight - pending.filter(leased).length;
-      // Of each subject only its earliest pending delivery may go.
-      const first = new Map<string, StoredDelivery>();
-      for (const d of pending) {
-        const seen = first.get(d.subject);
-        if (!seen || d.sequence < seen.sequence) first.set(d.subject, d);
-      }
-      const due = [...first.values()]
-        .filter((d) => !leased(d) && Date.parse(d.nextAttemptAt ?? '') <= t)
-        .sort(
-          (a, b) => (a.nextAttemptAt ?? '').localeCompare(b.nextAttemptAt ?? '') || a.sequence - b.sequence,
-        );
-      for (const d of due) {
-        if (room <= 0 || claimed.length >= limit) break;
-        const event = await readJson<StoredEvent>(this.eventPath(d.eventId));
-        if (!event) continue;
-        this.leases.set(`${endpoint.id} ${d.eventId}`, { holder, until: t + leaseMs });
-        room -= 1;
-        claimed.push({
-          eventId: d.eventId,
-          endpointId: endpoint.id,
-          subject: d.subject,
-          sequence: d.sequence,
-          attempts: d.attempts,
-          body: event.body,
-          timestamp: event.timestamp,
-        });
-      }
-    }
-    return claimed;
+      return claimed;
+    });
   }
 
   async complete(
@@ -305,11 +312,11 @@ export class FsWebhookStore implements WebhookStore {
   ): Promise<void> {
     const key = `${endpointId} ${eventId}`;
     if (this.leases.get(key)?.holder !== holder) return;
-    this.leases.delete(key);
+    // The lease goes only once the outcome is written: a claim in between would send it again.
     await this.locked(async () => {
       const from = this.deliveryPath(endpointId, 'pending', eventId);
       const current = await readJson<StoredDelivery>(from);
-      if (!current) return; // removed, or redelivered meanwhile
+      if (!current) return void this.leases.delete(key); // removed meanwhile
       const { nextAttemptAt: _next, ...rest } = current;
       const next: StoredDelivery = {
         ...rest,
@@ -320,6 +327,7 @@ export class FsWebhookStore implements WebhookStore {
       };
       await this.write(this.deliveryPath(endpointId, outcome.status, eventId), next);
       if (outcome.status !== 'pending') await unlink(from).catch(() => undefined);
+      this.leases.delete(key);
     });
   }
 
