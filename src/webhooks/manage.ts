@@ -97,11 +97,12 @@ export async function addEndpoint(
   request: AddEndpointRequest,
 ): Promise<EndpointInfo & { secret: string }> {
   const allowHttp = request.allowHttp ?? false;
-  const url = await checkEndpointUrl(request.url, { allowHttp, allow: ctx.allow });
+  // The checks that need no network first: a typo in --events is named even where DNS is down.
   const events = parsePatterns(request.events);
   const account = accountOf(ctx, request.account);
   if (request.description !== undefined && request.description.length > 500)
     throw new ValidationError('description: at most 500 characters', 'description');
+  const url = await checkEndpointUrl(request.url, { allowHttp, allow: ctx.allow });
   const secret = generateSecret();
   const record: EndpointRecord = {
     id: newEndpointId(),
