@@ -11,11 +11,14 @@ import { localDispatchers } from '../webhooks/start.js';
 import { webhookStoreOf } from '../webhooks/store.js';
 import type { EventSink } from './types.js';
 
-export async function openEventSink(deps: {
+export interface EventSinkDeps {
   config: Pick<Config, 'ALERT_WEBHOOK_URL' | 'ALERT_WEBHOOK_SECRET'>;
+  /** The result store: its outbox is beside it (src/webhooks/store.ts). */
   store: object;
   logger: Logger;
-}): Promise<EventSink & { close(): Promise<void> }> {
+}
+
+export async function openEventSink(deps: EventSinkDeps): Promise<EventSink & { close(): Promise<void> }> {
   const store = webhookStoreOf(deps.store);
   if (store) await ensureAlertEndpoint(store, deps.config, deps.logger);
   return {
