@@ -39,7 +39,10 @@ export interface DispatcherOptions {
   maxTotal?: number;
   /** How often an idle dispatcher looks for due deliveries, ms. @default 1000 */
   pollMs?: number;
-  /** How long a claim holds a delivery, ms: longer than a try (15 s). @default 60000 */
+  /**
+   * How long a claim holds a delivery, ms: longer than a try (15 s) and its write; a dispatcher that
+   * dies holding some delays them this long. @default 30000
+   */
   leaseMs?: number;
   /** With the filesystem store: its data dir, whose `webhook-dispatcher` lock this process must hold. */
   fsDataDir?: string;
@@ -59,7 +62,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
   const maxInFlight = options.maxInFlight ?? 4;
   const maxTotal = options.maxTotal ?? 64;
   const pollMs = options.pollMs ?? 1000;
-  const leaseMs = options.leaseMs ?? 60_000;
+  const leaseMs = options.leaseMs ?? 30_000;
   const holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
   const agent: Agent = deliveryAgent(allow);
   const inFlight = new Set<Promise<void>>();

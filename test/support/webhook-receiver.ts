@@ -41,7 +41,12 @@ export interface WebhookReceiver {
 }
 
 export async function startWebhookReceiver(
-  options: { failFirst?: number; respond?: (request: ReceivedRequest, n: number) => Answer } = {},
+  options: {
+    failFirst?: number;
+    respond?: (request: ReceivedRequest, n: number) => Answer;
+    /** Listen on this port (one chosen before, so that a sender met refused connections first). @default a free one */
+    port?: number;
+  } = {},
 ): Promise<WebhookReceiver> {
   const events = new EventEmitter();
   const started = Date.now();
@@ -90,7 +95,7 @@ export async function startWebhookReceiver(
       if (answer.status >= 200 && answer.status < 300) accept();
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(options.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const until = async (done: () => boolean, event: string, timeoutMs: number) => {
