@@ -2,8 +2,8 @@
  * Webhooks never slow a batch: one batch's wall time with no endpoint, with an endpoint that is down
  * throughout (connections refused: every event is retried on the schedule) and with a healthy one
  * (every event delivered), in the same run on the same stack. Target: both ≥ 0.95 × no endpoint.
- * Each condition runs twice in the order none, down, healthy, healthy, down, none, so a drift of the
- * machine over the run weighs on each alike; the mean of the two is compared.
+ * Each condition runs three times, rotated (none, down, healthy; down, healthy, none; healthy, none,
+ * down), so a drift of the machine over the run weighs on each alike; the medians are compared.
  *
  * N = BENCH_WEBHOOK_URLS (default 1000) URLs at L = 200 ms, C = 20, pageSize 50 (20 page events and
  * started/completed per batch).
@@ -25,7 +25,7 @@ const LATENCY_MS = 200;
 const PAGE_SIZE = 50;
 
 type Condition = 'none' | 'down' | 'healthy';
-const ORDER: Condition[] = ['none', 'down', 'healthy', 'healthy', 'down', 'none'];
+const ORDER: Condition[] = ['none', 'down', 'healthy', 'down', 'healthy', 'none', 'healthy', 'none', 'down'];
 
 export async function run(): Promise<Record<string, unknown>> {
   const stack = await startStack({
@@ -62,8 +62,9 @@ export async function run(): Promise<Record<string, unknown>> {
       process.stderr.write(`webhooks ${condition}: ${result.seconds.toFixed(1)} s\n`);
       if (endpoint) await removeEndpoint(ctx, endpoint.id);
     }
-    const mean = (c: Condition) => seconds[c].reduce((a, b) => a + b, 0) / seconds[c].length;
-    const ratio = (c: Condition) => +(mean('none') / mean(c)).toFixed(3);
+    const median = (c: Condition) =>
+      [...seconds[c]].sort((a, b) => a - b)[Math.floor(seconds[c].length / 2)]!;
+    const ratio = (c: Condition) => +(median('none') / median(c)).toFixed(3);
     return {
       target:
         'batch wall time with an endpoint down throughout, and with a healthy one: >= 0.95 x no endpoint',
