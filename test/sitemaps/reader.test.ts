@@ -14,7 +14,8 @@ import {
   type DemoSite,
 } from '../../devkit/demo-site/index.js';
 import type { LocalApiHandle } from '../../devkit/local-api/index.js';
-import { isAppError, type SitemapProblem } from '../../src/errors.js';
+import { sitemapFailure } from '../../src/activities/failures.js';
+import { isAppError, SitemapError, type SitemapProblem } from '../../src/errors.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
 import {
@@ -206,6 +207,27 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
       collect(createSitemapReader({ logger }), { urls: [at('/sitemap.xml')] }),
       (err: unknown) => isAppError(err, 'config_invalid'),
     );
+  });
+
+  it('maps a SitemapError to an activity failure: retried only when it may pass', () => {
+    const final = sitemapFailure(
+      new SitemapError('sitemap x: bad', {
+        url: 'https://u:p@x.example/s.xml',
+        problem: 'malformed',
+        retryable: false,
+      }),
+    );
+    assert.equal(final.nonRetryable, true);
+    assert.equal(final.type, 'SitemapError');
+    assert.deepEqual(final.details, [{ url: 'https://***@x.example/s.xml', problem: 'malformed' }]);
+    const passing = sitemapFailure(
+      new SitemapError('sitemap x: down', {
+        url: 'https://x.example/s.xml',
+        problem: 'fetch_failed',
+        retryable: true,
+      }),
+    );
+    assert.equal(passing.nonRetryable, false);
   });
 
   it('parses W3C datetimes into ISO and ignores anything else', () => {
