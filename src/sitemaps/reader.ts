@@ -125,6 +125,8 @@ export function createSitemapReader(options: SitemapReaderOptions): SitemapReade
     const fetch = fetcherFor(source);
     const keep = urlFilter(source.include, source.exclude);
     const maxUrls = source.maxUrls ?? DEFAULT_MAX_URLS;
+    if (!Number.isInteger(maxUrls) || maxUrls < 1)
+      throw new RangeError(`maxUrls must be a whole number of at least 1 (got ${maxUrls})`);
     const seen = new Set<string>();
     const visited = new Set<string>();
     let given = 0;
