@@ -59,9 +59,9 @@ const pageData = z.object({
   failuresOmitted: count.describe(
     'failed and dead-lettered URLs of the page not listed (see links.failures)',
   ),
-  links: batchLinks.extend({
-    failures: z.url().describe("the batch's failed records (`results?status=failed`)"),
-  }),
+  links: batchLinks
+    .extend({ failures: z.url().describe("the batch's failed records (`results?status=failed`)") })
+    .describe("the batch's links, and its failed records"),
 });
 
 const lowBalanceData = z.object({
@@ -87,7 +87,7 @@ export const EVENT_CATALOGUE = {
       'OmniScrape outage (`outage`, resumes by itself) or its credit cap (`budget`); also when another ' +
       "batch of its account met a 401, 402 or outage. The id's last part counts the batch's pauses.",
     data: batchData.extend({
-      reason: z.enum(PAUSE_REASONS),
+      reason: z.enum(PAUSE_REASONS).describe('why the batch paused'),
       message: z.string().describe('what stopped the batch and what fixes it'),
     }),
   },
