@@ -23,6 +23,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
 import { createBalanceWatcher } from '../alerts/balance-watcher.js';
 import { openEventSink } from '../events/sink.js';
+import type { EventSink } from '../events/types.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
@@ -60,6 +61,8 @@ export interface WorkerProcessDeps {
   connection?: TemporalConnectionSettings;
   /** Injected in tests; built from the config otherwise. */
   api?: OmniScrapeApi & { close?(): Promise<void> };
+  /** Where events are recorded, injected in tests. @default `openEventSink` of the config (src/events/sink.ts) */
+  events?: EventSink;
   /** Where the accounts file's `keyEnv` variables are read. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -103,7 +106,9 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
     prepared && roles.some((r) => r !== 'browser') ? createScrapeMetrics(prepared.registry) : undefined;
   if (prepared) registerFleetGauges(prepared.registry, { client, logger, roles, accounts });
   installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
-  const events = await openEventSink({ config, store, logger });
+  const events = deps.events
+    ? { record: deps.events.record.bind(deps.events), close: () => Promise.resolve() }
+    : await openEventSink({ config, store, logger });
   const balanceWatcher =
     config.LOW_BALANCE_THRESHOLD === undefined
       ? undefined
