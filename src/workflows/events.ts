@@ -5,7 +5,7 @@
  * events in the order they happened even when a pause and a resume are handled at once.
  */
 import type { Priority } from '@temporalio/common';
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities } from '@temporalio/workflow';
 import type { EventActivities } from '../activities/events.js';
 import { eventIds } from '../events/ids.js';
 import type { EventDraft, EventType } from '../events/types.js';
@@ -43,7 +43,11 @@ export class BatchEvents {
   /** Records the drafts after every earlier call; resolves once they are durable. */
   private record(drafts: EventDraft[]): Promise<void> {
     if (!this.enabled || drafts.length === 0) return Promise.resolve();
-    const recorded = this.chain.then(() => this.activities.recordEvents(drafts));
+    // Out of reach of a cancel through Temporal: the batch then ends as cancelled, and what it was
+    // recording still gets recorded.
+    const recorded = this.chain.then(() =>
+      CancellationScope.nonCancellable(() => this.activities.recordEvents(drafts)),
+    );
     this.chain = recorded.catch(() => undefined);
     return recorded;
   }
