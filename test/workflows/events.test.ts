@@ -123,7 +123,7 @@ describe('batch events', () => {
     assert.deepEqual(p0Calls[1], p0Calls[0]);
   });
 
-  it('a cancelled batch records its cancel; a batch whose input ends early records its failure', async () => {
+  it('a cancelled batch (by signal or through Temporal) records its cancel; a batch whose input ends early records its failure', async () => {
     const cancelled = 'ev-cancel';
     const handle = await startPaused(cancelled, [`${stack.demoOrigin}/p/9`], {});
     await sink.waitFor(`${cancelled}.paused.1`);
@@ -134,6 +134,17 @@ describe('batch events', () => {
       ['batch.started', 'batch.paused', 'batch.cancelled'],
     );
     assert.deepEqual(sink.of(cancelled).at(-1)?.data.counts, { succeeded: 0, failed: 1, dead_lettered: 0 });
+
+    // Cancelled through Temporal itself (Web UI, `temporal workflow cancel`): the same events.
+    const viaTemporal = 'ev-cancel-temporal';
+    const other = await startPaused(viaTemporal, [`${stack.demoOrigin}/p/11`], {});
+    await sink.waitFor(`${viaTemporal}.paused.1`);
+    await other.cancel();
+    assert.equal(((await other.result()) as BatchProgress).state, 'cancelled');
+    assert.deepEqual(
+      sink.of(viaTemporal).map((e) => e.id),
+      [`${viaTemporal}.started`, `${viaTemporal}.paused.1`, `${viaTemporal}.cancelled`],
+    );
 
     // Three lines announced, one stored: the page fails, and so does the batch reconciling it.
     const failed = 'ev-failed';
