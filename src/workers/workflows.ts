@@ -1,6 +1,6 @@
 /**
  * The `workflows` role (`scrapeflow worker --queue workflows`): serves task queue `scrapeflow`, the
- * batch and page workflows and their bookkeeping activities (input pages, records, pauses, alerts), so
+ * batch and page workflows and their bookkeeping activities (input pages, records, pauses, events), so
  * that store reads and writes never take an OmniScrape slot and workflow processing scales apart from
  * the scrape workers. It also runs the webhook dispatcher (src/webhooks/dispatcher.ts).
  */
@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
+import { createEventActivities } from '../activities/events.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { startWebhookDispatcher } from '../webhooks/start.js';
 import type { RoleDefinition } from './role.js';
@@ -43,7 +44,7 @@ export const workflowsRole: RoleDefinition = {
     store,
     logger,
     client,
-    alerts,
+    events,
     tracing,
     registry,
   }) {
@@ -54,7 +55,15 @@ export const workflowsRole: RoleDefinition = {
       dataConverter,
       taskQueue: TASK_QUEUES.workflows,
       ...source,
-      activities: createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
+      activities: {
+        ...createControlActivities({ store, logger, client }),
+        ...createEventActivities({
+          events,
+          store,
+          logger,
+          links: { publicUrl: config.SCRAPEFLOW_PUBLIC_URL, uiUrl: config.TEMPORAL_UI_URL },
+        }),
+      },
       interceptors: { ...tracing?.workerOptions.interceptors, ...interceptors },
       sinks: tracing?.workerOptions.sinks ?? DROPPED_SPANS,
       shutdownGraceTime: '30 seconds',
