@@ -152,6 +152,16 @@ describe('webhook delivery', () => {
     assert.equal(receiver.requests, 1);
   });
 
+  it('an endpoint failing for 5 days is disabled at its next failure, and says so', async () => {
+    const { receiver, endpoint, account } = await setUp(() => ({ status: 500 }));
+    const sixDaysAgo = new Date(Date.now() - 6 * 86_400_000).toISOString();
+    await store.updateEndpoint(endpoint.id, { failingSince: sixDaysAgo });
+    await record(account, 'failing', 1);
+    await receiver.waitForRequests(1);
+    await eventually(async () => (await store.getEndpoint(endpoint.id))?.enabled === false);
+    assert.equal((await store.getEndpoint(endpoint.id))?.disabledReason, 'failing');
+  });
+
   it("one subject's events in sequence order, a failed one holding the later ones back", async () => {
     let failedOnce = false;
     const { receiver, account } = await setUp((r) => {
