@@ -39,8 +39,18 @@ import { PLAN_LIMIT, SUITE_TIMEOUT_MS, doneOf, say } from './shared.js';
 const TOTAL = Number(process.env.CHAOS_URLS ?? 2000);
 const PAGE_SIZE = 250;
 const BATCH = 'chaos-webhooks';
-/** Quick first tries, then every 5 s for 500 s: the refusal lasts as long as the batch. */
-const RETRY_DELAYS = ['0', '500', '1000', '2000', '4000', ...Array<string>(100).fill('5000')].join(',');
+/**
+ * Quick first tries, then every 5 s for longer than the suite may run: the refusal lasts as long as the
+ * batch, however slow the machine.
+ */
+const RETRY_DELAYS = [
+  '0',
+  '500',
+  '1000',
+  '2000',
+  '4000',
+  ...Array<string>(SUITE_TIMEOUT_MS / 5000).fill('5000'),
+].join(',');
 const DB_FILE = join(tmpdir(), `scrapeflow-chaos-webhooks-${process.pid}.db`);
 
 let stack: Stack;
