@@ -19,6 +19,7 @@ import * as priority from './priority.js';
 import * as render from './render.js';
 import * as scale from './scale.js';
 import * as throughput from './throughput.js';
+import * as webhooks from './webhooks.js';
 
 interface Benchmark {
   name: string;
@@ -38,6 +39,7 @@ const BENCHMARKS: Benchmark[] = [
   cluster,
   priority,
   history,
+  webhooks,
 ];
 /** Run only when named. */
 const ON_REQUEST: Benchmark[] = [scale];

@@ -246,6 +246,18 @@ export class TokenNotFoundError extends AppError<TokenNotFoundError> {
   readonly code = 'token_not_found';
 }
 
+/** A webhook endpoint id no endpoint has, or one of an account the token may not act on (404 alike). */
+export class WebhookNotFoundError extends AppError<WebhookNotFoundError> {
+  override readonly name = 'WebhookNotFoundError';
+  readonly code = 'webhook_not_found';
+}
+
+/** An event id nothing recorded, or an event of an account the token may not act on (404 alike). */
+export class EventNotFoundError extends AppError<EventNotFoundError> {
+  override readonly name = 'EventNotFoundError';
+  readonly code = 'event_not_found';
+}
+
 /** The embedded dev stack could not start (a bad `--faults` file, a part that failed); the message says which. */
 export class StackStartError extends AppError<StackStartError> {
   override readonly name = 'StackStartError';
@@ -291,6 +303,8 @@ export type AnyAppError =
   | MissingTokenError
   | AccountForbiddenError
   | TokenNotFoundError
+  | WebhookNotFoundError
+  | EventNotFoundError
   | StackStartError
   | ClusterConfigError
   | ClusterStartError
@@ -395,6 +409,16 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   token_not_found: {
     exit: ExitCode.notFound,
     cliMessage: (err) => `${err.message}: see \`scrapeflow tokens list\``,
+  },
+  webhook_not_found: {
+    exit: ExitCode.notFound,
+    cliMessage: (err) => `${err.message}: see \`scrapeflow webhooks list\``,
+    status: 404,
+  },
+  event_not_found: {
+    exit: ExitCode.notFound,
+    cliMessage: (err) => `${err.message}: see \`scrapeflow webhooks deliveries\``,
+    status: 404,
   },
   stack_start: { exit: ExitCode.unavailable },
   cluster_config: { exit: ExitCode.usage },

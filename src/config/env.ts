@@ -126,8 +126,31 @@ const envSchema = z.object({
   SCRAPEFLOW_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
   /** Warn and record an `account.low_balance` event when `balance_after` falls below this many credits. */
   LOW_BALANCE_THRESHOLD: z.coerce.number().min(0).optional(),
-  /** Webhook that receives low-balance and pause alerts. */
+  /**
+   * Shorthand for a webhook endpoint of every account subscribed to `account.low_balance` and
+   * `batch.paused` (src/webhooks/alert-endpoint.ts): signed and delivered like any other endpoint.
+   */
   ALERT_WEBHOOK_URL: z.url().optional(),
+  /**
+   * The `whsec_` secret of ALERT_WEBHOOK_URL's endpoint. Unset: one is generated when the endpoint is
+   * made, and `scrapeflow webhooks rotate-secret <id>` shows a new one. Never logged.
+   */
+  ALERT_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a whsec_ secret (whsec_ and base64 of 24 or more bytes)')
+    .optional(),
+  /**
+   * Hosts, addresses and CIDRs (comma list) webhooks may reach although the SSRF guard refuses them
+   * (loopback, private, link-local, CGNAT, metadata): an internal receiver, or 127.0.0.1 in tests.
+   */
+  SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: z.string().min(1).optional(),
+  /** Deliveries in flight per webhook endpoint, at most, across every dispatcher. @default 4 */
+  SCRAPEFLOW_WEBHOOK_MAX_IN_FLIGHT: intFrom(1, 4),
+  /**
+   * The delays before each try of a webhook delivery, ms, comma-separated (their count is the tries).
+   * @default 0,5000,300000,1800000,7200000,18000000,36000000,36000000 (Svix's schedule)
+   */
+  SCRAPEFLOW_WEBHOOK_RETRY_DELAYS: z.string().min(1).optional(),
   /**
    * TCP port of the worker's Prometheus endpoint (`GET /metrics`: scrapeflow's counters and the Temporal
    * runtime's metrics on one page). Unset: no endpoint. `0`: a free port, printed in the

@@ -15,13 +15,18 @@ export function registerSecret(secret: string | undefined): void {
 
 /** What a scrapeflow API token looks like (src/auth/tokens.ts): removed wherever one shows up. */
 const API_TOKEN_SHAPE = /sft_[A-Za-z0-9_-]{43}/g;
+/** What a webhook signing secret looks like (src/webhooks/manage.ts): removed wherever one shows up. */
+const WEBHOOK_SECRET_SHAPE = /whsec_[A-Za-z0-9+/]{20,}={0,2}/g;
 
 /**
- * Replaces every registered secret, every API token and anything shaped like `apikey=...` with
+ * Replaces every registered secret, every API token and webhook secret, and anything shaped like `apikey=...` with
  * `[REDACTED]`.
  */
 export function redactSecrets(text: string): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('[REDACTED]');
-  return out.replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]').replace(API_TOKEN_SHAPE, '[REDACTED]');
+  return out
+    .replace(/(apikey=)[^&\s"']+/gi, '$1[REDACTED]')
+    .replace(API_TOKEN_SHAPE, '[REDACTED]')
+    .replace(WEBHOOK_SECRET_SHAPE, '[REDACTED]');
 }

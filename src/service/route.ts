@@ -28,6 +28,8 @@ export interface ServiceDeps {
   plan?: number;
   /** The accounts file (SCRAPEFLOW_ACCOUNTS_FILE): batches under a label it does not list are refused. */
   accounts?: AccountsFile;
+  /** SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: hosts and CIDRs webhook endpoints may be at despite the SSRF guard. */
+  webhookAllowHosts?: string;
 }
 
 /** A documented answer: its description; `error` answers carry the `Error` body. */
@@ -51,7 +53,10 @@ export const SCOPES = {
     "a token of the batch's account (or admin): another account's batch answers 404, as one that does not exist",
   start:
     'a token of the account the batch options name (`account`, else `default`), or admin: another account answers 403',
-  accounts: "any valid token: it sees and acts on its accounts' batches only (admin: every account's)",
+  accounts:
+    "any valid token: it sees and acts on its accounts' batches and webhook endpoints only (admin: every account's)",
+  webhook:
+    "a token of the endpoint's account (or admin; an endpoint of every account is an admin's): another's answers 404, as one that does not exist",
 } as const;
 export type Scope = keyof typeof SCOPES;
 
@@ -69,7 +74,7 @@ export function setPrincipal(request: FastifyRequest, principal: Principal): voi
 }
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** What the request's token must be allowed (SCOPES). */
   scope: Scope;
   /** Fastify's path syntax: `:batchId` (the document writes `{batchId}`). */

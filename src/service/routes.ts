@@ -23,6 +23,7 @@ import { boundedLines, boundedUpload, DEFAULT_LIMITS } from './limits.js';
 import { openApiDocument } from './openapi.js';
 import { principalOf, type ResponseDoc, type Route, type ServiceDeps } from './route.js';
 import { batchLinks, scrapeAnswer } from './scrape-answer.js';
+import { WEBHOOK_ROUTES } from './webhook-routes.js';
 import {
   batchParamsSchema,
   listQuerySchema,
@@ -407,4 +408,5 @@ export const ROUTES: readonly Route[] = [
       return reply.code(answer.status).send(answer.body);
     },
   },
+  ...WEBHOOK_ROUTES,
 ];

@@ -10,6 +10,7 @@ import { BATCH_STATES } from '../batch/progress.js';
 import { RESULT_FORMATS } from '../client/results.js';
 import { httpUrl } from '../omniscrape/types.js';
 import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, TERMINAL_STATUSES } from '../store/types.js';
+import { DELIVERY_STATUSES } from '../webhooks/types.js';
 
 /** Longest wait of a single-URL scrape, ms. */
 export const MAX_SCRAPE_WAIT_MS = 60_000;
@@ -106,3 +107,63 @@ export const errorBodySchema = z.object({
   field: z.string().optional().describe('the offending field, as a dotted path'),
   line: z.number().int().optional().describe('the offending line of an uploaded file'),
 });
+
+const endpointId = z
+  .string()
+  .regex(/^ep_[0-9a-f]{16}$/, 'must be a webhook endpoint id (ep_ and 16 hex digits)');
+
+export const webhookParamsSchema = z.object({ webhookId: endpointId });
+export const eventParamsSchema = z.object({ eventId: z.string().min(1).max(300) });
+
+export const addWebhookBodySchema = z
+  .object({
+    url: z.string().min(1).max(2000).describe('https URL of the receiver (http only with allowHttp)'),
+    events: z
+      .array(z.string().min(1).max(100))
+      .max(50)
+      .optional()
+      .describe('event types or patterns such as batch.*; absent: every event'),
+    account: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "the account whose events it receives; absent: the token's one account (admin: every account)",
+      ),
+    description: z.string().max(500).optional(),
+    allowHttp: z.boolean().optional().describe('allow an http URL'),
+  })
+  .strict();
+
+export const patchWebhookBodySchema = z
+  .object({ enabled: z.boolean().describe('false pauses deliveries (they wait), true resumes them') })
+  .strict();
+
+export const rotateSecretBodySchema = z
+  .object({
+    graceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .optional()
+      .describe('how long the old secret still signs, s; default 86400'),
+  })
+  .strict()
+  .nullish();
+
+export const deliveriesQuerySchema = z
+  .object({
+    endpoint: endpointId.optional(),
+    event: z.string().min(1).max(300).optional(),
+    status: z.enum(DELIVERY_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+export const redeliverBodySchema = z
+  .object({
+    endpoint: endpointId.optional().describe('only to this endpoint; default: every one it went to'),
+  })
+  .strict()
+  .nullish();

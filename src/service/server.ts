@@ -62,6 +62,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     plan: config.OMNISCRAPE_PLAN_CONCURRENCY,
     accounts,
     limits: limitsFromConfig(config),
+    ...(config.SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS
+      ? { webhookAllowHosts: config.SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS }
+      : {}),
   });
   const host = options.host ?? '127.0.0.1';
   try {

@@ -134,6 +134,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
           ...(balanceWatcher ? { balanceWatcher } : {}),
           accounts,
           ...(metrics ? { metrics } : {}),
+          ...(prepared ? { registry: prepared.registry } : {}),
           ...(deps.api ? { api: deps.api } : {}),
           ...(tracing ? { tracing } : {}),
         }),

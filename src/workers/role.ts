@@ -16,6 +16,7 @@ import type { PageNotifier } from '../activities/scrape.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import { rateLimitedSignal } from '../workflows/definitions.js';
 import type { Tracing } from '../tracing/index.js';
+import type { Registry } from 'prom-client';
 
 /** What every role gets from the process. */
 export interface RoleContext {
@@ -31,6 +32,8 @@ export interface RoleContext {
   /** Low-balance events, when LOW_BALANCE_THRESHOLD is set. */
   balanceWatcher?: BalanceWatcher;
   metrics?: ScrapeMetrics;
+  /** The process's Prometheus registry, when SCRAPEFLOW_METRICS_PORT is set. */
+  registry?: Registry;
   /** The OmniScrape accounts (keys and plans), loaded once for the scrape and browser roles. */
   accounts: Accounts;
   /** Injected in tests; the scrape role builds it from the config otherwise. */

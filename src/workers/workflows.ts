@@ -2,7 +2,7 @@
  * The `workflows` role (`scrapeflow worker --queue workflows`): serves task queue `scrapeflow`, the
  * batch and page workflows and their bookkeeping activities (input pages, records, pauses, events), so
  * that store reads and writes never take an OmniScrape slot and workflow processing scales apart from
- * the scrape workers.
+ * the scrape workers. It also runs the webhook dispatcher (src/webhooks/dispatcher.ts).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
 import { createEventActivities } from '../activities/events.js';
 import { TASK_QUEUES } from '../workflows/types.js';
+import { startWebhookDispatcher } from '../webhooks/start.js';
 import type { RoleDefinition } from './role.js';
 
 const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
@@ -35,7 +36,18 @@ export function workflowSource():
 export const DROPPED_SPANS = { exporter: { export: { fn: () => undefined } } };
 
 export const workflowsRole: RoleDefinition = {
-  async start({ config, connection, namespace, dataConverter, store, logger, client, events, tracing }) {
+  async start({
+    config,
+    connection,
+    namespace,
+    dataConverter,
+    store,
+    logger,
+    client,
+    events,
+    tracing,
+    registry,
+  }) {
     const { interceptors, ...source } = { interceptors: undefined, ...workflowSource() };
     const worker = await Worker.create({
       connection,
@@ -56,6 +68,13 @@ export const workflowsRole: RoleDefinition = {
       sinks: tracing?.workerOptions.sinks ?? DROPPED_SPANS,
       shutdownGraceTime: '30 seconds',
     });
-    return { workers: [worker], info: { queues: [TASK_QUEUES.workflows] } };
+    // Webhook deliveries from the store's outbox: every deployment runs a workflows worker, so every
+    // deployment delivers (src/webhooks/dispatcher.ts); apart from the workflows, which only record.
+    const dispatcher = startWebhookDispatcher({ config, store, logger, ...(registry ? { registry } : {}) });
+    return {
+      workers: [worker],
+      info: { queues: [TASK_QUEUES.workflows], webhooks: Boolean(dispatcher) },
+      close: async () => dispatcher?.stop(),
+    };
   },
 };

@@ -19,6 +19,8 @@ import { ROUTES } from '../../src/service/routes.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { writeAccountsFile } from '../support/accounts-file.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { webhookStoreOf } from '../../src/webhooks/store.js';
 
 type Who = 'none' | 'wrong' | 'other' | 'own' | 'admin';
 const ENV_ADMIN = 'scopes-test-admin-token-0123456789abcdef';
@@ -35,6 +37,7 @@ const tokens: Record<Who, string | undefined> = {
   own: undefined,
   admin: undefined,
 };
+let receiver: WebhookReceiver;
 let acmeToken: string;
 let globexToken: string;
 /** Routes a case below has called, as `METHOD url` of the route table. */
@@ -69,7 +72,9 @@ before(async () => {
     token: ENV_ADMIN,
     logger: pino({ level: 'silent' }),
     accounts,
+    webhookAllowHosts: '127.0.0.1',
   });
+  receiver = await startWebhookReceiver();
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 
   const start = (batchId: string, account: string, pages: number[]) =>
@@ -98,6 +103,7 @@ before(async () => {
   );
 });
 after(async () => {
+  await receiver?.close();
   await app?.close();
   await stack?.stop();
 });
@@ -134,14 +140,14 @@ async function call(
   return { status: res.status, json, text };
 }
 
-/** Calls `route` (its table url, `:batchId` filled with `batchId`) as `who`, and notes it covered. */
+/** Calls `route` (its table url, its parameter (`:batchId`, `:webhookId`) filled with `id`) as `who`, and notes it covered. */
 function callRoute(who: Who, method: string, url: string, batchId: string, body?: unknown, type?: string) {
   assert.ok(
     ROUTES.some((r) => r.method === method && r.url === url.split('?')[0]),
     `${method} ${url} is a route`,
   );
   covered.add(`${method} ${url.split('?')[0]}`);
-  return call(who, method, url.replace(':batchId', batchId), body, type);
+  return call(who, method, url.replace(/:\w+/, batchId), body, type);
 }
 
 const acmeUrl = (n: number) => `${stack.demoOrigin}/p/${n}`;
@@ -277,6 +283,102 @@ describe('scopes: every route × {no token, wrong token, other account, own acco
     assert.equal(redrive.json.account, 'globex');
   });
 
+  it("webhooks: a token sees and acts on its accounts' endpoints only; another's is 404 as a missing one", async () => {
+    const add = (who: Who, body: Record<string, unknown>) =>
+      callRoute(who, 'POST', '/v1/webhooks', '', { url: receiver.url, allowHttp: true, ...body });
+    const own = await add('own', {});
+    assert.equal(own.status, 201, own.text);
+    assert.equal(own.json.account, 'acme', "a scoped token's one account");
+    assert.match(String(own.json.secret), /^whsec_/);
+    const forbidden = await add('other', { account: 'acme' });
+    assert.equal(forbidden.status, 403, forbidden.text);
+    assert.equal(forbidden.json.error, 'account_forbidden');
+    const global = await add('admin', {});
+    assert.equal(global.status, 201);
+    assert.equal(global.json.account, undefined, "an admin's endpoint without account: every account's");
+    const acmeHook = String(own.json.id);
+    const globalHook = String(global.json.id);
+    const listed = async (who: Who) =>
+      (
+        (await callRoute(who, 'GET', '/v1/webhooks', '')).json.endpoints as Array<{
+          id: string;
+          secretPrefix: string;
+        }>
+      )
+        .map((e) => e.id)
+        .sort();
+    assert.deepEqual(await listed('own'), [acmeHook]);
+    assert.deepEqual(await listed('other'), []);
+    assert.deepEqual(await listed('admin'), [acmeHook, globalHook].sort());
+    const listing = (await callRoute('admin', 'GET', '/v1/webhooks', '')).text;
+    assert.ok(!listing.includes(String(own.json.secret)), 'list shows a prefix, never the secret');
+
+    const missing = 'ep_0000000000000000';
+    const cases: Array<[string, string, unknown, number]> = [
+      ['GET', '/v1/webhooks/:webhookId', undefined, 200],
+      ['PATCH', '/v1/webhooks/:webhookId', { enabled: false }, 200],
+      ['PATCH', '/v1/webhooks/:webhookId', { enabled: true }, 200],
+      ['POST', '/v1/webhooks/:webhookId/rotate-secret', { graceSeconds: 60 }, 200],
+      ['POST', '/v1/webhooks/:webhookId/test', undefined, 200],
+    ];
+    for (const [method, url, body, expected] of cases) {
+      const other = await callRoute('other', method, url, acmeHook, body);
+      const none = await callRoute('other', method, url, missing, body);
+      assert.equal(other.status, 404, `other ${method} ${url}: ${other.text}`);
+      assert.equal(other.text.replace(acmeHook, missing), none.text, 'nothing tells them apart');
+      assert.equal(
+        (await callRoute('own', method, url, globalHook, body)).status,
+        404,
+        "a scoped token and every account's endpoint",
+      );
+      for (const who of ['own', 'admin'] as const) {
+        const res = await callRoute(who, method, url, acmeHook, body);
+        assert.equal(res.status, expected, `${who} ${method} ${url}: ${res.text}`);
+      }
+    }
+    assert.ok(receiver.requests >= 2, 'the pings arrived');
+
+    // Deliveries and redelivery of an acme event: the other account sees nothing and gets 404.
+    await webhookStoreOf(stack.store)!.record(
+      [
+        {
+          id: 'acme-done.custom',
+          type: 'batch.completed',
+          account: 'acme',
+          subject: 'acme-done-x',
+          data: {},
+        },
+      ],
+      new Date(),
+    );
+    const deliveries = async (who: Who) =>
+      (
+        (await callRoute(who, 'GET', '/v1/webhooks/deliveries?event=acme-done.custom', '')).json
+          .deliveries as Array<{
+          endpointId: string;
+        }>
+      )
+        .map((d) => d.endpointId)
+        .sort();
+    assert.deepEqual(await deliveries('own'), [acmeHook]);
+    assert.deepEqual(await deliveries('other'), []);
+    assert.deepEqual(await deliveries('admin'), [acmeHook, globalHook].sort());
+    const redeliver = (who: Who, body?: unknown) =>
+      callRoute(who, 'POST', '/v1/events/:eventId/redeliver', 'acme-done.custom', body ?? {});
+    assert.equal((await redeliver('other')).status, 404);
+    const mine = await redeliver('own');
+    assert.equal(mine.status, 202, mine.text);
+    assert.deepEqual(mine.json.endpoints, [acmeHook]);
+    assert.equal((await redeliver('admin', { endpoint: globalHook })).status, 202);
+
+    const del = (who: Who, id: string) => callRoute(who, 'DELETE', '/v1/webhooks/:webhookId', id);
+    assert.equal((await del('other', acmeHook)).status, 404);
+    assert.equal((await del('own', globalHook)).status, 404);
+    assert.equal((await del('own', acmeHook)).status, 204);
+    assert.equal((await del('admin', globalHook)).status, 204);
+    assert.deepEqual(await listed('admin'), []);
+  });
+
   it('every route of the table was called by the cases above', () => {
     const all = ROUTES.map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(
@@ -293,7 +395,7 @@ describe('scopes: every route × {no token, wrong token, other account, own acco
       >;
     };
     for (const route of ROUTES) {
-      const op = doc.paths[route.url.replace(':batchId', '{batchId}')]?.[route.method.toLowerCase()];
+      const op = doc.paths[route.url.replace(/:(\w+)/g, '{$1}')]?.[route.method.toLowerCase()];
       assert.equal(op?.['x-scrapeflow-scope'], route.scope, route.url);
       if (route.scope === 'start') assert.ok(op?.responses['403'], `${route.url} documents 403`);
     }

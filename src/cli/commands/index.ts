@@ -13,6 +13,7 @@ import { registerServe } from './serve.js';
 import { registerStart } from './start.js';
 import { registerStatus } from './status.js';
 import { registerTokens } from './tokens.js';
+import { registerWebhooks } from './webhooks.js';
 import { registerWorker } from './worker.js';
 
 /** Each entry adds one subcommand to the program. */
@@ -44,6 +45,7 @@ export function commands(devkit?: DevkitCommands): RegisterCommand[] {
     registerWorker,
     registerServe,
     registerTokens,
+    registerWebhooks,
     registerCluster,
     registerCodecServer,
     fromDevkit('dev'),

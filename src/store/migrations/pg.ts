@@ -162,4 +162,65 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'webhooks: endpoints, the event outbox, deliveries and their attempts',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_webhook_endpoints (
+        id              text        PRIMARY KEY,
+        url             text        NOT NULL,
+        account         text,
+        events          text[]      NOT NULL DEFAULT '{}',
+        description     text,
+        allow_http      boolean     NOT NULL DEFAULT false,
+        enabled         boolean     NOT NULL DEFAULT true,
+        disabled_reason text,
+        disabled_at     timestamptz,
+        failing_since   timestamptz,
+        secrets         jsonb       NOT NULL,
+        created_at      timestamptz NOT NULL
+      );
+      CREATE TABLE ${p}scrapeflow_events (
+        id          text        PRIMARY KEY,
+        type        text        NOT NULL,
+        account     text        NOT NULL,
+        subject     text        NOT NULL,
+        sequence    integer     NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        body        text        NOT NULL,
+        UNIQUE (subject, sequence)
+      );
+      CREATE TABLE ${p}scrapeflow_deliveries (
+        event_id        text        NOT NULL,
+        endpoint_id     text        NOT NULL,
+        subject         text        NOT NULL,
+        sequence        integer     NOT NULL,
+        status          text        NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts        integer     NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz,
+        lease_holder    text,
+        lease_until     timestamptz,
+        last_status     integer,
+        last_error      text,
+        last_latency_ms integer,
+        created_at      timestamptz NOT NULL,
+        PRIMARY KEY (event_id, endpoint_id)
+      );
+      CREATE INDEX scrapeflow_deliveries_due ON ${p}scrapeflow_deliveries (endpoint_id, next_attempt_at)
+        WHERE status = 'pending';
+      CREATE INDEX scrapeflow_deliveries_order ON ${p}scrapeflow_deliveries (endpoint_id, subject, sequence)
+        WHERE status = 'pending';
+      CREATE TABLE ${p}scrapeflow_delivery_attempts (
+        id              bigserial   PRIMARY KEY,
+        event_id        text        NOT NULL,
+        endpoint_id     text        NOT NULL,
+        at              timestamptz NOT NULL,
+        status          integer,
+        error           text,
+        latency_ms      integer     NOT NULL,
+        next_attempt_at timestamptz
+      );
+      CREATE INDEX scrapeflow_delivery_attempts_of ON ${p}scrapeflow_delivery_attempts (event_id, endpoint_id, id);
+    `,
+  },
 ];
