@@ -45,7 +45,7 @@ export interface SitemapReadStats {
   urls: number;
   /** URLs met again (in the same or another file) and given out only once. */
   duplicates: number;
-  /** URLs the include/exclude globs dropped. */
+  /** URLs the include/exclude globs dropped (each time one is met: dropped URLs are not remembered). */
   filtered: number;
   /** `<loc>`s that are not absolute http(s) URLs. */
   invalid: number;
@@ -165,15 +165,17 @@ export function createSitemapReader(options: SitemapReaderOptions): SitemapReade
           stats.invalid += 1;
           continue;
         }
+        // The globs first: only URLs given out are remembered, so memory stays bounded by maxUrls
+        // however many URLs the sitemaps list that the globs drop.
+        if (!keep(href)) {
+          stats.filtered += 1;
+          continue;
+        }
         if (seen.has(href)) {
           stats.duplicates += 1;
           continue;
         }
         seen.add(href);
-        if (!keep(href)) {
-          stats.filtered += 1;
-          continue;
-        }
         const lastmod = parseLastmod(entry.lastmod);
         given += 1;
         stats.urls += 1;

@@ -181,6 +181,20 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     await reader.close();
   });
 
+  it('remembers only the URLs it gives out: one the globs drop counts as filtered each time it is met', async () => {
+    const reader = createSitemapReader({ logger });
+    const entries = await collect(reader, {
+      urls: [at('/sitemaps/test/mixed.xml')],
+      fetch: 'direct',
+      exclude: [at('/p/1')],
+    });
+    assert.equal(entries.length, 4);
+    const stats = reader.stats();
+    assert.equal(stats.filtered, 2, '/p/1 is listed twice');
+    assert.equal(stats.duplicates, 0);
+    await reader.close();
+  });
+
   it('refuses malformed XML, a DOCTYPE (entities, XXE), a 404 and a non-sitemap, naming the URL', async () => {
     const viaApi = createSitemapReader({ logger, api: client });
     for (const reader of [direct, viaApi]) {
