@@ -15,7 +15,7 @@ import {
 } from '../../devkit/demo-site/index.js';
 import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { sitemapFailure } from '../../src/activities/failures.js';
-import { isAppError, SitemapError, type SitemapProblem } from '../../src/errors.js';
+import { ERROR_ANSWERS, isAppError, SitemapError, type SitemapProblem } from '../../src/errors.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
 import {
@@ -242,6 +242,19 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
       }),
     );
     assert.equal(passing.nonRetryable, false);
+  });
+
+  it("answers a SitemapError without the URL's credentials in its HTTP body", () => {
+    const err = new SitemapError('sitemap https://***@x.example/s.xml: bad', {
+      url: 'https://u:p@x.example/s.xml',
+      problem: 'malformed',
+      retryable: false,
+    });
+    assert.deepEqual(ERROR_ANSWERS.sitemap_invalid.body?.(err), {
+      field: 'sitemap',
+      url: 'https://***@x.example/s.xml',
+      problem: 'malformed',
+    });
   });
 
   it('parses W3C datetimes into ISO and ignores anything else', () => {
