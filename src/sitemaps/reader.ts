@@ -9,6 +9,7 @@ import { ConfigError, SitemapError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { withoutCredentials } from '../logging/url-credentials.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
+import { MAX_URL_LENGTH } from '../omniscrape/types.js';
 import { DEFAULT_ACCOUNT } from '../config/accounts.js';
 import { directFetcher, omniscrapeFetcher, type DirectFetchOptions, type SitemapFetcher } from './fetch.js';
 import { parseLastmod } from './lastmod.js';
@@ -64,11 +65,15 @@ export interface SitemapReader {
   close(): Promise<void>;
 }
 
-/** An absolute http(s) URL's normal form, or undefined. */
+/**
+ * An absolute http(s) URL's normal form, or undefined. One longer than a batch takes is invalid here,
+ * skipped like any other: otherwise the input check would refuse the whole sitemap for it.
+ */
 function httpHref(value: string): string | undefined {
   try {
     const url = new URL(value.trim());
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+    const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.href.length <= MAX_URL_LENGTH;
+    return ok ? url.href : undefined;
   } catch {
     return undefined;
   }

@@ -161,7 +161,7 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     await reader.close();
   });
 
-  it('gives each URL once, http(s) only, and drops invalid lastmods', async () => {
+  it('gives each URL once, http(s) only and at most 8192 characters, and drops invalid lastmods', async () => {
     const reader = createSitemapReader({ logger });
     const entries = await collect(reader, {
       urls: [at('/sitemaps/test/mixed.xml'), at('/sitemaps/test/mixed.xml')],
@@ -176,7 +176,11 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     ]);
     const stats = reader.stats();
     assert.equal(stats.duplicates, 1);
-    assert.equal(stats.invalid, 4, 'a relative URL, ftp:, javascript:, an empty loc');
+    assert.equal(
+      stats.invalid,
+      5,
+      'a relative URL, ftp:, javascript:, an empty loc, one over 8192 characters',
+    );
     assert.equal(stats.files, 1, 'a sitemap named twice is read once');
     await reader.close();
   });
