@@ -8,6 +8,7 @@
  * behaviour and record outcomes, never an answer to a person. Errors a module throws and catches itself
  * (a store's `InputExistsError`, a browser step's `StepFailed`) stay with that module.
  */
+import { withoutCredentials } from './logging/url-credentials.js';
 
 /** The data fields of the error class `E`. */
 type Fields<E> = Omit<E, keyof Error | 'code'>;
@@ -374,7 +375,8 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   sitemap_invalid: {
     exit: ExitCode.usage,
     status: 422,
-    body: (err) => ({ field: 'sitemap', url: err.url, problem: err.problem }),
+    // The URL as the message shows it: `user:pass@` in a sitemap URL is a secret.
+    body: (err) => ({ field: 'sitemap', url: withoutCredentials(err.url), problem: err.problem }),
   },
   batch_id_taken: {
     exit: ExitCode.batchIdTaken,

@@ -122,8 +122,9 @@ function externalEntity(origin: string): string {
 }
 
 /**
- * What a reader must filter: duplicates, a relative URL, non-http(s) schemes, an empty `<loc>`, and
- * lastmods in every shape (date, datetime with offset, invalid).
+ * What a reader must filter: duplicates, a relative URL, non-http(s) schemes, an empty `<loc>`, a URL
+ * longer than a batch takes (8192 characters), and lastmods in every shape (date, datetime with
+ * offset, invalid).
  */
 function mixed(origin: string): string {
   return urlset([
@@ -137,6 +138,7 @@ function mixed(origin: string): string {
     { loc: `${origin}/p/5`, lastmod: 'yesterday' },
     { loc: `${origin}/p/6`, lastmod: '2025-13-45' },
     { loc: `${origin}/p/7?a=1&b=2` },
+    { loc: `${origin}/p/8?q=${'x'.repeat(8200)}` },
   ]);
 }
 

@@ -13,9 +13,12 @@ export type ScrapeMode = (typeof SCRAPE_MODES)[number];
 export type MethodUsed = 'fast' | 'js_rendering';
 
 /** Only http(s) URLs are scrapeable. */
+/** The longest URL a batch takes, in characters. */
+export const MAX_URL_LENGTH = 8192;
+
 export const httpUrl = z
   .string({ error: 'must be a string' })
-  .max(8192, 'is longer than 8192 characters')
+  .max(MAX_URL_LENGTH, `is longer than ${MAX_URL_LENGTH} characters`)
   .refine((value) => {
     try {
       const url = new URL(value);

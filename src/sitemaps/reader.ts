@@ -9,6 +9,7 @@ import { ConfigError, SitemapError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { withoutCredentials } from '../logging/url-credentials.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
+import { MAX_URL_LENGTH } from '../omniscrape/types.js';
 import { DEFAULT_ACCOUNT } from '../config/accounts.js';
 import { directFetcher, omniscrapeFetcher, type DirectFetchOptions, type SitemapFetcher } from './fetch.js';
 import { parseLastmod } from './lastmod.js';
@@ -45,7 +46,7 @@ export interface SitemapReadStats {
   urls: number;
   /** URLs met again (in the same or another file) and given out only once. */
   duplicates: number;
-  /** URLs the include/exclude globs dropped. */
+  /** URLs the include/exclude globs dropped (each time one is met: dropped URLs are not remembered). */
   filtered: number;
   /** `<loc>`s that are not absolute http(s) URLs. */
   invalid: number;
@@ -64,11 +65,15 @@ export interface SitemapReader {
   close(): Promise<void>;
 }
 
-/** An absolute http(s) URL's normal form, or undefined. */
+/**
+ * An absolute http(s) URL's normal form, or undefined. One longer than a batch takes is invalid here,
+ * skipped like any other: otherwise the input check would refuse the whole sitemap for it.
+ */
 function httpHref(value: string): string | undefined {
   try {
     const url = new URL(value.trim());
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+    const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.href.length <= MAX_URL_LENGTH;
+    return ok ? url.href : undefined;
   } catch {
     return undefined;
   }
@@ -165,15 +170,17 @@ export function createSitemapReader(options: SitemapReaderOptions): SitemapReade
           stats.invalid += 1;
           continue;
         }
+        // The globs first: only URLs given out are remembered, so memory stays bounded by maxUrls
+        // however many URLs the sitemaps list that the globs drop.
+        if (!keep(href)) {
+          stats.filtered += 1;
+          continue;
+        }
         if (seen.has(href)) {
           stats.duplicates += 1;
           continue;
         }
         seen.add(href);
-        if (!keep(href)) {
-          stats.filtered += 1;
-          continue;
-        }
         const lastmod = parseLastmod(entry.lastmod);
         given += 1;
         stats.urls += 1;

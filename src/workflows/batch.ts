@@ -52,6 +52,7 @@ import { taskPriority } from './priority.js';
 import { ConcurrencyShares } from './shares.js';
 import { addTotals } from './totals.js';
 import {
+  LATE_SIGNALS_PATCH,
   OPTIONS_BY_VERSION_PATCH,
   TASK_QUEUES,
   pageWorkflowId,
@@ -139,6 +140,8 @@ class BatchRun {
   /** Workflow time of the last resume (ms): a page's 401/402 from before it is stale. */
   lastResumeAt: number | undefined;
   probing = false;
+  /** Set once the batch took its end state (`finish`): from then on a pause or resume is too late. */
+  ending = false;
   /** Outage probes run so far (their activity ids). */
   probes = 0;
   /** The last wait of the probe that resumed the batch, and when it did (workflow time, ms). */
@@ -212,8 +215,14 @@ class BatchRun {
     return left !== undefined ? { allowance: left } : undefined;
   }
 
+  /** A pause or resume that came after the batch took its end state: ignored (`LATE_SIGNALS_PATCH`). */
+  tooLate(): boolean {
+    return this.ending && patched(LATE_SIGNALS_PATCH);
+  }
+
   async pause(reason: PauseReason, spreadToAccount: boolean): Promise<void> {
     if (this.cancelled || this.paused) return; // the first reason sticks: a manual pause stays manual
+    if (this.tooLate()) return;
     this.paused = true;
     this.setState('paused', reason);
     if (spreadToAccount) this.accountPause = reason;
@@ -224,7 +233,7 @@ class BatchRun {
   }
 
   async resume(): Promise<void> {
-    if (this.cancelled) return;
+    if (this.cancelled || this.tooLate()) return;
     // Remembered even when not paused: a page's 401/402 report may still be on its way.
     this.lastResumeAt = Date.now();
     const pausedFor = this.paused ? this.progress.pauseReason : undefined;
@@ -509,6 +518,8 @@ class BatchRun {
     if (this.cancelled) await this.cancelAll();
     await this.recordDuplicates();
     const { progress } = this;
+    // Its end is recorded below (an activity): a pause or resume meanwhile must not undo this state.
+    this.ending = true;
     this.setState(this.cancelled ? 'cancelled' : 'completed');
     upsertSearchAttributes(countAttributes(progress.counts));
     progress.endedAt = new Date().toISOString();

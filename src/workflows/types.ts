@@ -58,6 +58,13 @@ export type StatusCounts = Record<TerminalStatus, number>;
 /** The patch that sends URL activities their options' version instead of the options. */
 export const OPTIONS_BY_VERSION_PATCH = 'options-by-version';
 
+/**
+ * The patch that makes a pause or resume arriving while the batch records its end (`batch.completed`)
+ * change nothing: before it, such a signal turned the finished batch's result and search attributes
+ * back to `paused` or `running`.
+ */
+export const LATE_SIGNALS_PATCH = 'late-signals-ignored';
+
 export interface BatchWorkflowInput {
   batchId: string;
   options: BatchOptions;

@@ -15,7 +15,7 @@ import {
 } from '../../devkit/demo-site/index.js';
 import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { sitemapFailure } from '../../src/activities/failures.js';
-import { isAppError, SitemapError, type SitemapProblem } from '../../src/errors.js';
+import { ERROR_ANSWERS, isAppError, SitemapError, type SitemapProblem } from '../../src/errors.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { OmniScrapeClient } from '../../src/omniscrape/client.js';
 import {
@@ -161,7 +161,7 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     await reader.close();
   });
 
-  it('gives each URL once, http(s) only, and drops invalid lastmods', async () => {
+  it('gives each URL once, http(s) only and at most 8192 characters, and drops invalid lastmods', async () => {
     const reader = createSitemapReader({ logger });
     const entries = await collect(reader, {
       urls: [at('/sitemaps/test/mixed.xml'), at('/sitemaps/test/mixed.xml')],
@@ -176,8 +176,26 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     ]);
     const stats = reader.stats();
     assert.equal(stats.duplicates, 1);
-    assert.equal(stats.invalid, 4, 'a relative URL, ftp:, javascript:, an empty loc');
+    assert.equal(
+      stats.invalid,
+      5,
+      'a relative URL, ftp:, javascript:, an empty loc, one over 8192 characters',
+    );
     assert.equal(stats.files, 1, 'a sitemap named twice is read once');
+    await reader.close();
+  });
+
+  it('remembers only the URLs it gives out: one the globs drop counts as filtered each time it is met', async () => {
+    const reader = createSitemapReader({ logger });
+    const entries = await collect(reader, {
+      urls: [at('/sitemaps/test/mixed.xml')],
+      fetch: 'direct',
+      exclude: [at('/p/1')],
+    });
+    assert.equal(entries.length, 4);
+    const stats = reader.stats();
+    assert.equal(stats.filtered, 2, '/p/1 is listed twice');
+    assert.equal(stats.duplicates, 0);
     await reader.close();
   });
 
@@ -228,6 +246,19 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
       }),
     );
     assert.equal(passing.nonRetryable, false);
+  });
+
+  it("answers a SitemapError without the URL's credentials in its HTTP body", () => {
+    const err = new SitemapError('sitemap https://***@x.example/s.xml: bad', {
+      url: 'https://u:p@x.example/s.xml',
+      problem: 'malformed',
+      retryable: false,
+    });
+    assert.deepEqual(ERROR_ANSWERS.sitemap_invalid.body?.(err), {
+      field: 'sitemap',
+      url: 'https://***@x.example/s.xml',
+      problem: 'malformed',
+    });
   });
 
   it('parses W3C datetimes into ISO and ignores anything else', () => {

@@ -22,6 +22,11 @@ export interface MemoryEventSink extends EventSink {
    * had them): the activity's retry records them again.
    */
   failAfterRecording(id: string): void;
+  /**
+   * The first call that holds `id` records its drafts, then waits until the returned function is called
+   * (a slow store): the emitter stays in its record meanwhile.
+   */
+  hold(id: string): () => void;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,7 @@ export function memoryEventSink(): MemoryEventSink {
   const recorded = new EventEmitter();
   let failures = 0;
   const failAfter = new Set<string>();
+  const holds = new Map<string, Promise<void>>();
   const distinct = () => {
     const seen = new Map<string, EventDraft>();
     for (const d of calls) if (!seen.has(d.id)) seen.set(d.id, d);
@@ -50,6 +56,12 @@ export function memoryEventSink(): MemoryEventSink {
       }
       const crash = drafts.find((d) => failAfter.delete(d.id));
       if (crash) return Promise.reject(new Error(`worker lost after recording ${crash.id} (test)`));
+      const held = drafts.find((d) => holds.has(d.id));
+      if (held) {
+        const released = holds.get(held.id)!;
+        holds.delete(held.id);
+        return released;
+      }
       return Promise.resolve();
     },
     async waitFor(id, timeoutMs = 60_000) {
@@ -63,6 +75,11 @@ export function memoryEventSink(): MemoryEventSink {
     },
     failAfterRecording(id) {
       failAfter.add(id);
+    },
+    hold(id) {
+      let release!: () => void;
+      holds.set(id, new Promise<void>((resolve) => (release = resolve)));
+      return () => release();
     },
     close: () => Promise.resolve(),
   };

@@ -15,10 +15,10 @@ import { checkEventData } from '../../src/events/catalogue.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { plainConnection } from '../../src/temporal/connection.js';
 import { startWorkers, type RunningWorker } from '../../src/workers/process.js';
-import { pauseSignal } from '../../src/workflows/definitions.js';
+import { pauseSignal, resumeSignal } from '../../src/workflows/definitions.js';
 import { TASK_QUEUES, type BatchProgress } from '../../src/workflows/types.js';
 import { memoryEventSink } from '../support/event-sink.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
 
 const PUBLIC_URL = 'https://scrapeflow.example.test';
 let stack: Stack;
@@ -164,6 +164,36 @@ describe('batch events', () => {
       ],
     );
     assert.match(String(events[1]?.data.error), /input of batch ev-failed ends at/);
+  });
+
+  it('a pause and a resume that come while the batch records its end change nothing: it ends completed', async () => {
+    const batchId = 'ev-late-signals';
+    const release = sink.hold(`${batchId}.completed`);
+    const total = await stack.store.putInput(batchId, [{ url: `${stack.demoOrigin}/p/12` }]);
+    const handle = await stack.client.workflow.start('batchWorkflow', {
+      workflowId: batchId,
+      taskQueue: TASK_QUEUES.workflows,
+      args: [{ batchId, options: parseBatchOptions({ mode: 'fast' }), total }],
+    });
+    await sink.waitFor(`${batchId}.completed`);
+    await handle.signal(pauseSignal, { reason: 'manual' });
+    await handle.signal(resumeSignal);
+    // Both signals handled (a workflow task completed after the last) while the record is held.
+    await eventually(
+      async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const signalled = events.findLastIndex((e) => e.workflowExecutionSignaledEventAttributes);
+        return events.slice(signalled + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+      },
+      { what: 'the late signals handled' },
+    );
+    release();
+    const final = (await handle.result()) as BatchProgress;
+    assert.equal(final.state, 'completed');
+    assert.deepEqual(
+      sink.of(batchId).map((e) => e.type),
+      ['batch.started', 'batch.page.completed', 'batch.completed'],
+    );
   });
 
   it('every recorded draft matches its type in the catalogue', () => {
