@@ -53,6 +53,7 @@ import { ConcurrencyShares } from './shares.js';
 import { addTotals } from './totals.js';
 import {
   LATE_SIGNALS_PATCH,
+  EVENTS_SETTLED_PATCH,
   OPTIONS_BY_VERSION_PATCH,
   TASK_QUEUES,
   pageWorkflowId,
@@ -593,6 +594,9 @@ async function runBatch(run: BatchRun): Promise<BatchProgress> {
       if (workflowInfo().continueAsNewSuggested) {
         if (run.shares.running > 0) continue;
         await condition(allHandlersFinished);
+        // A resume made by the outage probe (no handler) may still be recording: the next run would
+        // not record it again, and its sequence would have a gap.
+        if (patched(EVENTS_SETTLED_PATCH)) await run.events.settled();
         return await continueAsNew<typeof batchWorkflow>(run.next());
       }
       while (run.canStartPage()) await run.startPage(run.nextPage++);

@@ -52,6 +52,11 @@ export class BatchEvents {
     return recorded;
   }
 
+  /** Resolves once every record called so far has settled (before the run continues as new). */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
   private draft(type: EventType, id: string, data: Record<string, unknown>): EventDraft {
     const { batchId, account } = this.batch;
     return { id, type, account, subject: batchId, data: { batchId, account, ...data } };

@@ -65,6 +65,9 @@ export const OPTIONS_BY_VERSION_PATCH = 'options-by-version';
  */
 export const LATE_SIGNALS_PATCH = 'late-signals-ignored';
 
+/** The batch waits for the events it is recording before it continues as new. */
+export const EVENTS_SETTLED_PATCH = 'events-settled-before-continue-as-new';
+
 export interface BatchWorkflowInput {
   batchId: string;
   options: BatchOptions;
