@@ -9,7 +9,12 @@ import { Deduper } from '../batch/dedupe.js';
 import { stepsSchema, type StepInput } from '../batch/steps.js';
 import { canAct, type Principal } from '../auth/principal.js';
 import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
-import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore, type UrlItem } from '../store/types.js';
+import {
+  MAX_BATCH_ID_LENGTH,
+  USER_BATCH_ID_PATTERN,
+  type ResultStore,
+  type UrlItem,
+} from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
 import { clientAddress } from './temporal.js';
@@ -125,7 +130,7 @@ export async function startBatch(
   // Scopes the URLs' OmniScrape idempotency keys to this one start (see src/activities/scrape.ts).
   options.idempotencyScope = randomBytes(16).toString('hex');
   const batchId = request.batchId ?? newBatchId();
-  if (!BATCH_ID_PATTERN.test(batchId)) {
+  if (!USER_BATCH_ID_PATTERN.test(batchId)) {
     throw new ValidationError(
       `batchId: ${JSON.stringify(batchId.slice(0, 200))} must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, ` +
         '".", "_" or "-", starting with a letter or digit',
