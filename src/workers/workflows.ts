@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
+import { createMonitorActivities } from '../activities/monitors.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import type { RoleDefinition } from './role.js';
 
@@ -42,7 +43,10 @@ export const workflowsRole: RoleDefinition = {
       dataConverter,
       taskQueue: TASK_QUEUES.workflows,
       ...source,
-      activities: createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
+      activities: {
+        ...createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
+        ...createMonitorActivities({ store, logger, client }),
+      },
       interceptors: { ...tracing?.workerOptions.interceptors, ...interceptors },
       sinks: tracing?.workerOptions.sinks ?? DROPPED_SPANS,
       shutdownGraceTime: '30 seconds',
