@@ -174,6 +174,7 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
           heartbeat(done);
           await testHold(done);
         },
+        onRecord: () => heartbeat(),
         cancelled: ctx.cancellationSignal,
       });
     },
@@ -190,15 +191,16 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
 export type MonitorActivities = ReturnType<typeof createMonitorActivities>;
 
 /**
- * Test hook: with SCRAPEFLOW_TEST_HOLD_TRACKING set to a file path, change tracking writes that file
- * after its first chunk and then waits until its process is killed, so a test can kill the workflows
- * worker at a known point of a run's change computation. Unset in every real deployment.
+ * Test hook: with SCRAPEFLOW_TEST_HOLD_TRACKING set to a path and `<path>.armed` present, change
+ * tracking writes `<path>` after its first chunk and then waits until its process is killed, so a test
+ * can kill the workflows worker at a known point of a run's change computation. Held once (`<path>`
+ * stays, so the retry runs through). Unset in every real deployment.
  */
 async function testHold(done: number): Promise<void> {
   const path = process.env.SCRAPEFLOW_TEST_HOLD_TRACKING;
   if (!path || done === 0) return;
-  const { writeFile, stat } = await import('node:fs/promises');
-  // Held once: the file stays after the kill, so the retry on another worker runs through.
+  const { stat, writeFile } = await import('node:fs/promises');
+  if (!(await stat(`${path}.armed`).catch(() => undefined))) return;
   if (await stat(path).catch(() => undefined)) return;
   await writeFile(path, String(process.pid));
   await new Promise<never>(() => undefined);

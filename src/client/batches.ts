@@ -58,7 +58,7 @@ export interface StartContext {
 }
 
 /** Refuses an account label the accounts file does not list (`ValidationError` on `account`). */
-function checkAccount(account: string, file: AccountsFile | undefined): void {
+export function checkAccount(account: string, file: AccountsFile | undefined): void {
   if (!file || isKnownLabel(file, account)) return;
   const known = [DEFAULT_ACCOUNT, ...Object.keys(file.entries)].join(', ');
   throw new ValidationError(

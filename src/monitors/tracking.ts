@@ -24,8 +24,10 @@ export interface TrackRunOptions {
   monitors: MonitorStore;
   spec: MonitorSpec;
   run: { name: string; batchId: string; scheduledAt: string };
-  /** After each chunk is written, with the URLs done so far (heartbeats). */
+  /** After each chunk is written, with the URLs done so far. */
   onChunk?: (done: number) => Promise<void>;
+  /** After each URL (a heartbeat: the SDK throttles them), so a dead worker is noticed soon. */
+  onRecord?: () => void;
   cancelled?: AbortSignal;
   /** @default MONITOR_DEFAULTS.chunk */
   chunkSize?: number;
@@ -111,6 +113,7 @@ export async function trackRun(options: TrackRunOptions): Promise<TrackedRun> {
         const body = await store.getContent(record.contentRef);
         if (body !== undefined) contentHash = contentHashOf(textOf(body));
       }
+      options.onRecord?.();
       const prev = prior.get(record.url);
       rows.set(
         record.url,

@@ -32,14 +32,16 @@ const ScheduledStartAttr = defineSearchAttributeKey(
 const control = proxyActivities<MonitorActivities>({
   taskQueue: TASK_QUEUES.workflows,
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
-/** Change tracking of a 100,000-URL run takes a while; it heartbeats per chunk. */
+/**
+ * Change tracking of a 100,000-URL run takes a while; it heartbeats as it goes, so a killed worker's
+ * try is retried elsewhere within the heartbeat timeout.
+ */
 const tracking = proxyActivities<MonitorActivities>({
   taskQueue: TASK_QUEUES.workflows,
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
