@@ -20,7 +20,9 @@ import {
   type Observation,
 } from '../monitors/types.js';
 import type { MonitorRunResult } from '../workflows/monitor.js';
+import { stringify } from 'csv-stringify/sync';
 import { ValidationError } from '../errors.js';
+import { CSV_OPTIONS } from './results.js';
 import { monitorStore, requireMonitor } from './monitors.js';
 
 const ScheduledStartAttr = defineSearchAttributeKey(
@@ -235,4 +237,28 @@ export async function triggerMonitor(
 /** Waits for a run's workflow (the batch and its change tracking) to end. */
 export function waitForRun(client: Client, workflowId: string): Promise<MonitorRunResult> {
   return client.workflow.getHandle(workflowId).result() as Promise<MonitorRunResult>;
+}
+
+export const CHANGE_COLUMNS = [
+  'url',
+  'batchId',
+  'status',
+  'reason',
+  'diff',
+  'fields',
+  'observedAt',
+  'previousObservedAt',
+  'charged',
+] as const;
+
+/** Change rows as JSONL or CSV text (CSV: `diff` and `fields` as JSON cells, formulas escaped). */
+export async function* formatChanges(
+  rows: AsyncIterable<ChangeRow>,
+  format: 'jsonl' | 'csv',
+): AsyncIterable<string> {
+  if (format === 'csv') yield stringify([[...CHANGE_COLUMNS]], CSV_OPTIONS);
+  for await (const row of rows)
+    yield format === 'csv'
+      ? stringify([CHANGE_COLUMNS.map((c) => row[c])], CSV_OPTIONS)
+      : `${JSON.stringify(row)}\n`;
 }

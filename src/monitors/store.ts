@@ -69,3 +69,14 @@ export function monitorStoreOf(store: object): MonitorStore | undefined {
   if ('dataDir' in store) return new FsMonitorStore(join(store.dataDir as string, 'monitors'));
   return undefined;
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Retention of every monitor: observations older than its `retainDays`. How many went, and of how many monitors. */
+export async function pruneMonitors(monitors: MonitorStore, now = new Date()) {
+  let removed = 0;
+  const specs = await monitors.list();
+  for (const spec of specs)
+    removed += await monitors.prune(spec.name, new Date(now.getTime() - spec.retainDays * DAY_MS));
+  return { removed, monitors: specs.length };
+}
