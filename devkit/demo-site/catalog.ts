@@ -16,6 +16,8 @@ export interface Product {
   price: string;
   sku: string;
   category: Category;
+  /** Units in stock; 0 is out of stock. */
+  stock: number;
   description: string;
 }
 
@@ -30,6 +32,19 @@ export function productPrice(n: number): string {
   return (((n * 37) % 9000) / 100 + 10).toFixed(2);
 }
 
+/** `n * 7 % 50`: every seventh-ish product is out of stock. */
+export function productStock(n: number): number {
+  return (n * 7) % 50;
+}
+
+/** Midnight UTC of 2025-01-01 (ms); a product's lastmod before any change is this plus `n % 365` days. */
+const LASTMOD_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+/** The product's lastmod before any change: a date (`YYYY-MM-DD`) in 2025, a pure function of `n`. */
+export function productLastmod(n: number): string {
+  return new Date(LASTMOD_EPOCH_MS + (n % 365) * 86_400_000).toISOString().slice(0, 10);
+}
+
 export function productSku(n: number): string {
   return `SKU-${String(n).padStart(6, '0')}`;
 }
@@ -42,6 +57,7 @@ export function product(n: number): Product {
     price: productPrice(n),
     sku: productSku(n),
     category,
+    stock: productStock(n),
     description:
       `Product ${n} is a deterministic demo item in the ${category} category. ` +
       `Its price and SKU are derived from its number, so every fetch of this page returns the same ` +

@@ -17,6 +17,8 @@ export const PAGE_KINDS = [
   'interactiveItems',
   'media',
   'status',
+  'sitemap',
+  'robots',
   'notFound',
 ] as const;
 export type PageKind = (typeof PAGE_KINDS)[number];

@@ -23,15 +23,17 @@ function document(title: string, body: string, head = ''): string {
 
 /**
  * A product page (`/p/<n>`, `/slow/<n>`, a passed `/challenge/<n>`). Markers: `<h1>Product n</h1>`,
- * `[data-price]` whose text is the price, `.product-sku` with `SKU-000042`, `main.product[data-product-id]`.
+ * `[data-price]` whose text is the price, `.product-sku` with `SKU-000042`, `[data-stock]` whose text is the
+ * units in stock, `main.product[data-product-id]`.
  */
 export function productPage(p: Product, kind: string): string {
   return document(
     `${p.name} · Demo shop`,
     `<main class="product" data-product-id="${p.id}" data-page-kind="${escapeHtml(kind)}">\n` +
       `<h1>${escapeHtml(p.name)}</h1>\n` +
-      `<p class="price">Price: <span data-price="${p.price}">${p.price}</span> USD</p>\n` +
+      `<p class="price">Price: <span data-price="${escapeHtml(p.price)}">${escapeHtml(p.price)}</span> USD</p>\n` +
       `<p>SKU: <span class="product-sku">${p.sku}</span></p>\n` +
+      `<p class="product-stock">In stock: <span data-stock="${p.stock}">${p.stock}</span></p>\n` +
       `<p class="product-category">Category: ${p.category}</p>\n` +
       `<p class="product-description">${escapeHtml(p.description)}</p>\n` +
       `</main>`,
@@ -65,6 +67,9 @@ export function jsPage(n: number, delayMs: number): string {
         var sku = el('p', {}, 'SKU: ');
         sku.appendChild(el('span', { class: 'product-sku' }, p.sku));
         main.appendChild(sku);
+        var stock = el('p', { class: 'product-stock' }, 'In stock: ');
+        stock.appendChild(el('span', { 'data-stock': String(p.stock) }, String(p.stock)));
+        main.appendChild(stock);
         main.appendChild(el('p', { class: 'product-category' }, 'Category: ' + p.category));
         main.appendChild(el('p', { class: 'product-description' }, p.description));
         app.appendChild(main);
@@ -249,6 +254,9 @@ export function indexPage(): string {
     ['/interactive', 'cookie banner, category filter and infinite scroll'],
     ['/media/1', 'a page with images, video, audio and a web font /media/<n>'],
     ['/status/503', 'any final HTTP status /status/<code> (200..599; 1xx answers 400)'],
+    ['/robots.txt', 'robots.txt naming the sitemap'],
+    ['/sitemap.xml', 'a sitemap index: one sitemap per category (one gzip-compressed), lastmod per product'],
+    ['/__catalog', 'what changed in the catalogue (JSON; PATCH/PUT/DELETE /__catalog/products/<n>)'],
     ['/__counters', 'request counters (JSON)'],
   ];
   const items = rows.map(([href, text]) => `<li><a href="${href}">${escapeHtml(text)}</a></li>`).join('\n');

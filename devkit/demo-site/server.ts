@@ -9,7 +9,9 @@ import Fastify, { type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../../src/logging/logger.js';
 import { ASSETS } from './assets.js';
-import { CATEGORIES, interactiveBatch, parseProductNumber, product } from './catalog.js';
+import { CATEGORIES, interactiveBatch, parseProductNumber, type Product } from './catalog.js';
+import { registerCatalogRoutes } from './catalog-routes.js';
+import { CatalogState, DEFAULT_SITEMAP_PRODUCTS } from './changes.js';
 import {
   CLEARANCE_COOKIE,
   CLEARANCE_TOKEN,
@@ -31,6 +33,7 @@ import {
 } from './pages.js';
 
 export type { DemoCounters } from './counters.js';
+export type { CatalogSnapshot, CatalogState, ProductPatch } from './changes.js';
 
 export interface DemoSiteOptions {
   /** Interface to listen on. @default '127.0.0.1' */
@@ -39,6 +42,10 @@ export interface DemoSiteOptions {
   port?: number;
   /** Errors and start/stop lines go here. @default no logging */
   logger?: Logger;
+  /** The sitemap lists products 1..this (plus added, less removed ones). @default 20 */
+  sitemapProducts?: number;
+  /** The clock a change's lastmod is read from. @default the system clock */
+  now?: () => Date;
 }
 
 export interface DemoSite {
@@ -58,6 +65,12 @@ export interface DemoSite {
    * `held()` counts the requests waiting. One hold at a time.
    */
   holdInteractiveItems(): InteractiveHold;
+  /**
+   * The catalogue of this instance: change a product's title, price or stock, add or remove products
+   * (a removed one answers 404 on every page kind), reset. Also over HTTP under `/__catalog`
+   * (./catalog-routes.ts). The sitemap (`/sitemap.xml`, `/robots.txt`) follows it.
+   */
+  catalog: CatalogState;
 }
 
 export interface InteractiveHold {
@@ -110,6 +123,10 @@ function originOf(host: string, port: number): string {
 export async function startDemoSite(options: DemoSiteOptions = {}): Promise<DemoSite> {
   const { host = '127.0.0.1', port = 0, logger } = options;
   const counters = new CounterStore();
+  const catalog = new CatalogState({
+    sitemapProducts: options.sitemapProducts ?? DEFAULT_SITEMAP_PRODUCTS,
+    ...(options.now ? { now: options.now } : {}),
+  });
   /** Aborted by close(): ends every pending slow wait. */
   const shutdown = new AbortController();
   const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 16 * 1024 });
@@ -134,18 +151,21 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
       .send(`${status >= 500 ? 'internal error' : (err.message ?? 'bad request')}\n`);
   });
 
-  /** The product number of `/<kind>/<n>`, or a 404 answered. */
+  /** The product number of `/<kind>/<n>`, or a 404 answered (also for a product removed from the catalogue). */
   const productNumber = (segment: string, reply: FastifyReply): number | undefined => {
     const n = parseProductNumber(segment);
-    if (n === undefined) {
+    if (n === undefined || catalog.product(n) === undefined) {
       counters.page('notFound');
       void reply
         .code(404)
         .type(HTML)
         .send(notFoundPage(`no product ${segment}`));
+      return undefined;
     }
     return n;
   };
+  /** Product `n` as the catalogue has it now; `productNumber` made sure it exists. */
+  const product = (n: number): Product => catalog.product(n) as Product;
 
   app.get('/', (_request, reply) => {
     counters.page('index');
@@ -199,7 +219,9 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     } finally {
       reply.raw.off('close', onClose);
     }
-    return reply.type(HTML).send(productPage(product(n), 'slow'));
+    const current = catalog.product(n);
+    if (current === undefined) return productNumber(request.params.n, reply) ?? reply; // removed meanwhile
+    return reply.type(HTML).send(productPage(current, 'slow'));
   });
 
   app.get<{ Params: { n: string } }>('/challenge/:n', (request, reply) => {
@@ -305,10 +327,14 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     return reply.code(204).send();
   });
 
+  let siteOrigin = '';
+  registerCatalogRoutes(app, catalog, counters, () => siteOrigin);
+
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const origin = originOf(host, actualPort);
+  siteOrigin = origin;
   logger?.info({ origin }, 'demo-site listening');
 
   let closing: Promise<void> | undefined;
@@ -327,6 +353,7 @@ export async function startDemoSite(options: DemoSiteOptions = {}): Promise<Demo
     counters: () => counters.snapshot(),
     resetCounters: () => counters.reset(),
     waitForCounters: (predicate, signal) => counters.waitFor(predicate, signal),
+    catalog,
     holdInteractiveItems: () => {
       if (hold) throw new Error('the interactive items are already held');
       let open!: () => void;

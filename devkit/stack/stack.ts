@@ -61,6 +61,8 @@ export interface EmbeddedStack {
   uiUrl: string | undefined;
   apiUrl: string;
   demoOrigin: string;
+  /** The demo site, to change its catalogue (a monitor's second run shows what changed). */
+  demo: DemoSite;
   serviceUrl: string;
   apiToken: string;
   dataDir: string;
@@ -204,6 +206,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       uiUrl: temporal.uiUrl,
       apiUrl: api.url,
       demoOrigin: demo.origin,
+      demo,
       serviceUrl: service.url,
       apiToken,
       dataDir,

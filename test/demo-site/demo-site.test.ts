@@ -87,6 +87,7 @@ describe('demo site', { timeout: 60_000 }, () => {
       price: '25.54',
       sku: 'SKU-000042',
       category: 'garden',
+      stock: 44,
       description:
         'Product 42 is a deterministic demo item in the garden category. Its price and SKU are derived from ' +
         'its number, so every fetch of this page returns the same content and tests can predict it without fixtures.',
