@@ -69,7 +69,7 @@ export function setPrincipal(request: FastifyRequest, principal: Principal): voi
 }
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** What the request's token must be allowed (SCOPES). */
   scope: Scope;
   /** Fastify's path syntax: `:batchId` (the document writes `{batchId}`). */
