@@ -12,7 +12,6 @@ import {
   type ScheduleOptionsAction,
   type ScheduleSpec,
 } from '@temporalio/client';
-import { msToNumber } from '@temporalio/common/lib/time.js';
 import { parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
 import { canAct, type Principal } from '../auth/principal.js';
 import { DEFAULT_ACCOUNT, planOfLabel } from '../config/accounts.js';
@@ -84,20 +83,23 @@ export async function requireMonitor(
   return spec;
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s`, `30m`, `6h`, `1d` in ms (a form Temporal takes as it is); NaN for anything else. */
+export function durationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text.trim());
+  return m?.[1] && m[2] ? Number(m[1]) * (UNIT_MS[m[2]] ?? NaN) : NaN;
+}
+
 function duration(field: string, text: string | undefined, min?: string): string | undefined {
   if (text === undefined) return undefined;
-  let millis: number;
-  try {
-    millis = msToNumber(text);
-  } catch {
-    millis = NaN;
-  }
+  const millis = durationMs(text);
   if (!Number.isFinite(millis) || millis <= 0)
     throw new ValidationError(
-      `${field}: ${JSON.stringify(text)} is not a duration (e.g. 30m, 1h, 1d)`,
+      `${field}: ${JSON.stringify(text)} is not a duration (e.g. 90s, 30m, 6h, 1d)`,
       field,
     );
-  if (min && millis < msToNumber(min))
+  if (min && millis < durationMs(min))
     throw new ValidationError(
       `${field}: ${text} is shorter than ${min}, the shortest a monitor runs at`,
       field,

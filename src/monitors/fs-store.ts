@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MonitorStore, ObservationFilter } from './store.js';
+import type { MonitorStore, ObservationFilter } from './store-types.js';
 import {
   MONITOR_NAME_PATTERN,
   MONITOR_RUN_ID_PATTERN,

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { toJsonb } from '../store/pg-store.js';
-import type { MonitorStore, ObservationFilter } from './store.js';
+import type { MonitorStore, ObservationFilter } from './store-types.js';
 import {
   noChangeCounts,
   type ChangeStatus,
