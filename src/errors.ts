@@ -116,6 +116,40 @@ export class InputError extends AppError<InputError> {
   }
 }
 
+/** What was wrong with a sitemap (`SitemapError.problem`). */
+export type SitemapProblem =
+  /** The fetch failed: network, timeout, an HTTP error status, OmniScrape's answer. */
+  | 'fetch_failed'
+  /** Over 50 MB (uncompressed) or the fetch's size cap. */
+  | 'too_large'
+  /** Not well-formed XML, or gzip that does not decompress. */
+  | 'malformed'
+  /** Well-formed, but neither `<urlset>` nor `<sitemapindex>`. */
+  | 'not_a_sitemap'
+  /** A DOCTYPE (entity declarations): refused, a sitemap needs none. */
+  | 'doctype'
+  /** Over 50,000 URLs (or sitemaps) in one file. */
+  | 'too_many_urls'
+  /** Sitemap indexes nested deeper than the limit. */
+  | 'too_deep'
+  /** robots.txt names no sitemap. */
+  | 'no_sitemap_in_robots'
+  /** Not an absolute http(s) URL. */
+  | 'invalid_url';
+
+/**
+ * A sitemap (or robots.txt) could not be read: `url` names the file, `problem` what was wrong. A fetch
+ * that failed for a reason that may pass (network, timeout, 429, 5xx) is `retryable`; `cause` holds the
+ * OmniScrape error when the fetch went through OmniScrape (a 402 there is the account's balance).
+ */
+export class SitemapError extends AppError<SitemapError> {
+  override readonly name = 'SitemapError';
+  readonly code = 'sitemap_invalid';
+  declare readonly url: string;
+  declare readonly problem: SitemapProblem;
+  declare readonly retryable: boolean;
+}
+
 /** A start under an id that names a batch already (`state`: running, completed, failed, terminated, …, or `stored input`). */
 export class BatchIdTakenError extends AppError<BatchIdTakenError> {
   override readonly name = 'BatchIdTakenError';
@@ -275,6 +309,7 @@ export type AnyAppError =
   | StoreInUseError
   | ValidationError
   | InputError
+  | SitemapError
   | BatchIdTakenError
   | BatchNotFoundError
   | BatchEndedError
@@ -352,6 +387,11 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
     cliMessage: (err) => `input ${err.message}`,
     status: 400,
     body: (err) => ({ field: 'body', line: err.line }),
+  },
+  sitemap_invalid: {
+    exit: ExitCode.usage,
+    status: 422,
+    body: (err) => ({ field: 'sitemap', url: err.url, problem: err.problem }),
   },
   batch_id_taken: {
     exit: ExitCode.batchIdTaken,

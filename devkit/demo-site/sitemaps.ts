@@ -143,7 +143,7 @@ function mixed(origin: string): string {
 /**
  * The fixture at `/sitemaps/test/<name>`, or undefined for an unknown name:
  * `chain/<k>.xml` (k = 0..MAX_TEST_CHAIN nested indexes), `range/<from>-<to>.xml` (products
- * from..to, at most MAX_TEST_RANGE), `malformed.xml`, `entities.xml`, `external-entity.xml`, `mixed.xml`.
+ * from..to, at most MAX_TEST_RANGE), `malformed.xml`, `entities.xml`, `external-entity.xml`, `mixed.xml`, `feed.xml` (an RSS feed).
  */
 export function testSitemap(origin: string, name: string): string | undefined {
   const chainMatch = /^chain\/(\d{1,2})\.xml$/.exec(name);
@@ -166,6 +166,9 @@ export function testSitemap(origin: string, name: string): string | undefined {
       return externalEntity(origin);
     case 'mixed.xml':
       return mixed(origin);
+    case 'feed.xml':
+      // Well-formed XML that is no sitemap.
+      return `${XML_HEAD}<rss version="2.0"><channel><link>${origin}/p/1</link></channel></rss>\n`;
     default:
       return undefined;
   }

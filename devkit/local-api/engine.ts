@@ -16,7 +16,9 @@
  *   3. the request is `css_extractor`, every selector came back null, and the page has `<script>` tags.
  *   Fetch failures (unreachable, timeout) and target 4xx/5xx that are not challenges do not escalate.
  *   Before escalating, the request's credit hold is raised to the rendering price (402 if it cannot be).
- * `metadata.method_used` says what produced the answer.
+ * `metadata.method_used` says what produced the answer. A fast fetch's body is returned as it came: text
+ * (valid UTF-8: HTML, XML, robots.txt) unmodified, anything else (a gzip sitemap) base64-encoded with
+ * `metadata.content_encoding: "base64"` and `metadata.content_type` (the target's `Content-Type`).
  */
 import { Agent, errors as undiciErrors, interceptors, request, type Dispatcher } from 'undici';
 import type { MethodUsed, ScrapeRequest } from '../../src/omniscrape/types.js';
@@ -61,6 +63,10 @@ export interface ScrapeOutcome {
   error: string | null;
   /** What a success costs; 0 for failures. */
   price: number;
+  /** The target's `Content-Type`, when a fast fetch got one. */
+  contentType?: string;
+  /** Set when `html` holds a body that is not UTF-8 text, base64-encoded. */
+  contentEncoding?: 'base64';
 }
 
 export type EngineResult =
@@ -72,7 +78,20 @@ export interface RunContext {
   ensureCredits: (credits: number) => boolean;
 }
 
-type FetchResult = { ok: true; status: number; html: string } | { ok: false; error: string };
+type FetchResult =
+  | { ok: true; status: number; html: string; contentType?: string; contentEncoding?: 'base64' }
+  | { ok: false; error: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A body as the API returns it: UTF-8 text as is, other bytes base64-encoded (and said so). */
+function bodyText(bytes: Buffer): { html: string; contentEncoding?: 'base64' } {
+  try {
+    return { html: utf8.decode(bytes) };
+  } catch {
+    return { html: bytes.toString('base64'), contentEncoding: 'base64' };
+  }
+}
 
 const failure = (
   methodUsed: MethodUsed,
@@ -115,11 +134,15 @@ export class Engine {
     if (challenge) return done(failure('fast', 'challenge_not_solved', { targetStatus: status }));
     if (status >= 400) return done(failure('fast', 'target_http_error', { targetStatus: status }));
     if (status >= 300) return done(failure('fast', 'too_many_redirects', { targetStatus: status }));
-    const outcome = this.#succeed(req, html, 'fast', {
-      targetStatus: status,
-      solverUsed: false,
-      challengeSolved: false,
-    });
+    const outcome = {
+      ...this.#succeed(req, html, 'fast', {
+        targetStatus: status,
+        solverUsed: false,
+        challengeSolved: false,
+      }),
+      ...(fetched.contentType !== undefined ? { contentType: fetched.contentType } : {}),
+      ...(fetched.contentEncoding ? { contentEncoding: fetched.contentEncoding } : {}),
+    };
     const extracted = outcome.cssExtracted;
     if (
       req.mode === 'auto' &&
@@ -211,7 +234,13 @@ export class Engine {
         }
         chunks.push(chunk);
       }
-      return { ok: true, status: res.statusCode, html: Buffer.concat(chunks).toString('utf8') };
+      const type = res.headers['content-type'];
+      return {
+        ok: true,
+        status: res.statusCode,
+        ...bodyText(Buffer.concat(chunks)),
+        ...(typeof type === 'string' ? { contentType: type } : {}),
+      };
     } catch (err) {
       if (signal.aborted) throw err;
       if (

@@ -18,6 +18,10 @@ export function scrapeBody(outcome: ScrapeOutcome, charged: number, balanceAfter
       solver_used: outcome.solverUsed,
       challenge_solved: outcome.challengeSolved,
       target_status: outcome.targetStatus,
+      // Only beside a base64 body, where a caller needs them to know what the bytes are.
+      ...(outcome.contentEncoding
+        ? { content_encoding: outcome.contentEncoding, content_type: outcome.contentType ?? null }
+        : {}),
     },
     billing: { charged, balance_after: balanceAfter },
     error: outcome.error,

@@ -4,6 +4,8 @@
  * `nextRetryDelay` or non-retryable with the outcome the workflow acts on.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { SitemapError } from '../errors.js';
+import { withoutCredentials } from '../logging/url-credentials.js';
 import { OmniScrapeError } from '../omniscrape/errors.js';
 import { retryDecision, type RetryDecision, type RetryMatrixConfig } from '../omniscrape/retry-matrix.js';
 
@@ -50,6 +52,20 @@ export function classifyActivityError(
       details: [details],
     }),
   };
+}
+
+/**
+ * A sitemap that could not be read (an activity reading a monitor's sitemap), as the activity's failure:
+ * retried when it may pass (`retryable`: network, timeout, 429, 5xx), final otherwise, with the file
+ * and the problem as details. Without this, an error outside the taxonomy would retry forever.
+ */
+export function sitemapFailure(err: SitemapError): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: err.name,
+    message: err.message,
+    nonRetryable: !err.retryable,
+    details: [{ url: withoutCredentials(err.url), problem: err.problem }],
+  });
 }
 
 /**

@@ -3,18 +3,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { httpUrl } from '../omniscrape/types.js';
-import { describeIssues, formatPath, parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
-import { Deduper } from '../batch/dedupe.js';
-import { stepsSchema, type StepInput } from '../batch/steps.js';
+import { parseBatchOptions, type BatchOptionsInput } from '../batch/options.js';
+import { storeInput, type UrlItemInput } from '../batch/input.js';
+import { storeSitemapInput, type SitemapReader, type SitemapSource } from '../sitemaps/index.js';
 import { canAct, type Principal } from '../auth/principal.js';
 import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
-import {
-  MAX_BATCH_ID_LENGTH,
-  USER_BATCH_ID_PATTERN,
-  type ResultStore,
-  type UrlItem,
-} from '../store/types.js';
+import { MAX_BATCH_ID_LENGTH, USER_BATCH_ID_PATTERN, type ResultStore } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
 import { clientAddress } from './temporal.js';
@@ -30,14 +24,11 @@ import {
   type BatchAction,
 } from '../errors.js';
 
-/** An input item as callers give it: its `steps` are checked (and defaulted) by `startBatch`. */
-export type UrlItemInput = Omit<UrlItem, 'index' | 'steps' | 'duplicateOf'> & { steps?: StepInput[] };
+export type { UrlItemInput } from '../batch/input.js';
 
-export interface StartBatchRequest {
+interface StartBatchBase {
   /** @default a generated `batch-<time>-<random>` */
   batchId?: string;
-  /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
-  urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
   options?: BatchOptionsInput;
   /**
    * The plan's concurrency of the batch's account as this client knows it (OMNISCRAPE_PLAN_CONCURRENCY):
@@ -45,6 +36,19 @@ export interface StartBatchRequest {
    */
   plan?: number;
 }
+
+/** What a batch starts with: its URLs, or a sitemap source read into its input as it starts. */
+export type StartBatchRequest = StartBatchBase &
+  (
+    | {
+        /** The URLs; an item's `steps` (browser steps for that URL alone) override the batch's `steps`. */
+        urls: Iterable<UrlItemInput> | AsyncIterable<UrlItemInput>;
+      }
+    | {
+        /** The sitemaps whose page URLs are the input (`storeSitemapInput`), read by `reader`. */
+        sitemap: { reader: SitemapReader; source: SitemapSource };
+      }
+  );
 
 /** What the starting process knows of the deployment. */
 export interface StartContext {
@@ -69,38 +73,6 @@ export function checkAccount(account: string, file: AccountsFile | undefined): v
 
 export function newBatchId(): string {
   return `batch-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
-}
-
-/**
- * Checks every URL (and its steps) as it streams into the store; the first bad one names its position
- * (`urls[3]`, `urls[3].steps[1].selector`).
- */
-async function* validated(urls: StartBatchRequest['urls']): AsyncIterable<Omit<UrlItem, 'index'>> {
-  let position = 0;
-  for await (const item of urls) {
-    const checked = httpUrl.safeParse(item.url);
-    if (!checked.success) {
-      throw new ValidationError(
-        `urls[${position}]: ${JSON.stringify(String(item.url).slice(0, 200))} ${checked.error.issues[0]?.message ?? 'is invalid'}`,
-        `urls[${position}]`,
-      );
-    }
-    const { steps, ...rest } = item;
-    if (steps === undefined) {
-      yield rest;
-    } else {
-      const parsed = stepsSchema.safeParse(steps);
-      if (!parsed.success) {
-        const prefix = `urls[${position}].steps`;
-        throw new ValidationError(
-          describeIssues(parsed.error.issues, prefix),
-          formatPath(parsed.error.issues[0]?.path ?? [], prefix),
-        );
-      }
-      yield { ...rest, steps: parsed.data };
-    }
-    position += 1;
-  }
 }
 
 /**
@@ -141,22 +113,22 @@ export async function startBatch(
   const address = clientAddress(client);
   await requireSetup(client.connection, namespace, address);
   await requireFreeId(client, store, batchId);
-  const deduper = options.dedupe === false ? undefined : new Deduper();
-  const items = validated(request.urls);
-  let total: number;
-  try {
-    total = await store.putInput(batchId, deduper ? deduper.mark(items) : items);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'input_exists')
-      throw new BatchIdTakenError(batchId, 'stored input');
-    throw err;
-  }
+  const dedupe = options.dedupe !== false;
+  const { total, duplicates } =
+    'sitemap' in request
+      ? await storeSitemapInput(store, batchId, request.sitemap.reader, request.sitemap.source, { dedupe })
+      : await storeInput(store, batchId, request.urls, { dedupe });
+  if (total === 0 && 'sitemap' in request)
+    throw new ValidationError(
+      'sitemap: the sitemaps list no URLs (after --include/--exclude, if given)',
+      'sitemap',
+    );
   if (total === 0) throw new ValidationError('urls: the batch has no URLs', 'urls');
   try {
     const handle = await client.workflow.start('batchWorkflow', {
       workflowId: batchId,
       taskQueue: TASK_QUEUES.workflows,
-      args: [{ batchId, options, total, ...(deduper?.duplicates ? { duplicates: deduper.duplicates } : {}) }],
+      args: [{ batchId, options, total, ...(duplicates ? { duplicates } : {}) }],
       // Temporal refuses the id too, for a start that raced past `requireFreeId`.
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { startDemoSite, product, type DemoSite } from '../../devkit/demo-site/index.js';
 import type { LocalApiHandle } from '../../devkit/local-api/index.js';
 import { Http, page, startApi } from './helpers.js';
@@ -202,5 +203,19 @@ describe('local API: POST /v1/scrape', () => {
       '402': 2,
     });
     assert.equal(outcomes['400'], 17);
+  });
+
+  it('returns a text body (XML) unmodified and a binary one (gzip) base64-encoded, saying so', async () => {
+    type Body = { data: { content: string }; metadata: Record<string, unknown> };
+    const xml = await fetch(`${demo.origin}/sitemaps/toys.xml`).then((r) => r.text());
+    const plain = (await http.scrape(api, KEY, { url: `${demo.origin}/sitemaps/toys.xml`, mode: 'fast' }))
+      .body as Body;
+    assert.equal(plain.data.content, xml);
+    assert.equal(plain.metadata.content_encoding, undefined);
+    const gz = (await http.scrape(api, KEY, { url: `${demo.origin}/sitemaps/toys.xml.gz`, mode: 'fast' }))
+      .body as Body;
+    assert.equal(gz.metadata.content_encoding, 'base64');
+    assert.equal(gz.metadata.content_type, 'application/gzip');
+    assert.equal(gunzipSync(Buffer.from(gz.data.content, 'base64')).toString('utf8'), xml);
   });
 });
