@@ -12,6 +12,8 @@ import type { BatchOptions } from '../batch/options.js';
 import type { EventSink } from '../events/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { SitemapEntry, SitemapSource } from '../sitemaps/types.js';
+import type { SitemapReader } from '../sitemaps/reader.js';
+import { isAppError } from '../errors.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { monitorStoreOf, type MonitorStore } from '../monitors/store.js';
 import { trackRun, type TrackedRun } from '../monitors/tracking.js';
@@ -33,8 +35,11 @@ export interface MonitorActivityDeps {
   events?: EventSink;
   /** @default the store's own (monitorStoreOf) */
   monitors?: MonitorStore;
-  /** Reads a sitemap input afresh (src/sitemaps); none: a sitemap monitor's run fails saying so. */
-  readSitemap?: (source: SitemapSource) => AsyncIterable<SitemapEntry>;
+  /**
+   * A sitemap reader for one run (src/sitemaps), closed after it; none: a sitemap monitor's run fails
+   * saying so.
+   */
+  sitemapReader?: (run: { account: string; batchId: string; source: SitemapSource }) => SitemapReader;
 }
 
 export interface MonitorRunRef {
@@ -85,8 +90,13 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
   /** Sitemap entries as input items; with skipUnchanged, unchanged ones become `same (lastmod)` rows. */
   async function* sitemapItems(spec: MonitorSpec, run: MonitorRunRef): AsyncIterable<Omit<UrlItem, 'index'>> {
     if (spec.input.kind !== 'sitemap') return;
-    if (!deps.readSitemap)
+    if (!deps.sitemapReader)
       throw ApplicationFailure.nonRetryable('no sitemap reader in this worker', 'SitemapReaderMissing');
+    const reader = deps.sitemapReader({
+      account: spec.account,
+      batchId: run.batchId,
+      source: spec.input.source,
+    });
     const store = monitors();
     const previous = spec.skipUnchanged ? await store.previousRun(spec.name, run.scheduledAt) : undefined;
     let chunk: SitemapEntry[] = [];
@@ -109,11 +119,20 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       await store.putObservations(same);
       chunk = [];
     };
-    for await (const entry of deps.readSitemap(spec.input.source)) {
-      chunk.push(entry);
-      if (chunk.length >= MONITOR_DEFAULTS.chunk) yield* flush();
+    try {
+      for await (const entry of reader.read(spec.input.source)) {
+        chunk.push(entry);
+        if (chunk.length >= MONITOR_DEFAULTS.chunk) yield* flush();
+      }
+      yield* flush();
+    } catch (err) {
+      // A configuration this worker lacks (no key for an OmniScrape read) is not fixed by a retry.
+      if (isAppError(err, 'config_invalid'))
+        throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+      throw err;
+    } finally {
+      await reader.close();
     }
-    yield* flush();
   }
 
   return {

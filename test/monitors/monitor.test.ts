@@ -208,6 +208,36 @@ describe('monitors (real Schedule, dev server, worker processes)', () => {
     assert.equal((await monitorStoreOf(stack.store)!.get('broke'))?.state.skipsReported, 1);
   });
 
+  it('--skip-unchanged: sitemap URLs whose lastmod did not move are same (lastmod) and cost 0 credits', async () => {
+    await createMonitor(stack.client, stack.store, 'catalog', {
+      sitemap: { urls: [`${stack.demoOrigin}/sitemap.xml`], fetch: 'direct' },
+      skipUnchanged: true,
+      every: '1h',
+      paused: true,
+      options: { ...OPTIONS, cssSelectors: { title: 'h1', price: '[data-price]' } },
+    });
+    const charged = () => stack.api.state.counters.snapshot().credits.charged_total;
+    const before = charged();
+    const first = await run('catalog');
+    assert.equal(first.counts?.new, 20);
+    assert.equal(charged() - before, 20);
+    const product = stack.demo.catalog.product(3)!;
+    stack.demo.catalog.change(3, { price: (Number(product.price) + 1).toFixed(2) });
+    const middle = charged();
+    const second = await run('catalog');
+    assert.deepEqual(second.counts, {
+      new: 0,
+      same: 19,
+      changed: 1,
+      removed: 0,
+      not_observed: 0,
+      baseline: 0,
+    });
+    assert.equal(charged() - middle, 1, 'only the changed product was scraped');
+    const same = second.rows.filter((r) => r.status === 'same');
+    assert.ok(same.every((r) => r.reason === 'lastmod' && r.charged === 0));
+  });
+
   it('a month budget reached pauses the schedule with reason budget', async () => {
     await createMonitor(stack.client, stack.store, 'capped', {
       urls: range(17, 19).map((n) => ({ url: product(n) })),

@@ -9,16 +9,12 @@ import type { MonitorRequest } from '../../client/monitors.js';
 import type { MonitorDescription } from '../../client/monitor-runs.js';
 import { formatOfPath } from '../../client/input-format.js';
 import { addBatchFlags, batchOptionsFromFlags, type BatchFlags } from '../batch-flags.js';
+import { addSitemapFlags, sitemapSourceFromFlags, type SitemapFlags } from '../sitemap-flags.js';
 import { intOption, say, withContext } from '../context.js';
 import { CliError, ExitCode } from '../exit.js';
 
-interface MonitorFlags extends BatchFlags {
+interface MonitorFlags extends BatchFlags, SitemapFlags {
   input?: string;
-  sitemap?: string[];
-  sitemapFromRobots?: boolean;
-  sitemapFetch?: 'omniscrape' | 'direct';
-  include?: string[];
-  exclude?: string[];
   every?: string;
   cron?: string;
   timezone?: string;
@@ -39,20 +35,6 @@ const CREDITS = Number.MAX_SAFE_INTEGER;
 function addMonitorFlags(command: Command): Command {
   command
     .option('--input <file>', 'the URLs each run scrapes: text, CSV or JSONL, as `start` reads them')
-    .option(
-      '--sitemap <url>',
-      'read the URLs from a sitemap (or sitemap index) afresh each run; repeatable',
-      collect,
-    )
-    .option('--sitemap-from-robots', '--sitemap names sites: take the Sitemap: lines of their robots.txt')
-    .addOption(
-      new Option('--sitemap-fetch <how>', 'read sitemaps through OmniScrape (charged) or directly').choices([
-        'omniscrape',
-        'direct',
-      ]),
-    )
-    .option('--include <glob>', 'keep only sitemap URLs matching a glob; repeatable', collect)
-    .option('--exclude <glob>', 'drop sitemap URLs matching a glob; repeatable', collect)
     .option('--every <duration>', 'run every duration (e.g. 30m, 6h, 1d; at least 1m)')
     .option('--cron <expr>', 'run on a cron expression instead of --every')
     .option('--timezone <tz>', 'IANA time zone of --cron (default UTC)')
@@ -87,7 +69,7 @@ function addMonitorFlags(command: Command): Command {
     )
     .option('--paused', 'create the schedule paused (runs only by `monitor trigger`)')
     .option('--json', 'print the monitor as one JSON object');
-  return addBatchFlags(command);
+  return addSitemapFlags(addBatchFlags(command));
 }
 
 async function requestOf(flags: MonitorFlags): Promise<MonitorRequest> {
@@ -110,14 +92,8 @@ async function requestOf(flags: MonitorFlags): Promise<MonitorRequest> {
     ...(flags.skipUnchanged ? { skipUnchanged: true } : {}),
     ...(flags.paused ? { paused: true } : {}),
   };
-  if (flags.sitemap?.length)
-    request.sitemap = {
-      urls: flags.sitemap,
-      ...(flags.sitemapFromRobots ? { fromRobots: true } : {}),
-      ...(flags.sitemapFetch ? { fetch: flags.sitemapFetch } : {}),
-      ...(flags.include ? { include: flags.include } : {}),
-      ...(flags.exclude ? { exclude: flags.exclude } : {}),
-    };
+  const sitemap = sitemapSourceFromFlags(flags);
+  if (sitemap) request.sitemap = sitemap;
   if (flags.input) {
     const file = flags.input;
     const source = createReadStream(file);
