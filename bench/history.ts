@@ -4,6 +4,8 @@
  * 1,000 URLs at zero latency, `css_extractor` with 3 and with 50 selectors: the options a URL runs
  * with must not grow its share of the history (target ≤ 700 bytes per URL with 3 selectors, at most
  * 10 % more with 50). Histories are counted as their protobuf encoding, as the server stores them.
+ * `eventBytes` is the part the batch's events take (their `recordEvents` activities and the `events`
+ * patch marker): O(pages), not O(URLs).
  */
 import proto from '@temporalio/proto';
 import { startStack, type Stack } from '../test/support/stack.js';
@@ -18,17 +20,50 @@ const CONCURRENCY = 20;
 const selectors = (n: number) =>
   Object.fromEntries(Array.from({ length: n }, (_, i) => [`field_${i}`, i % 2 ? 'h1' : 'title']));
 
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+
+/** The marker of the `events` patch (its data names the patch id). */
+function isEventsPatch(e: HistoryEvent): boolean {
+  const data = e.markerRecordedEventAttributes?.details?.patch_data?.payloads?.[0]?.data;
+  return data ? Buffer.from(data).toString().includes('"events"') : false;
+}
+
+/** Bytes of the history events that record the batch's events: their activities and the patch marker. */
+function eventBytes(events: HistoryEvent[]): number {
+  const scheduled = new Set<string>();
+  let bytes = 0;
+  for (const e of events) {
+    const id = String(e.eventId);
+    const attrs =
+      e.activityTaskStartedEventAttributes ??
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes;
+    const ours =
+      e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordEvents' ||
+      (attrs && scheduled.has(String(attrs.scheduledEventId))) ||
+      isEventsPatch(e);
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordEvents') scheduled.add(id);
+    if (ours) bytes += proto.temporal.api.history.v1.HistoryEvent.encode(e).finish().length;
+  }
+  return bytes;
+}
+
 /** Bytes of every run of the batch's workflows (listed by workflow id), and how many runs. */
-async function historyBytes(stack: Stack, batchId: string): Promise<{ bytes: number; runs: number }> {
+async function historyBytes(
+  stack: Stack,
+  batchId: string,
+): Promise<{ bytes: number; runs: number; events: number }> {
   let bytes = 0;
   let runs = 0;
+  let events = 0;
   for await (const wf of stack.client.workflow.list()) {
     if (wf.workflowId !== batchId && !wf.workflowId.startsWith(`${batchId}/p`)) continue;
     const history = await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     bytes += proto.temporal.api.history.v1.History.encode(history).finish().length;
+    events += eventBytes(history.events ?? []);
     runs += 1;
   }
-  return { bytes, runs };
+  return { bytes, runs, events };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -45,7 +80,7 @@ export async function run(): Promise<Record<string, unknown>> {
         cssSelectors: selectors(count),
         concurrency: CONCURRENCY,
       });
-      const { bytes, runs } = await historyBytes(stack, batchId);
+      const { bytes, runs, events } = await historyBytes(stack, batchId);
       const row = {
         selectors: count,
         urls: URLS,
@@ -53,6 +88,8 @@ export async function run(): Promise<Record<string, unknown>> {
         runs,
         historyBytes: bytes,
         bytesPerUrl: Math.round(bytes / URLS),
+        eventBytes: events,
+        eventBytesPerUrl: Math.round((events / URLS) * 10) / 10,
       };
       process.stderr.write(`history ${count} selectors: ${JSON.stringify(row)}\n`);
       results.push(row);

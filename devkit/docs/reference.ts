@@ -205,6 +205,7 @@ export async function httpReference(): Promise<string> {
     info: { description: string };
     paths: Record<string, Record<string, Operation>>;
     components: { schemas: Record<string, Schema> };
+    webhooks: Record<string, { post: Operation }>;
   };
   const operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({ method, path, op })),
@@ -238,8 +239,57 @@ export async function httpReference(): Promise<string> {
       s.properties ? table(['field', 'type', 'required', 'meaning'], propertyRows(s)) : `Type: ${typeOf(s)}.`,
       '',
     ]),
+    ...webhookSections(doc.webhooks),
   ];
   return format(lines.join('\n'));
+}
+
+/**
+ * The `webhooks` of the document: the envelope once, the fields every batch event's `data` has once,
+ * then each event type with its own `data` fields.
+ */
+function webhookSections(webhooks: Record<string, { post: Operation }>): string[] {
+  const dataOf = (type: string): Schema =>
+    webhooks[type]?.post.requestBody?.content['application/json']?.schema.properties?.data ?? {};
+  const first = Object.values(webhooks)[0]?.post;
+  const envelope = first?.requestBody?.content['application/json']?.schema.properties ?? {};
+  const { data: _data, type: _type, ...fields } = envelope;
+  const common = dataOf('batch.completed');
+  const shared = (type: string) =>
+    type.startsWith('batch.') && type !== 'batch.page.completed' ? Object.keys(common.properties ?? {}) : [];
+  return [
+    '## Webhooks',
+    '',
+    'What scrapeflow `POST`s to a webhook endpoint: one JSON event `{id, type, timestamp, sequence, data}`.',
+    first?.description ?? '',
+    '',
+    table(
+      ['field', 'type', 'meaning'],
+      propertyRows({ properties: fields }).map(([n, t, , m]) => [n, t, m]),
+    ),
+    '',
+    'Every batch event but `batch.page.completed` has these `data` fields:',
+    '',
+    table(['`data` field', 'type', 'required', 'meaning'], propertyRows(common)),
+    '',
+    ...Object.keys(webhooks).flatMap((type) => {
+      const data = dataOf(type);
+      const skip = new Set(shared(type));
+      const own = Object.fromEntries(
+        Object.entries(data.properties ?? {}).filter(([name]) => !skip.has(name)),
+      );
+      const rows = propertyRows({ ...data, properties: own });
+      return [
+        `### ${type}`,
+        '',
+        webhooks[type]?.post.summary ?? '',
+        '',
+        ...(skip.size ? ['The batch event fields, and:', ''] : []),
+        rows.length ? table(['`data` field', 'type', 'required', 'meaning'], rows) : 'No other fields.',
+        '',
+      ];
+    }),
+  ];
 }
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */

@@ -165,6 +165,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       OMNISCRAPE_PLAN_CONCURRENCY: String(concurrency),
       SCRAPEFLOW_DATA_DIR: join(dataDir, 'store'),
       SCRAPEFLOW_API_TOKEN: apiToken,
+      // The links events carry point at this stack's service.
+      SCRAPEFLOW_PUBLIC_URL: process.env.SCRAPEFLOW_PUBLIC_URL ?? `http://127.0.0.1:${ports.service}`,
     });
     const store = await openStore(config);
     stops.push({ name: 'store', stop: () => store.close() });

@@ -4,7 +4,6 @@
  */
 import { ApplicationFailure, heartbeat, activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { SendAlert } from '../alerts/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore, TerminalStatus, UrlItem } from '../store/types.js';
 import { pauseSignal } from '../workflows/definitions.js';
@@ -20,8 +19,6 @@ export interface ControlActivityDeps {
   logger: Logger;
   /** For account-wide pauses: finds and signals the account's other batches. */
   client?: Client;
-  /** Tells on-call that an account paused (never blocks, never throws). */
-  sendAlert?: SendAlert;
   /** Batch options by version (src/activities/options.ts). @default a cache of `store` */
   optionsCache?: OptionsCache;
 }
@@ -72,42 +69,20 @@ export interface RangeRecords {
   duplicates: number;
 }
 
-/** What a pause alert says: what stopped the account's batches, and what fixes it. */
-export function pauseMessage(reason: PauseReason, account: string): string {
-  const label = JSON.stringify(account);
-  switch (reason) {
-    case 'auth':
-      return (
-        `OmniScrape refused the API key of account ${label}, or the workers have no key for it: fix ` +
-        `OMNISCRAPE_KEY (account default) or the account's entry in SCRAPEFLOW_ACCOUNTS_FILE on every ` +
-        'scrape and browser worker, then resume its batches'
-      );
-    case 'balance':
-      return `the OmniScrape balance of account ${label} is exhausted: top up, then resume its batches`;
-    case 'outage':
-      return `OmniScrape is unreachable or failing most calls of account ${label}: its batches resume by themselves when it answers`;
-    default:
-      return `the batches of account ${label} paused (${reason})`;
-  }
-}
-
 /** Visibility query for the running, unpaused batches of an account. */
 export function runningBatchesQuery(account: string): string {
   const quoted = JSON.stringify(account);
   return `ScrapeflowAccount = ${quoted} AND ScrapeflowBatchStatus = "running" AND ExecutionStatus = "Running"`;
 }
 
-/** Pauses the account's other running batches and alerts; returns the ids it paused. */
+/**
+ * Pauses the account's other running batches; returns the ids it paused. Each records its own
+ * `batch.paused` event (src/workflows/events.ts).
+ */
 async function pauseAccount(
-  { client, logger, sendAlert }: Pick<ControlActivityDeps, 'logger' | 'sendAlert'> & { client: Client },
+  { client, logger }: Pick<ControlActivityDeps, 'logger'> & { client: Client },
   args: { account: string; reason: PauseReason; exceptBatchId: string },
 ): Promise<string[]> {
-  sendAlert?.('paused', {
-    reason: args.reason,
-    account: args.account,
-    batchId: args.exceptBatchId,
-    message: pauseMessage(args.reason, args.account),
-  });
   const paused: string[] = [];
   for await (const wf of client.workflow.list({ query: runningBatchesQuery(args.account) })) {
     if (wf.workflowId === args.exceptBatchId || wf.type !== 'batchWorkflow') continue;
@@ -187,7 +162,6 @@ export function createControlActivities({
   store,
   logger,
   client,
-  sendAlert,
   optionsCache = new OptionsCache(store),
 }: ControlActivityDeps) {
   /** Where a chunk-by-chunk activity resumes after `items`. */
@@ -204,7 +178,7 @@ export function createControlActivities({
       exceptBatchId: string;
     }): Promise<string[]> {
       if (!client) throw new Error('pauseAccountBatches needs a Temporal client');
-      return pauseAccount({ client, logger, ...(sendAlert ? { sendAlert } : {}) }, args);
+      return pauseAccount({ client, logger }, args);
     },
 
     /**

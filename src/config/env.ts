@@ -88,8 +88,13 @@ const envSchema = z.object({
   HOME: z.string().min(1).optional(),
   XDG_CONFIG_HOME: z.string().min(1).optional(),
   APPDATA: z.string().min(1).optional(),
-  /** Base URL of the Temporal Web UI, for the links `scrapeflow inspect` prints. @default http://localhost:8233 */
+  /** Base URL of the Temporal Web UI, for the links `scrapeflow inspect` prints and events carry. @default http://localhost:8233 */
   TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+  /**
+   * Base URL of the HTTP service as webhook receivers reach it: the status and results links events
+   * carry. @default http://127.0.0.1:8787 (`scrapeflow serve` on this host)
+   */
+  SCRAPEFLOW_PUBLIC_URL: z.url().default('http://127.0.0.1:8787'),
   /** Where the filesystem store keeps inputs, results and page bodies. @default ./.data */
   SCRAPEFLOW_DATA_DIR: z.string().min(1).default('.data'),
   /** PostgreSQL URL; when set, results go to PostgreSQL instead of the filesystem. Its password is a secret. */
@@ -119,7 +124,7 @@ const envSchema = z.object({
   SCRAPEFLOW_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
   /** A connection of the service with no traffic is closed after this long, ms. @default 300000 */
   SCRAPEFLOW_CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(1000).optional(),
-  /** Warn (and alert) when `balance_after` falls below this many credits. */
+  /** Warn and record an `account.low_balance` event when `balance_after` falls below this many credits. */
   LOW_BALANCE_THRESHOLD: z.coerce.number().min(0).optional(),
   /** Webhook that receives low-balance and pause alerts. */
   ALERT_WEBHOOK_URL: z.url().optional(),

@@ -4,12 +4,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CallEntry, CallKind, CallObserver } from '../activities/calls.js';
-import type { AlertKind, DeliveryResult } from '../alerts/webhook.js';
 
-export interface ScrapeMetrics extends CallObserver {
-  /** Counts an alert's fate (the alert sender's `onResult`). */
-  alert(kind: AlertKind, result: DeliveryResult): void;
-}
+export type ScrapeMetrics = CallObserver;
 
 /** Declares metrics in `registry`: a name, its help text and its label names each. */
 function declare(registry: Registry) {
@@ -52,11 +48,6 @@ export function createScrapeMetrics(registry: Registry): ScrapeMetrics {
     ['call'],
     [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
   );
-  const alerts = counter(
-    'scrapeflow_alerts_total',
-    'Webhook alerts by kind and result (sent, failed after retries, dropped on a full queue)',
-    ['kind', 'result'],
-  );
   for (const call of ['scrape', 'async_submit', 'async_poll'] satisfies CallKind[]) {
     inFlight.set({ call }, 0);
     rateLimited.inc({ call }, 0);
@@ -75,9 +66,6 @@ export function createScrapeMetrics(registry: Registry): ScrapeMetrics {
       if (entry.balance_after !== null) balance.set({ account: entry.account }, entry.balance_after);
       if (entry.status === 429) rateLimited.inc({ call: entry.call });
       if (entry.attempt > 1) retries.inc({ call: entry.call });
-    },
-    alert(kind, result) {
-      alerts.inc({ kind, result });
     },
   };
 }

@@ -1,10 +1,12 @@
 /**
  * The OpenAPI 3.1 document of the service (`GET /openapi.json`), generated from the route table
- * (routes.ts) and the zod schemas its routes validate with.
+ * (routes.ts) and the zod schemas its routes validate with; its `webhooks` section (what scrapeflow
+ * POSTs to a receiver) from the event catalogue (src/events/catalogue.ts).
  */
 import { z } from 'zod';
 import { batchProgressSchema } from '../batch/progress.js';
 import { PACKAGE_VERSION } from '../config/package.js';
+import { EVENT_CATALOGUE, EVENT_TYPES, envelopeSchema } from '../events/catalogue.js';
 import { SCOPES, type ResponseDoc, type Route } from './route.js';
 import { errorBodySchema } from './schemas.js';
 
@@ -95,6 +97,37 @@ function operation(route: Route) {
   };
 }
 
+/**
+ * One webhook per event type: a `POST` to the receiver whose body is the event envelope with that
+ * type's `data`, signed per Standard Webhooks (`webhook-id` is the event id).
+ */
+function webhooks() {
+  return Object.fromEntries(
+    EVENT_TYPES.map((type) => {
+      const { summary, data } = EVENT_CATALOGUE[type];
+      return [
+        type,
+        {
+          post: {
+            summary,
+            description:
+              'Headers `webhook-id` (the event id), `webhook-timestamp` and `webhook-signature` (Standard ' +
+              'Webhooks); a redelivery carries the same id and body.',
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: json(envelopeSchema(type, data), 'output') } },
+            },
+            responses: {
+              '2XX': { description: 'delivered' },
+              410: { description: 'the endpoint is disabled at once' },
+            },
+          },
+        },
+      ];
+    }),
+  );
+}
+
 /** The document of `routes`, served from `serverUrl` when given. */
 export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -131,5 +164,6 @@ export function openApiDocument(routes: readonly Route[], serverUrl?: string) {
       },
     },
     paths,
+    webhooks: webhooks(),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * A worker process (`scrapeflow worker --queue <roles>`, and the `dev` stack): one or more roles, each
  * the workers of one task queue, over what a process has once: the Temporal runtime (logs, metrics
- * exporter), one `NativeConnection`, the data converter, the alerts and the Prometheus endpoint.
+ * exporter), one `NativeConnection`, the data converter, the event sink, the low-balance watcher and the
+ * Prometheus endpoint.
  *
  * - `workflows`: the batch and page workflows and their bookkeeping activities (queue `scrapeflow`).
  * - `scrape`: the OmniScrape HTTP activities only (queue `scrape`); its slots are the plan's limit.
@@ -20,7 +21,9 @@ import type { Config } from '../config/env.js';
 import { Accounts, loadAccounts } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
-import { createAlerts, type Alerts } from '../alerts/index.js';
+import { createBalanceWatcher } from '../alerts/balance-watcher.js';
+import { openEventSink } from '../events/sink.js';
+import type { EventSink } from '../events/types.js';
 import { dataConverterFromConfig } from '../codec/data-converter.js';
 import { createScrapeMetrics, type ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import { prepareWorkerMetrics } from '../metrics/worker-metrics.js';
@@ -58,6 +61,8 @@ export interface WorkerProcessDeps {
   connection?: TemporalConnectionSettings;
   /** Injected in tests; built from the config otherwise. */
   api?: OmniScrapeApi & { close?(): Promise<void> };
+  /** Where events are recorded, injected in tests. @default `openEventSink` of the config (src/events/sink.ts) */
+  events?: EventSink;
   /** Where the accounts file's `keyEnv` variables are read. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -70,8 +75,6 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
   /** The Prometheus endpoint, when SCRAPEFLOW_METRICS_PORT is set. */
   metricsUrl?: string;
-  /** `sendAlert('paused', {...})` and friends, for whatever runs in this process. */
-  alerts: Alerts;
 }
 
 /** Connects a worker connection; a server that does not answer is a `TemporalUnavailableError`. */
@@ -103,8 +106,17 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
     prepared && roles.some((r) => r !== 'browser') ? createScrapeMetrics(prepared.registry) : undefined;
   if (prepared) registerFleetGauges(prepared.registry, { client, logger, roles, accounts });
   installRuntime(logger, prepared ? { prometheusBindAddress: prepared.runtimeAddress } : {});
-  const alerts = createAlerts(config, logger, metrics ? { onResult: (k, r) => metrics.alert(k, r) } : {});
-  const connection = await connectNative(settings);
+  const events = deps.events
+    ? { record: deps.events.record.bind(deps.events), close: () => Promise.resolve() }
+    : await openEventSink({ config, store, logger });
+  const balanceWatcher =
+    config.LOW_BALANCE_THRESHOLD === undefined
+      ? undefined
+      : createBalanceWatcher({ threshold: config.LOW_BALANCE_THRESHOLD, logger, events });
+  const connection = await connectNative(settings).catch(async (err: unknown) => {
+    await events.close();
+    throw err;
+  });
   const started: Array<{ role: WorkerRole; started: StartedRole }> = [];
   try {
     for (const { role, definition } of definitions)
@@ -118,7 +130,8 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
           connection,
           namespace: settings.namespace,
           dataConverter,
-          alerts,
+          events,
+          ...(balanceWatcher ? { balanceWatcher } : {}),
           accounts,
           ...(metrics ? { metrics } : {}),
           ...(deps.api ? { api: deps.api } : {}),
@@ -128,7 +141,7 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   } catch (err) {
     for (const { started: s } of started) await s.close?.();
     await connection.close();
-    await alerts.close();
+    await events.close();
     throw err;
   }
   const metricsServer = await prepared?.serve(logger);
@@ -148,14 +161,13 @@ export async function startWorkers(deps: WorkerProcessDeps): Promise<RunningWork
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     for (const { started: s } of started) await s.close?.();
     await connection.close();
-    await alerts.close();
+    await events.close();
     await metricsServer?.close();
     logger.info({ roles }, 'worker stopped');
   });
   return {
     roles,
     done,
-    alerts,
     ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     async shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();

@@ -9,7 +9,8 @@ import type { Config } from '../config/env.js';
 import type { Accounts } from '../config/accounts.js';
 import type { Logger } from '../logging/logger.js';
 import type { ResultStore } from '../store/types.js';
-import type { Alerts } from '../alerts/index.js';
+import type { BalanceWatcher } from '../alerts/balance-watcher.js';
+import type { EventSink } from '../events/types.js';
 import type { ScrapeMetrics } from '../metrics/scrape-metrics.js';
 import type { PageNotifier } from '../activities/scrape.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
@@ -25,7 +26,10 @@ export interface RoleContext {
   connection: NativeConnection;
   namespace: string;
   dataConverter: DataConverter;
-  alerts: Alerts;
+  /** Where the process records events (src/events/sink.ts): the record activity, the balance watcher. */
+  events: EventSink;
+  /** Low-balance events, when LOW_BALANCE_THRESHOLD is set. */
+  balanceWatcher?: BalanceWatcher;
   metrics?: ScrapeMetrics;
   /** The OmniScrape accounts (keys and plans), loaded once for the scrape and browser roles. */
   accounts: Accounts;

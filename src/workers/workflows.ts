@@ -1,6 +1,6 @@
 /**
  * The `workflows` role (`scrapeflow worker --queue workflows`): serves task queue `scrapeflow`, the
- * batch and page workflows and their bookkeeping activities (input pages, records, pauses, alerts), so
+ * batch and page workflows and their bookkeeping activities (input pages, records, pauses, events), so
  * that store reads and writes never take an OmniScrape slot and workflow processing scales apart from
  * the scrape workers.
  */
@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { createControlActivities } from '../activities/control.js';
+import { createEventActivities } from '../activities/events.js';
 import { createMonitorActivities } from '../activities/monitors.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import type { RoleDefinition } from './role.js';
@@ -67,7 +68,7 @@ export function monitorSitemapReader(config: Config, logger: Logger) {
 }
 
 export const workflowsRole: RoleDefinition = {
-  async start({ connection, namespace, dataConverter, store, logger, client, alerts, tracing, config }) {
+  async start({ config, connection, namespace, dataConverter, store, logger, client, events, tracing }) {
     const { interceptors, ...source } = { interceptors: undefined, ...workflowSource() };
     const worker = await Worker.create({
       connection,
@@ -76,11 +77,18 @@ export const workflowsRole: RoleDefinition = {
       taskQueue: TASK_QUEUES.workflows,
       ...source,
       activities: {
-        ...createControlActivities({ store, logger, client, sendAlert: alerts.sendAlert }),
+        ...createControlActivities({ store, logger, client }),
+        ...createEventActivities({
+          events,
+          store,
+          logger,
+          links: { publicUrl: config.SCRAPEFLOW_PUBLIC_URL, uiUrl: config.TEMPORAL_UI_URL },
+        }),
         ...createMonitorActivities({
           store,
           logger,
           client,
+          events,
           sitemapReader: monitorSitemapReader(config, logger),
         }),
       },

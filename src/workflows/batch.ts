@@ -13,7 +13,9 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   ParentClosePolicy,
+  TemporalFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -44,6 +46,7 @@ import {
   progressQuery,
   resumeSignal,
 } from './definitions.js';
+import { BatchEvents, type PageEnd } from './events.js';
 import { pageWorkflow } from './page.js';
 import { taskPriority } from './priority.js';
 import { ConcurrencyShares } from './shares.js';
@@ -143,6 +146,8 @@ class BatchRun {
   // Pages are started in a scope of their own that a Temporal cancel of the batch does not reach: the
   // batch cancels them itself, the same way whoever asked.
   readonly pagesScope = new CancellationScope({ cancellable: false });
+  /** What the batch tells the outside world (batch.* events), each recorded before it moves on. */
+  readonly events: BatchEvents;
 
   constructor(readonly input: BatchWorkflowInput) {
     const { options, total, carried } = input;
@@ -165,6 +170,10 @@ class BatchRun {
     this.shares = new ConcurrencyShares(options.concurrency);
     this.paused = carried?.paused ?? false;
     this.cancelled = carried?.cancelled ?? false;
+    this.events = new BatchEvents(
+      { batchId: input.batchId, account: options.account, total },
+      { pauses: carried?.pauses ?? 0, priority: this.priority },
+    );
   }
 
   get batchId(): string {
@@ -208,19 +217,25 @@ class BatchRun {
     this.paused = true;
     this.setState('paused', reason);
     if (spreadToAccount) this.accountPause = reason;
+    // Queued now, before anything is awaited: a resume handled meanwhile is recorded after it.
+    const recorded = this.events.paused(this.progress, reason);
     await this.toPages((page) => this.pageHandle(page).signal(pauseSignal, { reason }));
+    await recorded;
   }
 
   async resume(): Promise<void> {
     if (this.cancelled) return;
     // Remembered even when not paused: a page's 401/402 report may still be on its way.
     this.lastResumeAt = Date.now();
+    const pausedFor = this.paused ? this.progress.pauseReason : undefined;
     this.paused = false;
     this.setState('running');
+    const recorded = pausedFor ? this.events.resumed(this.progress, pausedFor) : undefined;
     const left = this.allowance();
     await this.toPages((page) =>
       this.pageHandle(page).signal(resumeSignal, left !== undefined ? { allowance: left } : undefined),
     );
+    await recorded;
   }
 
   handleSignals(): void {
@@ -382,9 +397,11 @@ class BatchRun {
 
   /** Folds the pages that ended: a page that ended without reporting is reconciled from the store. */
   async foldEnded(): Promise<void> {
+    const ends: PageEnd[] = [];
     for (const summary of this.ended.splice(0)) {
       this.shares.end(summary.page);
       this.fold(summary);
+      ends.push(this.pageEnd(summary.page, summary));
     }
     for (const { page, detail } of this.silent.splice(0)) {
       // Its URLs without a record fail as `page_ended`; its counts are the store's.
@@ -395,8 +412,16 @@ class BatchRun {
       });
       this.shares.end(page);
       this.fold(records);
+      ends.push(this.pageEnd(page, records));
     }
+    await this.events.pagesCompleted(ends);
     await this.widenTail();
+  }
+
+  /** A page's end as its event tells it: its lines and its totals. */
+  pageEnd(page: number, { counts, credits }: Pick<PageSummary, 'counts' | 'credits'>): PageEnd {
+    const { from, to } = this.pageRange(page);
+    return { page, from, to, counts, credits };
   }
 
   /** Something for the loop to do. */
@@ -425,6 +450,7 @@ class BatchRun {
         progress: this.progress,
         paused: this.paused,
         cancelled: this.cancelled,
+        pauses: this.events.pauses,
         ...(maxCredits !== undefined ? { maxCredits } : {}),
         ...(optionsVersion !== undefined ? { optionsVersion } : {}),
       },
@@ -437,9 +463,17 @@ class BatchRun {
     this.setState('cancelled');
     await this.toPages((page) => this.pageHandle(page).signal(cancelSignal));
     await condition(() => this.shares.running === this.ended.length + this.silent.length);
-    for (const summary of this.ended.splice(0)) this.fold(summary);
-    for (const { page } of this.silent.splice(0))
-      this.fold(await this.longControl.recordMissing({ ...this.pageRange(page), reason: 'cancelled' }));
+    const ends: PageEnd[] = [];
+    for (const summary of this.ended.splice(0)) {
+      this.fold(summary);
+      ends.push(this.pageEnd(summary.page, summary));
+    }
+    for (const { page } of this.silent.splice(0)) {
+      const records = await this.longControl.recordMissing({ ...this.pageRange(page), reason: 'cancelled' });
+      this.fold(records);
+      ends.push(this.pageEnd(page, records));
+    }
+    await this.events.pagesCompleted(ends);
     this.shares.clear();
     // Lines of the pages never started: `failed(cancelled)` records.
     const from = this.nextPage * options.pageSize;
@@ -480,22 +514,49 @@ class BatchRun {
     progress.endedAt = new Date().toISOString();
     progress.counts.in_flight = 0;
     progress.counts.pending = 0;
+    await this.events.ended(progress);
     await condition(allHandlersFinished);
     return { ...progress, pages: { ...this.pages, running: [] } };
+  }
+
+  /**
+   * The batch fails with `err`: records `batch.failed` first, when the failure ends the workflow (a
+   * TemporalFailure; anything else is a workflow task retried, not an end). Never throws: the batch
+   * fails with its own error, not one of this record.
+   */
+  async reportFailure(err: unknown): Promise<void> {
+    if (!(err instanceof TemporalFailure) || isCancellation(err)) return;
+    await CancellationScope.nonCancellable(() => this.events.failed(this.progress, rootCause(err))).catch(
+      () => undefined,
+    );
   }
 }
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
   const run = new BatchRun(input);
+  try {
+    return await runBatch(run);
+  } catch (err) {
+    if (!(err instanceof ContinueAsNew)) await run.reportFailure(err);
+    throw err;
+  }
+}
+
+async function runBatch(run: BatchRun): Promise<BatchProgress> {
+  const { input } = run;
+  // Queued before the handlers are set: a pause that was waiting for them is recorded after it.
+  let started: Promise<void> | undefined;
   if (!input.carried) {
     upsertSearchAttributes([
       { key: BatchIdAttr, value: input.batchId },
       { key: AccountAttr, value: input.options.account },
     ]);
     run.setState('running');
+    started = run.events.started(run.progress, run.pageCount);
   }
   run.handleSignals();
   try {
+    await started;
     for (;;) {
       await condition(() => run.ready());
       if (run.ended.length > 0 || run.silent.length > 0) {

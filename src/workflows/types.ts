@@ -75,6 +75,8 @@ export interface CarriedBatchState {
   progress: BatchProgress;
   paused: boolean;
   cancelled: boolean;
+  /** Pauses so far: numbers the next `batch.paused` event (src/workflows/events.ts). @default 0 */
+  pauses?: number;
   /** The credit cap now (raised by `resume --max-credits`). */
   maxCredits?: number;
   /** The version its options are stored under (`OPTIONS_BY_VERSION_PATCH`), once stored. */

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logging/logger.js';
-import { createAlertSender, type DeliveryResult } from '../../src/alerts/webhook.js';
 import { createBalanceWatcher } from '../../src/alerts/balance-watcher.js';
-import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { checkEventData } from '../../src/events/catalogue.js';
+import { memoryEventSink } from '../support/event-sink.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -18,75 +18,46 @@ function capture() {
   return { lines, logger: createLogger({ name: 'test', level: 'debug', destination }) };
 }
 
-describe('alert webhook sender', () => {
-  it('retries a failing webhook with backoff until it accepts, and keeps its URL out of logs', async (t) => {
-    const receiver = await startWebhookReceiver({ failFirst: 2 });
-    t.after(() => receiver.close());
-    const { lines, logger } = capture();
-    const results: DeliveryResult[] = [];
-    const sender = createAlertSender({
-      url: receiver.url,
-      logger,
-      baseDelayMs: 10,
-      onResult: (_k, r) => results.push(r),
-    });
-    sender.send('paused', { reason: 'balance', account: 'acme', batchId: 'b-1' });
-    const [alert] = await receiver.waitFor(1);
-    assert.equal(receiver.requests, 3);
-    assert.equal(alert?.kind, 'paused');
-    assert.equal(alert?.reason, 'balance');
-    assert.equal(alert?.account, 'acme');
-    assert.ok(!Number.isNaN(Date.parse(String(alert?.time))));
-    await sender.close();
-    assert.deepEqual(results, ['sent']);
-    assert.equal(lines.filter((l) => l.msg === 'alert webhook failed; retrying').length, 2);
-    assert.ok(!JSON.stringify(lines).includes('secret-token'), 'the webhook URL is redacted');
-  });
-
-  it('never blocks the caller: a bounded queue drops what does not fit, and a dead webhook is given up', async () => {
-    const { logger } = capture();
-    const results: DeliveryResult[] = [];
-    const sender = createAlertSender({
-      url: 'http://127.0.0.1:9/unreachable',
-      logger,
-      queueLimit: 2,
-      maxAttempts: 2,
-      baseDelayMs: 10,
-      onResult: (_k, r) => results.push(r),
-    });
-    for (let i = 0; i < 5; i++) sender.send('low_balance', { balance: i });
-    assert.deepEqual(results, ['dropped', 'dropped'], 'send returned before any delivery was tried');
-    await sender.close(10_000);
-    // One in delivery, two queued, two dropped; the three tried ones fail after their retries.
-    assert.deepEqual([...results].sort(), ['dropped', 'dropped', 'failed', 'failed', 'failed']);
-  });
-});
-
 describe('low-balance watcher', () => {
-  it('alerts once per crossing per account, and re-arms after a top-up above threshold plus margin', () => {
+  it('records one account.low_balance per crossing per account, re-armed by a top-up above threshold plus margin', () => {
     const { lines, logger } = capture();
-    const sent: Record<string, unknown>[] = [];
-    const watcher = createBalanceWatcher({
-      threshold: 100,
-      rearmMargin: 10,
-      logger,
-      alerts: { send: (kind, payload) => sent.push({ kind, ...payload }), close: async () => {} },
-    });
+    const events = memoryEventSink();
+    const at = new Date('2026-03-01T10:15:00Z');
+    const watcher = createBalanceWatcher({ threshold: 100, rearmMargin: 10, logger, events, now: () => at });
     const ctx = { account: 'acme', batchId: 'b-1' };
     for (const balance of [150, 120, 99, 98, 101, 97, 50]) watcher.observe(balance, ctx);
-    assert.equal(sent.length, 1, 'answers arriving out of order around the threshold do not re-fire');
-    assert.deepEqual(sent[0], {
-      kind: 'low_balance',
+    assert.equal(events.calls.length, 1, 'answers arriving out of order around the threshold do not re-fire');
+    assert.deepEqual(events.calls[0], {
+      id: 'account:acme.low_balance.100.2026-03-01T10',
+      type: 'account.low_balance',
       account: 'acme',
-      balance: 99,
-      threshold: 100,
-      batchId: 'b-1',
+      subject: 'account:acme',
+      data: { account: 'acme', balance: 99, threshold: 100, batchId: 'b-1' },
     });
+    assert.deepEqual(checkEventData('account.low_balance', events.calls[0].data), []);
     watcher.observe(95, { account: 'other', batchId: 'b-2' });
-    assert.equal(sent.length, 2, 'accounts are independent');
+    assert.equal(events.calls.length, 2, 'accounts are independent');
     watcher.observe(500, ctx); // top-up
     watcher.observe(90, ctx);
-    assert.equal(sent.length, 3);
+    assert.equal(events.calls.length, 3);
+    assert.equal(
+      events.calls[2]!.id,
+      events.calls[0].id,
+      'the same hour: the same id, one event in the sink',
+    );
     assert.equal(lines.filter((l) => l.event === 'low_balance' && l.level === 40).length, 3);
+  });
+
+  it('a sink that fails re-arms: the next answer below the threshold records the crossing again', async () => {
+    const { logger } = capture();
+    const events = memoryEventSink();
+    const watcher = createBalanceWatcher({ threshold: 100, logger, events });
+    events.failNext(1);
+    watcher.observe(80, { account: 'acme', batchId: 'b-1' });
+    await new Promise((resolve) => setImmediate(resolve)); // the rejection's handler runs
+    assert.equal(events.calls.length, 0);
+    watcher.observe(79, { account: 'acme', batchId: 'b-1' });
+    assert.equal(events.calls.length, 1);
+    assert.equal(events.calls[0]!.data.balance, 79);
   });
 });

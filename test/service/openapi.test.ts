@@ -5,6 +5,7 @@ import { openApiDocument } from '../../src/service/openapi.js';
 import { readFileSync } from 'node:fs';
 import { ROUTES } from '../../src/service/routes.js';
 import { batchProgressSchema } from '../../src/batch/progress.js';
+import { EVENT_TYPES } from '../../src/events/types.js';
 
 interface Schema {
   properties?: Record<string, Schema & { enum?: string[]; $ref?: string }>;
@@ -51,5 +52,24 @@ describe('OpenAPI document', () => {
     const start = doc.components.schemas.StartBatch?.properties?.options;
     for (const field of ['pageSize', 'pagesInFlight', 'maxCredits'])
       assert.ok(start?.properties?.[field], field);
+  });
+
+  it('documents every event type as a webhook whose body is the envelope with that type', () => {
+    const webhooks = (
+      openApiDocument(ROUTES) as unknown as {
+        webhooks: Record<
+          string,
+          { post: { requestBody: { content: { 'application/json': { schema: Schema } } } } }
+        >;
+      }
+    ).webhooks;
+    assert.deepEqual(Object.keys(webhooks), [...EVENT_TYPES]);
+    for (const type of EVENT_TYPES) {
+      const body = webhooks[type]?.post.requestBody.content['application/json'].schema;
+      assert.deepEqual(body?.required, ['id', 'type', 'timestamp', 'sequence', 'data'], type);
+      assert.equal((body?.properties?.type as { const?: string } | undefined)?.const, type);
+    }
+    const page = webhooks['batch.page.completed']?.post.requestBody.content['application/json'].schema;
+    assert.ok(page?.properties?.data?.properties?.failures, 'the page event lists its failures');
   });
 });
