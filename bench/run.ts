@@ -2,7 +2,7 @@
  * `npm run bench`: runs each benchmark in sequence (each compares against a baseline measured in the
  * same run), writes bench/results/<name>.json and prints one JSON line each (`bench <name>: {...}`).
  * `npm run bench -- throughput render` runs only the named ones; `scale` (tens of minutes) runs only
- * when named, or by itself with `npm run bench:scale`.
+ * when named, or by itself with `npm run bench:scale`; so does `monitor` (a 100,000-URL run, twice).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -14,6 +14,7 @@ import * as goodput from './goodput.js';
 import * as history from './history.js';
 import * as browser from './browser.js';
 import * as localApiFast from './local-api-fast.js';
+import * as monitor from './monitor.js';
 import * as plan from './plan.js';
 import * as priority from './priority.js';
 import * as render from './render.js';
@@ -42,7 +43,7 @@ const BENCHMARKS: Benchmark[] = [
   webhooks,
 ];
 /** Run only when named. */
-const ON_REQUEST: Benchmark[] = [scale];
+const ON_REQUEST: Benchmark[] = [scale, monitor];
 
 async function main(): Promise<void> {
   // Workers in this process (the ceiling's no-op floors) log warnings to stderr: stdout carries only

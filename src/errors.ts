@@ -283,6 +283,35 @@ export class ClusterInterruptedError extends AppError<ClusterInterruptedError> {
   readonly code = 'cluster_interrupted';
 }
 
+/** No monitor under the name (or one of an account the principal may not act on). */
+export class MonitorNotFoundError extends AppError<MonitorNotFoundError> {
+  override readonly name = 'MonitorNotFoundError';
+  readonly code = 'monitor_not_found';
+  declare readonly monitor: string;
+
+  constructor(monitor: string) {
+    super(`no monitor ${JSON.stringify(monitor)}`, { monitor });
+  }
+}
+
+/** `monitor create` under a name that is taken. */
+export class MonitorExistsError extends AppError<MonitorExistsError> {
+  override readonly name = 'MonitorExistsError';
+  readonly code = 'monitor_exists';
+  declare readonly monitor: string;
+  declare readonly field: string;
+
+  constructor(monitor: string) {
+    super(
+      `a monitor ${JSON.stringify(monitor)} exists already: choose another name, or \`monitor update\` it`,
+      {
+        monitor,
+        field: 'name',
+      },
+    );
+  }
+}
+
 /** Every application error; each has an entry in `ERROR_ANSWERS`. */
 export type AnyAppError =
   | ConfigError
@@ -309,7 +338,9 @@ export type AnyAppError =
   | StackStartError
   | ClusterConfigError
   | ClusterStartError
-  | ClusterInterruptedError;
+  | ClusterInterruptedError
+  | MonitorNotFoundError
+  | MonitorExistsError;
 
 export type AppErrorCode = AnyAppError['code'];
 
@@ -426,6 +457,12 @@ export const ERROR_ANSWERS: { readonly [E in AnyAppError as E['code']]: ErrorAns
   cluster_config: { exit: ExitCode.usage },
   cluster_start: { exit: ExitCode.unavailable },
   cluster_interrupted: { exit: ExitCode.failure },
+  monitor_not_found: {
+    exit: ExitCode.notFound,
+    cliMessage: (err) => `${err.message}: see \`scrapeflow monitor list\``,
+    status: 404,
+  },
+  monitor_exists: { exit: ExitCode.batchIdTaken, status: 409, body: (err) => ({ field: err.field }) },
 };
 
 /**

@@ -38,3 +38,14 @@ export function checkFields(
   }
   return problems;
 }
+
+/**
+ * The number a `number` or `integer` field holds, as the schema reads it (`$1,299.00` → 1299), or
+ * undefined when the text is not one. Change tracking compares such fields by this value.
+ */
+export function parseNumberField(value: string | null | undefined): number | undefined {
+  const text = value?.trim() ?? '';
+  if (!NUMBER.test(text) && !INTEGER.test(text)) return undefined;
+  const n = Number(text.replace(/[$€£¥,\s]/g, ''));
+  return Number.isFinite(n) ? n : undefined;
+}

@@ -8,7 +8,7 @@ import { storeInput, type UrlItemInput } from '../batch/input.js';
 import { storeSitemapInput, type SitemapReader, type SitemapSource } from '../sitemaps/index.js';
 import { canAct, type Principal } from '../auth/principal.js';
 import { DEFAULT_ACCOUNT, isKnownLabel, planOfLabel, type AccountsFile } from '../config/accounts.js';
-import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, type ResultStore } from '../store/types.js';
+import { MAX_BATCH_ID_LENGTH, USER_BATCH_ID_PATTERN, type ResultStore } from '../store/types.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr } from '../temporal/search-attributes.js';
 import { notSetUpCause, requireSetup } from '../temporal/setup.js';
 import { clientAddress } from './temporal.js';
@@ -62,7 +62,7 @@ export interface StartContext {
 }
 
 /** Refuses an account label the accounts file does not list (`ValidationError` on `account`). */
-function checkAccount(account: string, file: AccountsFile | undefined): void {
+export function checkAccount(account: string, file: AccountsFile | undefined): void {
   if (!file || isKnownLabel(file, account)) return;
   const known = [DEFAULT_ACCOUNT, ...Object.keys(file.entries)].join(', ');
   throw new ValidationError(
@@ -102,7 +102,7 @@ export async function startBatch(
   // Scopes the URLs' OmniScrape idempotency keys to this one start (see src/activities/scrape.ts).
   options.idempotencyScope = randomBytes(16).toString('hex');
   const batchId = request.batchId ?? newBatchId();
-  if (!BATCH_ID_PATTERN.test(batchId)) {
+  if (!USER_BATCH_ID_PATTERN.test(batchId)) {
     throw new ValidationError(
       `batchId: ${JSON.stringify(batchId.slice(0, 200))} must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, ` +
         '".", "_" or "-", starting with a letter or digit',

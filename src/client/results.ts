@@ -44,7 +44,7 @@ export const CSV_COLUMNS = [
  * quoted, as OWASP's CSV Injection page advises: urls, tags, reasons, details and the JSON of
  * selector names and values are the user's or a page's text. Numbers are left as they are.
  */
-const CSV_OPTIONS: StringifyOptions = {
+export const CSV_OPTIONS: StringifyOptions = {
   escape_formulas: true,
   quoted_match: /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/,
   cast: { boolean: (value) => String(value), object: (value) => JSON.stringify(value) },

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { BATCH_STATES, PAUSE_REASONS } from '../batch/progress.js';
+import { MONITOR_EVENT_SCHEMAS } from '../monitors/events.js';
 import { EVENT_TYPES, type EventType } from './types.js';
 
 const count = z.number().int().min(0);
@@ -71,9 +72,6 @@ const lowBalanceData = z.object({
   batchId: z.string().describe('the batch whose call reported the balance'),
 });
 
-/** Monitor events (the monitors' own schemas come with them): an object naming its monitor. */
-const monitorData = z.looseObject({ monitor: z.string().describe('the monitor name') });
-
 export const EVENT_CATALOGUE = {
   'batch.started': {
     summary: 'A batch started (its first run; not on continue-as-new or a worker restart).',
@@ -119,10 +117,22 @@ export const EVENT_CATALOGUE = {
       "An account's OmniScrape balance fell below LOW_BALANCE_THRESHOLD (once per crossing; again after a top-up).",
     data: lowBalanceData,
   },
-  'monitor.run.completed': { summary: 'A monitor run (a batch) ended.', data: monitorData },
-  'monitor.changes': { summary: 'A monitor run observed changes.', data: monitorData },
-  'monitor.run.skipped': { summary: 'A monitor run was skipped.', data: monitorData },
-  'monitor.paused': { summary: 'A monitor paused.', data: monitorData },
+  'monitor.run.completed': {
+    summary: 'A monitor run (a batch) ended and its changes were tracked.',
+    data: MONITOR_EVENT_SCHEMAS['monitor.run.completed'],
+  },
+  'monitor.changes': {
+    summary: "A monitor run's new, changed and removed URLs (at most 500 an event).",
+    data: MONITOR_EVENT_SCHEMAS['monitor.changes'],
+  },
+  'monitor.run.skipped': {
+    summary: 'A scheduled monitor run was skipped: the one before was still going.',
+    data: MONITOR_EVENT_SCHEMAS['monitor.run.skipped'],
+  },
+  'monitor.paused': {
+    summary: "A monitor's schedule paused: its month budget is spent.",
+    data: MONITOR_EVENT_SCHEMAS['monitor.paused'],
+  },
 } as const satisfies Record<EventType, { summary: string; data: z.ZodType }>;
 
 export type EventData<T extends EventType> = z.infer<(typeof EVENT_CATALOGUE)[T]['data']>;

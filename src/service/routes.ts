@@ -20,6 +20,7 @@ import { ValidationError } from '../errors.js';
 import { metricsHandler } from '../metrics/registry.js';
 import { sendError, underField, validate } from './errors.js';
 import { boundedLines, boundedUpload, DEFAULT_LIMITS } from './limits.js';
+import { MONITOR_ROUTES } from './monitor-routes.js';
 import { openApiDocument } from './openapi.js';
 import { principalOf, type ResponseDoc, type Route, type ServiceDeps } from './route.js';
 import { batchLinks, scrapeAnswer } from './scrape-answer.js';
@@ -409,4 +410,5 @@ export const ROUTES: readonly Route[] = [
     },
   },
   ...WEBHOOK_ROUTES,
+  ...MONITOR_ROUTES,
 ];

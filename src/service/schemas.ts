@@ -9,18 +9,22 @@ import { INPUT_FORMATS } from '../client/input-format.js';
 import { BATCH_STATES } from '../batch/progress.js';
 import { RESULT_FORMATS } from '../client/results.js';
 import { httpUrl } from '../omniscrape/types.js';
-import { BATCH_ID_PATTERN, MAX_BATCH_ID_LENGTH, TERMINAL_STATUSES } from '../store/types.js';
+import {
+  BATCH_ID_PATTERN,
+  MAX_BATCH_ID_LENGTH,
+  TERMINAL_STATUSES,
+  USER_BATCH_ID_PATTERN,
+} from '../store/types.js';
 import { DELIVERY_STATUSES } from '../webhooks/types.js';
 
 /** Longest wait of a single-URL scrape, ms. */
 export const MAX_SCRAPE_WAIT_MS = 60_000;
 
-const batchId = z
-  .string()
-  .regex(
-    BATCH_ID_PATTERN,
-    `must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, . _ - (starting with a letter or digit)`,
-  );
+const ID_RULE = `must be 1 to ${MAX_BATCH_ID_LENGTH} letters, digits, . _ - (starting with a letter or digit)`;
+/** A batch id a start may take (a monitor run's `<name>@<time>` is not one). */
+const newBatchId = z.string().regex(USER_BATCH_ID_PATTERN, ID_RULE);
+/** Any batch's id, a monitor run's included. */
+const batchId = z.string().regex(BATCH_ID_PATTERN, `${ID_RULE}, or a monitor run's <name>@<time>`);
 
 export const urlEntrySchema = z.union([
   httpUrl,
@@ -35,7 +39,7 @@ export const urlEntrySchema = z.union([
 
 export const startBatchBodySchema = z
   .object({
-    batchId: batchId.optional().describe('batch id; generated when absent'),
+    batchId: newBatchId.optional().describe('batch id; generated when absent'),
     urls: z
       .array(urlEntrySchema)
       .min(1, 'must hold at least one URL')
@@ -47,7 +51,7 @@ export const startBatchBodySchema = z
 /** Query string of an uploaded-file start (`Content-Type: text/plain | text/csv | application/x-ndjson`). */
 export const uploadQuerySchema = z
   .object({
-    batchId: batchId.optional(),
+    batchId: newBatchId.optional(),
     format: z.enum(INPUT_FORMATS).optional().describe('default from the content type'),
     skipInvalid: z
       .enum(['true', 'false'])
@@ -73,7 +77,7 @@ export const scrapeBodySchema = z
 
 export const redriveBodySchema = z
   .object({
-    batchId: batchId.optional().describe('id of the new batch'),
+    batchId: newBatchId.optional().describe('id of the new batch'),
     options: z.record(z.string(), z.unknown()).optional().describe("batch options over the original batch's"),
   })
   .strict();

@@ -77,7 +77,7 @@ function pgText(value: string): string {
  * are written raw), so each becomes `\ufffd`; an escaped backslash before `u` is left alone.
  */
 const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(?:0000|d[89a-f][0-9a-f]{2})/gi;
-function toJsonb(value: unknown): string {
+export function toJsonb(value: unknown): string {
   return JSON.stringify(value).replace(UNSTORABLE_ESCAPE, '$1\\ufffd');
 }
 

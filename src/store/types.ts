@@ -141,14 +141,25 @@ export interface ResultStore {
  */
 export const MAX_BATCH_ID_LENGTH = 100;
 
-/** Batch ids become file names and workflow ids: a safe alphabet, at most MAX_BATCH_ID_LENGTH long. */
-export const BATCH_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_BATCH_ID_LENGTH - 1}}$`);
+/** The ids a person may start a batch under: a safe alphabet, at most MAX_BATCH_ID_LENGTH long. */
+export const USER_BATCH_ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_BATCH_ID_LENGTH - 1}}$`);
 
 /**
- * The names the stores accept: the same safe alphabet, up to 128 characters. Stores hold batches with
- * ids longer than MAX_BATCH_ID_LENGTH, which stay readable and exportable.
+ * Batch ids become file names and workflow ids: the ids people choose, and a monitor run's
+ * `<name>@<YYYYMMDDTHHMMSSZ>` (src/monitors/types.ts). `@` appears in no id a person can choose, so a
+ * start can never take a monitor run's id; `:` appears in none at all (the run time is ISO 8601's basic
+ * form), so every id stays a portable file name and a plain literal in visibility queries.
  */
-export const STORED_BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const BATCH_ID_PATTERN = new RegExp(
+  `${USER_BATCH_ID_PATTERN.source}|^[A-Za-z0-9][A-Za-z0-9._-]{0,63}@\\d{8}T\\d{6}Z$`,
+);
+
+/**
+ * The names the stores accept: the same safe alphabet plus `@` (monitor runs, and their stored URL
+ * lists `<name>@input-<version>`), up to 128 characters. Stores hold batches with ids longer than
+ * MAX_BATCH_ID_LENGTH, which stay readable and exportable.
+ */
+export const STORED_BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 /** An options version (`putOptions`): lowercase hex, as a content hash prints. */
 export const OPTIONS_VERSION_PATTERN = /^[0-9a-f]{8,64}$/;

@@ -21,6 +21,8 @@ export const BatchStatusAttr = defineSearchAttributeKey('ScrapeflowBatchStatus',
 export const PauseReasonAttr = defineSearchAttributeKey('ScrapeflowPauseReason', SearchAttributeType.KEYWORD);
 /** The OmniScrape account a batch spends from (a label, never the key). */
 export const AccountAttr = defineSearchAttributeKey('ScrapeflowAccount', SearchAttributeType.KEYWORD);
+/** The monitor whose run a batch is (`<name>@<time>`): `ScrapeflowMonitor = "prices"` lists its runs. */
+export const MonitorAttr = defineSearchAttributeKey('ScrapeflowMonitor', SearchAttributeType.KEYWORD);
 /**
  * How many URLs of a batch or page ended each way, set when it ends (Web UI: `ScrapeflowFailed > 0`).
  * Numbers, not text: no search attribute is `Text`, which PostgreSQL visibility cannot index for URLs.
@@ -46,6 +48,7 @@ export const ALL_SEARCH_ATTRIBUTES = [
   SucceededAttr,
   FailedAttr,
   DeadLetteredAttr,
+  MonitorAttr,
 ];
 
 const CLI_TYPE_NAMES: Partial<Record<SearchAttributeType, string>> = {

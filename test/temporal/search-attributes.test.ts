@@ -22,6 +22,7 @@ describe('search attributes', () => {
       'Keyword',
       'Keyword',
       'Keyword',
+      'Keyword',
     ]);
   });
 

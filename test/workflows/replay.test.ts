@@ -29,7 +29,7 @@ describe('workflow determinism', () => {
           history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?',
       ),
     );
-    assert.deepEqual([...types].sort(), ['batchWorkflow', 'pageWorkflow']);
+    assert.deepEqual([...types].sort(), ['batchWorkflow', 'monitorRunWorkflow', 'pageWorkflow']);
     // One replay worker for every history; each result names its workflow and any nondeterminism.
     const failures: string[] = [];
     let replayed = 0;

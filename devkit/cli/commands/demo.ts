@@ -60,6 +60,20 @@ export function registerDemo(program: Command): void {
             `  ${record.status.padEnd(13)} ${record.url} ${record.charged} credits${fields}${record.reason ? ` (${record.reason})` : ''}`,
           );
         }
+        say('');
+        say('a monitor over 6 products: run 1, two prices change on the demo site, run 2...');
+        const { runMonitorDemo } = await import('../../stack/monitor-demo.js');
+        const monitor = await runMonitorDemo({
+          client: stack.client,
+          store: stack.store,
+          demoOrigin: stack.demoOrigin,
+          catalog: stack.demo.catalog,
+        });
+        say(`monitor ${monitor.name}: run ${monitor.second} ${JSON.stringify(monitor.counts)}`);
+        for (const row of monitor.changed)
+          for (const [field, { previous, current }] of Object.entries(row.diff))
+            say(`  changed ${row.url} ${field}: ${String(previous)} -> ${String(current)}`);
+        say(`  see: scrapeflow monitor changes ${monitor.name}`);
         if (stack.uiUrl) {
           say('');
           say(`see the batches in the Temporal Web UI: ${stack.uiUrl}/namespaces/default/workflows`);

@@ -6,6 +6,7 @@ import { registerControl } from './control.js';
 import { registerCosts } from './costs.js';
 import { registerInspect } from './inspect.js';
 import { registerList } from './list.js';
+import { registerMonitor } from './monitor.js';
 import { registerPrune } from './prune.js';
 import { registerRedrive } from './redrive.js';
 import { registerResults } from './results.js';
@@ -41,6 +42,7 @@ export function commands(devkit?: DevkitCommands): RegisterCommand[] {
     registerList,
     registerResults,
     registerRedrive,
+    registerMonitor,
     registerPrune,
     registerWorker,
     registerServe,

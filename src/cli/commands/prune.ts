@@ -16,7 +16,7 @@ export function parseAge(value: string): number {
   return Number(match[1]) * UNITS[match[2]!]!;
 }
 
-/** `scrapeflow prune --older-than 7d`: retention for page bodies; result rows stay. */
+/** `scrapeflow prune --older-than 7d`: retention for page bodies (result rows stay) and monitors' observations. */
 export function registerPrune(program: Command): void {
   program
     .command('prune')
@@ -29,6 +29,14 @@ export function registerPrune(program: Command): void {
         const cutoff = new Date(Date.now() - olderThan);
         const removed = await store.pruneContent(cutoff);
         say(`pruned ${removed} page bodies stored before ${cutoff.toISOString()}`);
+        // Monitors keep their observations for their own --retain-days, whatever --older-than says.
+        const { monitorStoreOf, pruneMonitors } = await import('../../monitors/store.js');
+        const monitors = monitorStoreOf(store);
+        const pruned = monitors && (await pruneMonitors(monitors));
+        if (pruned?.monitors)
+          say(
+            `pruned ${pruned.removed} observations of ${pruned.monitors} monitors past their --retain-days`,
+          );
       } finally {
         await store.close();
       }

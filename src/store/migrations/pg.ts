@@ -223,4 +223,41 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scrapeflow_delivery_attempts_of ON ${p}scrapeflow_delivery_attempts (event_id, endpoint_id, id);
     `,
   },
+  {
+    version: 11,
+    name: 'monitors: specs, runs, observations',
+    sql: (p) => `
+      CREATE TABLE ${p}scrapeflow_monitors (
+        name    text  PRIMARY KEY,
+        account text  NOT NULL,
+        spec    jsonb NOT NULL
+      );
+      CREATE TABLE ${p}scrapeflow_monitor_runs (
+        monitor      text        NOT NULL,
+        batch_id     text        NOT NULL,
+        scheduled_at timestamptz NOT NULL,
+        state        text        NOT NULL,
+        counts       jsonb,
+        credits      numeric,
+        tracked_at   timestamptz,
+        PRIMARY KEY (monitor, batch_id)
+      );
+      CREATE INDEX scrapeflow_monitor_runs_time ON ${p}scrapeflow_monitor_runs (monitor, scheduled_at);
+      CREATE TABLE ${p}scrapeflow_monitor_observations (
+        monitor     text        NOT NULL,
+        batch_id    text        NOT NULL,
+        url         text        NOT NULL,
+        observed_at timestamptz NOT NULL,
+        status      text        NOT NULL,
+        charged     numeric     NOT NULL,
+        row         jsonb       NOT NULL,
+        PRIMARY KEY (monitor, batch_id, url)
+      );
+      -- One URL's history (and the rows a month's spend or a retention cut reads).
+      CREATE INDEX scrapeflow_monitor_observations_url
+        ON ${p}scrapeflow_monitor_observations (monitor, url, observed_at, batch_id);
+      CREATE INDEX scrapeflow_monitor_observations_time
+        ON ${p}scrapeflow_monitor_observations (monitor, observed_at, url);
+    `,
+  },
 ];
