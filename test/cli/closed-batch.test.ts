@@ -182,7 +182,12 @@ describe('a batch whose workflow closed without completing', () => {
         }
         return out;
       };
-      assert.deepEqual(await activities('closed-fail'), ['storeOptions #1']);
+      // Around it, the batch's events: batch.started, then batch.failed.
+      assert.deepEqual(await activities('closed-fail'), [
+        'recordEvents #1',
+        'storeOptions #1',
+        'recordEvents #1',
+      ]);
       const pages = await stack.client.workflow.count(`WorkflowId = 'closed-fail/p0'`);
       assert.equal(pages.count, 0, 'no page started');
     } finally {
