@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { ENV_ADMIN } from '../../src/auth/principal.js';
+import { loadConfig } from '../../src/config/env.js';
 import type { EventDraft } from '../../src/events/types.js';
 import { redactSecrets } from '../../src/logging/secrets.js';
 import { startDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher.js';
@@ -229,6 +230,20 @@ describe('webhook delivery', () => {
     assert.equal(String(req!.headers['webhook-signature']).split(' ').length, 2);
     assert.ok(verify(endpoint.secret, req!));
     assert.ok(verify(rotated.secret, req!));
+  });
+
+  it('SSRF: IPv4-compatible and -translated IPv6 refused as URL writes them; a bad allowlist CIDR is a config error', async () => {
+    const none = new AllowList(undefined);
+    for (const url of ['https://[::127.0.0.1]/', 'https://[::ffff:0:7f00:1]/', 'https://[fec0::1]/'])
+      await assert.rejects(checkEndpointUrl(url, { allowHttp: false, allow: none }), /url: .*loopback/, url);
+    // `10.0.0.0/` must not read as 10.0.0.0/0 (every address allowed).
+    for (const value of ['10.0.0.0/', '10.0.0.0/33', '10.0.0.0/8x', 'hooks.internal/8'])
+      assert.throws(() => new AllowList(value), /SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: .* is not a host/, value);
+    assert.throws(
+      () => loadConfig({ ...process.env, SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,10.0.0.0/' }),
+      /SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS.*"10\.0\.0\.0\/" is not a host/,
+    );
+    assert.ok(new AllowList('10.1.0.0/16').address('10.1.2.3'));
   });
 
   it('SSRF: metadata, private, loopback and a name of loopback refused at add and at delivery', async () => {
