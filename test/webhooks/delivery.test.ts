@@ -27,6 +27,7 @@ import {
 } from '../../src/webhooks/manage.js';
 import { AllowList, checkEndpointUrl, isBlockedAddress } from '../../src/webhooks/ssrf.js';
 import { FsWebhookStore } from '../../src/webhooks/fs-store.js';
+import { nextDelay } from '../../src/webhooks/schedule.js';
 import { eventually as waitUntil } from '../support/stack.js';
 import {
   startWebhookReceiver,
@@ -138,6 +139,39 @@ describe('webhook delivery', () => {
       [500, 429, 200],
     );
     assert.equal(delivery?.status, 'delivered');
+  });
+
+  it('a receiver throttling with short Retry-After does not use up the schedule in seconds', async () => {
+    // 3 tries over ~2 s: three 429s with Retry-After 0 come back at once; the delivery waits a step more.
+    const { receiver, endpoint, account } = await setUp((_r, k) =>
+      k <= 3 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 200 },
+    );
+    const own = new FsWebhookStore(join(dir, 'throttled'));
+    const throttled = startDispatcher({
+      store: own,
+      logger,
+      allow: LOCAL,
+      retryDelays: [0, 1000, 1000],
+      pollMs: 50,
+    });
+    try {
+      await own.createEndpoint((await store.getEndpoint(endpoint.id))!);
+      await own.record(
+        [{ id: 'throttled.completed', type: 'batch.completed', account, subject: 'throttled', data: {} }],
+        new Date(),
+      );
+      throttled.wake();
+      await receiver.waitForRequests(4);
+      await eventually(
+        async () => (await own.deliveries({ eventId: 'throttled.completed' }))[0]?.status === 'delivered',
+      );
+      // A receiver failing on the schedule still gets its tries and no more.
+      assert.equal(nextDelay([0, 1000, 1000], 3, undefined, 1600), undefined);
+      const extra = nextDelay([0, 1000, 1000], 3, 0, 30)!;
+      assert.ok(extra >= 800 && extra <= 1200, `the last step's pace (${extra} ms)`);
+    } finally {
+      await throttled.stop();
+    }
   });
 
   it('410 disables the endpoint after one try; its other events wait', async () => {
