@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_PLAN } from '../batch/defaults.js';
 import { registerUrlPassword } from '../logging/url-credentials.js';
+import { allowListProblem } from '../webhooks/ssrf.js';
 
 /** BaaS sessions an account may hold open at once when its configuration does not say. */
 export const DEFAULT_BROWSER_SESSIONS = 2;
@@ -143,7 +144,11 @@ const envSchema = z.object({
    * Hosts, addresses and CIDRs (comma list) webhooks may reach although the SSRF guard refuses them
    * (loopback, private, link-local, CGNAT, metadata): an internal receiver, or 127.0.0.1 in tests.
    */
-  SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: z.string().min(1).optional(),
+  SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .min(1)
+    .refine((v) => allowListProblem(v) === undefined, { error: (i) => allowListProblem(String(i.input)) })
+    .optional(),
   /** Deliveries in flight per webhook endpoint, at most, across every dispatcher. @default 4 */
   SCRAPEFLOW_WEBHOOK_MAX_IN_FLIGHT: intFrom(1, 4),
   /**

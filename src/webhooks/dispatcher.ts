@@ -129,7 +129,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       result.status === 429 || result.status === 503
         ? retryAfterMs(result.retryAfter, now.getTime())
         : undefined;
-    const delay = nextDelay(retryDelays, attempts, honoured);
+    const delay = nextDelay(retryDelays, attempts, honoured, now.getTime() - Date.parse(d.timestamp));
     if (delay === undefined) {
       options.onTry?.('failed', endpoint.id);
       log.warn(

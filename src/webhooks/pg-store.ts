@@ -240,14 +240,17 @@ export class PgWebhookStore implements WebhookStore {
           `WITH room AS (
              SELECT greatest($3::int - count(*)::int, 0) AS n FROM ${this.deliveriesTable}
               WHERE endpoint_id = $1 AND status = 'pending' AND lease_until > $2),
+           -- Of each subject its earliest pending delivery only, by one pass over the order index
+           -- (a NOT EXISTS on an earlier one was quadratic: seconds per claim with 2,000 waiting).
+           heads AS (
+             SELECT DISTINCT ON (subject) event_id, sequence, next_attempt_at, lease_until
+               FROM ${this.deliveriesTable}
+              WHERE endpoint_id = $1 AND status = 'pending'
+              ORDER BY subject, sequence),
            due AS (
-             SELECT d.event_id FROM ${this.deliveriesTable} d
-              WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-                AND (d.lease_until IS NULL OR d.lease_until <= $2)
-                AND NOT EXISTS (SELECT 1 FROM ${this.deliveriesTable} p
-                                 WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
-                                   AND p.status = 'pending' AND p.sequence < d.sequence)
-              ORDER BY d.next_attempt_at, d.sequence
+             SELECT h.event_id FROM heads h
+              WHERE h.next_attempt_at <= $2 AND (h.lease_until IS NULL OR h.lease_until <= $2)
+              ORDER BY h.next_attempt_at, h.sequence
               LIMIT least((SELECT n FROM room), $5::int))
            UPDATE ${this.deliveriesTable} d SET lease_holder = $4, lease_until = $6
              FROM due, ${this.events} ev

@@ -51,12 +51,20 @@ export function retryAfterMs(header: string | undefined, now: number): number | 
 /**
  * The delay before the next try after `attempts` failed tries, or undefined when none is left: the
  * receiver's `Retry-After` when it gave one, else the schedule's next step with jitter.
+ *
+ * Tries spent faster than the schedule (a receiver throttling with a short `Retry-After` answers every
+ * try within seconds) do not end the delivery early: until `sinceFirstMs` (since the event was
+ * recorded) reaches the schedule's span, at its lowest jitter, it is tried again at the last step's
+ * pace. A receiver failing on the schedule gets exactly its tries, as before.
  */
 export function nextDelay(
   delays: readonly number[],
   attempts: number,
   retryAfter: number | undefined,
+  sinceFirstMs = Number.POSITIVE_INFINITY,
 ): number | undefined {
-  if (attempts >= delays.length) return undefined;
-  return retryAfter ?? jitter(delays[attempts]!);
+  if (attempts < delays.length) return retryAfter ?? jitter(delays[attempts]!);
+  const span = delays.reduce((sum, d) => sum + d, 0);
+  if (sinceFirstMs >= 0.8 * span) return undefined;
+  return Math.max(retryAfter ?? 0, jitter(delays.at(-1) ?? 0));
 }

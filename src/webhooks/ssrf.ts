@@ -10,7 +10,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { ValidationError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -28,8 +28,10 @@ for (const [net, prefix] of [
 ] as const)
   blocked.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // ::, ::1 and the IPv4-compatible ::a.b.c.d, which URL writes in hex (`[::127.0.0.1]` is `[::7f00:1]`)
+  ['::', 96],
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
+  ['fec0::', 10], // site-local, deprecated but routed as private where still configured
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
@@ -68,8 +70,17 @@ export class AllowList {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean)) {
-      const [net, bits] = entry.replace(/^\[|\]$/g, '').split('/');
+      const [net, bits, ...rest] = entry.replace(/^\[|\]$/g, '').split('/');
       const family = isIP(net ?? '');
+      // A prefix must be whole and in range: `10.0.0.0/` read as Number('') would be /0, every address.
+      if (
+        bits !== undefined &&
+        (!family || rest.length > 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128))
+      )
+        throw new ConfigError(
+          `invalid environment: SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: ${JSON.stringify(entry)} is not a host, an address or a CIDR (address/prefix)`,
+          'e.g. 127.0.0.1,10.1.0.0/16,hooks.internal',
+        );
       if (family && bits !== undefined)
         this.nets.addSubnet(net!, Number(bits), family === 4 ? 'ipv4' : 'ipv6');
       else if (family) this.nets.addAddress(net!, family === 4 ? 'ipv4' : 'ipv6');
@@ -84,6 +95,16 @@ export class AllowList {
   address(address: string): boolean {
     const family = isIP(address);
     return family !== 0 && this.nets.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  }
+}
+
+/** What is wrong with a SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS value, or undefined when it parses. */
+export function allowListProblem(value: string): string | undefined {
+  try {
+    new AllowList(value);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^invalid environment: SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: /, '');
   }
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { ENV_ADMIN } from '../../src/auth/principal.js';
+import { loadConfig } from '../../src/config/env.js';
 import type { EventDraft } from '../../src/events/types.js';
 import { redactSecrets } from '../../src/logging/secrets.js';
 import { startDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher.js';
@@ -26,6 +27,7 @@ import {
 } from '../../src/webhooks/manage.js';
 import { AllowList, checkEndpointUrl, isBlockedAddress } from '../../src/webhooks/ssrf.js';
 import { FsWebhookStore } from '../../src/webhooks/fs-store.js';
+import { nextDelay } from '../../src/webhooks/schedule.js';
 import { eventually as waitUntil } from '../support/stack.js';
 import {
   startWebhookReceiver,
@@ -139,6 +141,39 @@ describe('webhook delivery', () => {
     assert.equal(delivery?.status, 'delivered');
   });
 
+  it('a receiver throttling with short Retry-After does not use up the schedule in seconds', async () => {
+    // 3 tries over ~2 s: three 429s with Retry-After 0 come back at once; the delivery waits a step more.
+    const { receiver, endpoint, account } = await setUp((_r, k) =>
+      k <= 3 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 200 },
+    );
+    const own = new FsWebhookStore(join(dir, 'throttled'));
+    const throttled = startDispatcher({
+      store: own,
+      logger,
+      allow: LOCAL,
+      retryDelays: [0, 1000, 1000],
+      pollMs: 50,
+    });
+    try {
+      await own.createEndpoint((await store.getEndpoint(endpoint.id))!);
+      await own.record(
+        [{ id: 'throttled.completed', type: 'batch.completed', account, subject: 'throttled', data: {} }],
+        new Date(),
+      );
+      throttled.wake();
+      await receiver.waitForRequests(4);
+      await eventually(
+        async () => (await own.deliveries({ eventId: 'throttled.completed' }))[0]?.status === 'delivered',
+      );
+      // A receiver failing on the schedule still gets its tries and no more.
+      assert.equal(nextDelay([0, 1000, 1000], 3, undefined, 1600), undefined);
+      const extra = nextDelay([0, 1000, 1000], 3, 0, 30)!;
+      assert.ok(extra >= 800 && extra <= 1200, `the last step's pace (${extra} ms)`);
+    } finally {
+      await throttled.stop();
+    }
+  });
+
   it('410 disables the endpoint after one try; its other events wait', async () => {
     const { receiver, endpoint, account } = await setUp(() => ({ status: 410 }));
     await record(account, 'gone', 3);
@@ -229,6 +264,20 @@ describe('webhook delivery', () => {
     assert.equal(String(req!.headers['webhook-signature']).split(' ').length, 2);
     assert.ok(verify(endpoint.secret, req!));
     assert.ok(verify(rotated.secret, req!));
+  });
+
+  it('SSRF: IPv4-compatible and -translated IPv6 refused as URL writes them; a bad allowlist CIDR is a config error', async () => {
+    const none = new AllowList(undefined);
+    for (const url of ['https://[::127.0.0.1]/', 'https://[::ffff:0:7f00:1]/', 'https://[fec0::1]/'])
+      await assert.rejects(checkEndpointUrl(url, { allowHttp: false, allow: none }), /url: .*loopback/, url);
+    // `10.0.0.0/` must not read as 10.0.0.0/0 (every address allowed).
+    for (const value of ['10.0.0.0/', '10.0.0.0/33', '10.0.0.0/8x', 'hooks.internal/8'])
+      assert.throws(() => new AllowList(value), /SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: .* is not a host/, value);
+    assert.throws(
+      () => loadConfig({ ...process.env, SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: '127.0.0.1,10.0.0.0/' }),
+      /SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS.*"10\.0\.0\.0\/" is not a host/,
+    );
+    assert.ok(new AllowList('10.1.0.0/16').address('10.1.2.3'));
   });
 
   it('SSRF: metadata, private, loopback and a name of loopback refused at add and at delivery', async () => {
