@@ -1,7 +1,7 @@
 /**
  * `monitor changes --diff`: a unified diff of a changed page's text content (outputFormat html), from
  * the two stored bodies, read line by line as a person reads the page (whitespace runs collapsed, empty
- * lines dropped: the text the content hash is taken of, with its line breaks). The `diff` package does the diffing.
+ * lines dropped: the text the content hash is taken of, with its line breaks). `diff` does the diffing.
  */
 import { load } from 'cheerio';
 import { createTwoFilesPatch } from 'diff';
