@@ -24,6 +24,7 @@ import { stringify } from 'csv-stringify/sync';
 import { ValidationError } from '../errors.js';
 import { CSV_OPTIONS } from './results.js';
 import { monitorStore, requireMonitor } from './monitors.js';
+import { textDiffOf, type TextDiff } from '../monitors/text-diff.js';
 
 const ScheduledStartAttr = defineSearchAttributeKey(
   'TemporalScheduledStartTime',
@@ -131,6 +132,9 @@ export interface ChangeRow {
   observedAt: string;
   previousObservedAt?: string;
   charged: number;
+  /** With `--diff`: a changed text content's unified diff, or why there is none. */
+  textDiff?: TextDiff['textDiff'];
+  textDiffUnavailable?: TextDiff['textDiffUnavailable'];
 }
 
 export const changeRow = (o: Observation): ChangeRow => ({
@@ -151,18 +155,27 @@ export const changeRow = (o: Observation): ChangeRow => ({
 export async function* monitorChanges(
   store: ResultStore,
   name: string,
-  query: { run?: string; since?: Date; statuses?: ChangeStatus[]; principal?: Principal },
+  query: {
+    run?: string;
+    since?: Date;
+    statuses?: ChangeStatus[];
+    principal?: Principal;
+    /** Add the text diff of each changed text content (outputFormat html). */
+    textDiff?: boolean;
+  },
 ): AsyncIterable<ChangeRow> {
   await requireMonitor(store, name, query.principal);
   const monitors = monitorStore(store);
   const filter = query.statuses ? { statuses: query.statuses } : undefined;
+  const rowOf = async (o: Observation): Promise<ChangeRow> =>
+    query.textDiff ? { ...changeRow(o), ...(await textDiffOf(store, o)) } : changeRow(o);
   if (query.since) {
-    for await (const o of monitors.since(name, query.since.toISOString(), filter)) yield changeRow(o);
+    for await (const o of monitors.since(name, query.since.toISOString(), filter)) yield rowOf(o);
     return;
   }
   const run = query.run ?? (await monitors.listRuns(name, 1))[0]?.batchId;
   if (!run) return;
-  for await (const o of monitors.runObservations(name, run, filter)) yield changeRow(o);
+  for await (const o of monitors.runObservations(name, run, filter)) yield rowOf(o);
 }
 
 export async function* monitorHistory(
@@ -251,14 +264,22 @@ export const CHANGE_COLUMNS = [
   'charged',
 ] as const;
 
-/** Change rows as JSONL or CSV text (CSV: `diff` and `fields` as JSON cells, formulas escaped). */
+/** The CSV columns `--diff` adds. */
+export const TEXT_DIFF_COLUMNS = ['textDiff', 'textDiffUnavailable'] as const;
+
+/**
+ * Change rows as JSONL or CSV text (CSV: `diff` and `fields` as JSON cells, formulas escaped; the
+ * text diff columns with `textDiff`).
+ */
 export async function* formatChanges(
   rows: AsyncIterable<ChangeRow>,
   format: 'jsonl' | 'csv',
+  textDiff = false,
 ): AsyncIterable<string> {
-  if (format === 'csv') yield stringify([[...CHANGE_COLUMNS]], CSV_OPTIONS);
+  const columns = textDiff ? [...CHANGE_COLUMNS, ...TEXT_DIFF_COLUMNS] : [...CHANGE_COLUMNS];
+  if (format === 'csv') yield stringify([columns], CSV_OPTIONS);
   for await (const row of rows)
     yield format === 'csv'
-      ? stringify([CHANGE_COLUMNS.map((c) => row[c])], CSV_OPTIONS)
+      ? stringify([columns.map((c) => row[c])], CSV_OPTIONS)
       : `${JSON.stringify(row)}\n`;
 }

@@ -138,9 +138,19 @@ export function observe(input: ObserveInput): Observation {
   if (!prior) return { ...base, status: 'new', baseline: seen };
   if (prior.configHash !== input.configHash) return { ...base, status: 'baseline', baseline: seen };
   const diff = diffFields(prior.fields ?? {}, record.fields ?? {}, input.schema, input.thresholds);
-  if (prior.contentHash !== input.contentHash)
+  let previousContentRef: string | undefined;
+  if (prior.contentHash !== input.contentHash) {
     diff.content = { previous: prior.contentHash ?? null, current: input.contentHash ?? null };
-  if (Object.keys(diff).length > 0) return { ...base, status: 'changed', diff, baseline: seen };
+    previousContentRef = prior.contentRef;
+  }
+  if (Object.keys(diff).length > 0)
+    return {
+      ...base,
+      status: 'changed',
+      diff,
+      baseline: seen,
+      ...(previousContentRef ? { previousContentRef } : {}),
+    };
   // Same: the baseline keeps its values, so moves under a threshold add up until one is reported.
   return { ...base, status: 'same', baseline: prior };
 }

@@ -94,6 +94,11 @@ export interface Observation {
   baseline?: Baseline;
   /** When the baseline this run compared against was observed (absent for `new`). */
   previousObservedAt?: string;
+  /**
+   * The stored page body (its content ref) of the baseline a `changed` text content was compared
+   * against, so `monitor changes --diff` can show what moved.
+   */
+  previousContentRef?: string;
 }
 
 /** How a monitor's run gets its URLs. */

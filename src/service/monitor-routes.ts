@@ -121,6 +121,10 @@ const changesQuery = z
     since: z.iso.datetime().optional().describe('every run scheduled since this time'),
     status: z.string().max(200).optional().describe('comma list of change statuses'),
     format: z.enum(['jsonl', 'csv']).default('jsonl'),
+    diff: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe('true: add textDiff, a unified diff of each changed text content (outputFormat html)'),
   })
   .strict();
 const historyQuery = z
@@ -308,9 +312,10 @@ export const MONITOR_ROUTES: readonly Route[] = [
         ...(query.run ? { run: query.run } : {}),
         ...(query.since ? { since: new Date(query.since) } : {}),
         ...(statuses ? { statuses } : {}),
+        ...(query.diff === 'true' ? { textDiff: true } : {}),
         principal: principalOf(request),
       });
-      return streamRows(reply, rows, query.format);
+      return streamRows(reply, rows, query.format, query.diff === 'true');
     },
   },
   {
@@ -358,7 +363,12 @@ export const MONITOR_ROUTES: readonly Route[] = [
  * Streams rows, after the first is read: a missing monitor (or another account's) fails before any
  * byte is sent, so it answers 404 rather than a cut stream.
  */
-async function streamRows(reply: FastifyReply, rows: AsyncIterable<ChangeRow>, format: 'jsonl' | 'csv') {
+async function streamRows(
+  reply: FastifyReply,
+  rows: AsyncIterable<ChangeRow>,
+  format: 'jsonl' | 'csv',
+  textDiff = false,
+) {
   const iterator = rows[Symbol.asyncIterator]();
   const first = await iterator.next();
   async function* all() {
@@ -367,5 +377,5 @@ async function streamRows(reply: FastifyReply, rows: AsyncIterable<ChangeRow>, f
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
   }
   void reply.type(CONTENT_TYPE[format]);
-  return reply.send(Readable.from(formatChanges(all(), format)));
+  return reply.send(Readable.from(formatChanges(all(), format, textDiff)));
 }

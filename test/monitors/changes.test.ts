@@ -17,6 +17,7 @@ import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
 import type { ResultRecord, ResultStore } from '../../src/store/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { formatChanges, monitorChanges } from '../../src/client/monitor-runs.js';
 
 const schema = {
   title: { type: 'string' as const, required: true },
@@ -231,3 +232,51 @@ for (const kind of ['fs', 'pg'] as const) {
     });
   });
 }
+
+describe('monitor changes --diff', () => {
+  it('a changed text content gets a unified text diff; a pruned previous body is said, not failed', async () => {
+    const store = stores.fs!;
+    const monitors = monitorStoreOf(store)!;
+    const spec = { ...specOf('page'), options: parseBatchOptions({ outputFormat: 'html' }) };
+    await monitors.create(spec);
+    const page = async (k: number, text: string) => {
+      const at = new Date(Date.UTC(2026, 0, 1, k));
+      const batchId = monitorRunId('page', at);
+      await store.putInput(batchId, [{ url: url(1) }]);
+      const contentRef = await store.putContent(
+        batchId,
+        0,
+        `<h1>Shop</h1><p>${text}</p><script>x=1</script>`,
+      );
+      await store.putResult({
+        ...{ batchId, index: 0, url: url(1), status: 'succeeded', charged: 1, attempts: 1 },
+        finishedAt: at.toISOString(),
+        contentRef,
+      });
+      const run = { name: 'page', batchId, scheduledAt: at.toISOString() };
+      const tracked = await trackRun({ store, monitors, spec, run });
+      await monitors.putRun({
+        monitor: 'page',
+        batchId,
+        scheduledAt: run.scheduledAt,
+        state: 'tracked',
+        ...tracked,
+      });
+      return all(monitorChanges(store, 'page', { run: batchId, textDiff: true }));
+    };
+    assert.equal((await page(1, 'In stock'))[0]?.textDiff, undefined);
+    const [changed] = await page(2, 'Sold out');
+    assert.equal(changed?.status, 'changed');
+    assert.match(changed?.textDiff ?? '', /^-In stock$/m);
+    assert.match(changed?.textDiff ?? '', /^\+Sold out$/m);
+    assert.doesNotMatch(changed?.textDiff ?? '', /x=1/);
+    const csv = (
+      await all(formatChanges(monitorChanges(store, 'page', { textDiff: true }), 'csv', true))
+    ).join('');
+    assert.match(csv, /,textDiff,textDiffUnavailable\r?\n/);
+    await store.pruneContent(new Date(Date.now() + 60_000));
+    const [pruned] = await all(monitorChanges(store, 'page', { textDiff: true }));
+    assert.equal(pruned?.textDiffUnavailable, 'previous body pruned');
+    assert.equal(pruned?.textDiff, undefined);
+  });
+});

@@ -306,10 +306,14 @@ export function registerMonitor(program: Command): void {
     .option('--status <list>', 'only these statuses: new,same,changed,removed,not_observed,baseline')
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--json', 'same as --format jsonl')
+    .option(
+      '--diff',
+      'add textDiff: a unified diff of each changed text content (outputFormat html), or why there is none',
+    )
     .action(
       async (
         name: string,
-        flags: { run?: string; since?: string; status?: string; format: 'jsonl' | 'csv' },
+        flags: { run?: string; since?: string; status?: string; format: 'jsonl' | 'csv'; diff?: boolean },
       ) => {
         const since = flags.since ? new Date(flags.since) : undefined;
         if (since && Number.isNaN(since.getTime()))
@@ -322,8 +326,10 @@ export function registerMonitor(program: Command): void {
             ...(flags.run ? { run: flags.run } : {}),
             ...(since ? { since } : {}),
             ...(statuses ? { statuses } : {}),
+            ...(flags.diff ? { textDiff: true } : {}),
           });
-          for await (const text of formatChanges(rows, flags.format)) process.stdout.write(text);
+          for await (const text of formatChanges(rows, flags.format, flags.diff ?? false))
+            process.stdout.write(text);
         });
       },
     );
