@@ -7,6 +7,9 @@ import { startBatch } from '../../src/client/batches.js';
 import type { BatchProgress } from '../../src/workflows/types.js';
 import { containsText, eventually, type Stack, type WorkerProcess } from './stack.js';
 
+/** `WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND` (temporal.api.enums.v1.WorkflowTaskFailedCause). */
+const UNHANDLED_COMMAND = 1;
+
 export interface BuildRun extends HistoryAndWorkflowId {
   events: proto.temporal.api.history.v1.IHistoryEvent[];
   /** The builds whose workers completed its workflow tasks, in order of first appearance. */
@@ -34,7 +37,13 @@ export async function runsByBuild(
       history,
       events,
       builds: [...new Set(identities.map((id) => buildOf.get(id) ?? id))],
-      taskFailures: events.filter((e) => e.workflowTaskFailedEventAttributes).length,
+      taskFailures: events.filter((e) => {
+        const failed = e.workflowTaskFailedEventAttributes;
+        // A signal that arrives while a task completes the workflow fails that task with
+        // UNHANDLED_COMMAND and Temporal retries it with the signal: Temporal's own protocol, not a
+        // failure of the code (nondeterminism fails with another cause).
+        return failed && Number(failed.cause) !== UNHANDLED_COMMAND;
+      }).length,
     });
   }
   return runs;
