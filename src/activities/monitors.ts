@@ -16,7 +16,8 @@ import type { EventSink } from '../events/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { SitemapEntry, SitemapSource } from '../sitemaps/types.js';
 import type { SitemapReader } from '../sitemaps/reader.js';
-import { isAppError } from '../errors.js';
+import { isAppError, SitemapError } from '../errors.js';
+import { sitemapFailure } from './failures.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { monitorStoreOf, type MonitorStore } from '../monitors/store.js';
 import { trackRun, type TrackedRun } from '../monitors/tracking.js';
@@ -144,6 +145,8 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       // A configuration this worker lacks (no key for an OmniScrape read) is not fixed by a retry.
       if (isAppError(err, 'config_invalid'))
         throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+      // A sitemap that is missing or malformed is not retried (forever: every later run would skip).
+      if (err instanceof SitemapError) throw sitemapFailure(err);
       throw err;
     } finally {
       await reader.close();

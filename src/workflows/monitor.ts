@@ -55,7 +55,9 @@ const sitemapPrep = proxyActivities<MonitorSitemapActivities>({
   taskQueue: TASK_QUEUES.scrape,
   startToCloseTimeout: '1 hour',
   heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+  // A sitemap still unreachable after these tries fails the run visibly rather than holding it (and,
+  // overlap SKIP, every later run) for ever.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
 /** Patch: a sitemap monitor's input is prepared on the scrape queue (`readSitemap`). */

@@ -253,6 +253,23 @@ describe('monitors (real Schedule, dev server, worker processes)', () => {
     assert.equal(result.counts?.new, 2);
   });
 
+  it('a sitemap that is not there fails the run at once, naming it (no retries for ever)', async () => {
+    const missing = `${stack.demoOrigin}/sitemaps/nothing.xml`;
+    await createMonitor(stack.client, stack.store, 'unmapped', {
+      sitemap: { urls: [missing], fetch: 'direct' },
+      every: '1h',
+      paused: true,
+      options: OPTIONS,
+    });
+    const triggered = await triggerMonitor(stack.client, stack.store, 'unmapped');
+    await assert.rejects(waitForRun(stack.client, triggered.workflowId!), (err: Error) => {
+      const causes = [];
+      for (let e: Error | undefined = err; e; e = e.cause as Error | undefined) causes.push(e.message);
+      assert.match(causes.join(' / '), /nothing\.xml: answered HTTP 404/);
+      return true;
+    });
+  });
+
   it('a month budget reached pauses the schedule with reason budget', async () => {
     await createMonitor(stack.client, stack.store, 'capped', {
       urls: range(17, 19).map((n) => ({ url: product(n) })),
