@@ -114,7 +114,8 @@ async function checkBudget(options: FinishRunOptions): Promise<EventDraft | unde
     options.logger.warn({ monitor: spec.name, spent, cap, month }, 'monitor paused: month budget spent');
   }
   return {
-    id: `${spec.name}.paused.${month}`,
+    // Per month and cap: a pause after the cap was raised is news, not a repeat of the first.
+    id: `${spec.name}.paused.${month}.${cap}`,
     type: 'monitor.paused',
     account: spec.account,
     subject: subjectOf(spec.name),

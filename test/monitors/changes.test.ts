@@ -275,4 +275,49 @@ describe('finishing a run', () => {
     );
     assert.equal((await monitors.get('skips'))?.state.skipsReported, 2);
   });
+
+  it('a month budget reached again after the cap was raised is a new monitor.paused event', async () => {
+    const monitors = monitorStoreOf(stores.fs!)!;
+    await monitors.create({ ...specOf('capped'), maxCreditsPerMonth: 2 });
+    const client = {
+      schedule: {
+        getHandle: () => ({
+          describe: () => Promise.resolve({ info: { numActionsSkippedOverlap: 0 } }),
+          pause: () => Promise.resolve(),
+        }),
+      },
+    } as unknown as Client;
+    const recorded: EventDraft[] = [];
+    const events = {
+      record: (drafts: readonly EventDraft[]) => Promise.resolve(void recorded.push(...drafts)),
+    };
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const finish = async (day: number) => {
+      const scheduled = new Date(Date.UTC(2026, 11, day));
+      return finishRun({
+        monitors,
+        spec: (await monitors.get('capped'))!,
+        input: {
+          name: 'capped',
+          batchId: monitorRunId('capped', scheduled),
+          scheduledAt: scheduled.toISOString(),
+          counts: { new: 2, same: 0, changed: 0, removed: 0, not_observed: 0, baseline: 0 },
+          credits: 2,
+          batchState: 'completed',
+        },
+        client,
+        events,
+        logger,
+      });
+    };
+    assert.deepEqual(await finish(1), { paused: true });
+    // Raised and unpaused (what `monitor update --max-credits-per-month 3` does), then spent again.
+    const spec = (await monitors.get('capped'))!;
+    await monitors.put({ ...spec, maxCreditsPerMonth: 3, state: { paused: false, skipsReported: 0 } });
+    assert.deepEqual(await finish(2), { paused: true });
+    assert.deepEqual(
+      recorded.filter((d) => d.type === 'monitor.paused').map((d) => d.id),
+      ['capped.paused.2026-12.2', 'capped.paused.2026-12.3'],
+    );
+  });
 });
