@@ -1,6 +1,9 @@
 /**
  * A monitor run's activities (task queue `scrapeflow`, beside the workflows): preparing its input,
  * tracking its changes from the store, and finishing it (run row, events, month budget, retention).
+ * A sitemap monitor's input is prepared on the scrape queue instead (`prepareMonitorSitemapRun`,
+ * src/workers/scrape.ts): reading through OmniScrape needs a key, which workflows workers do not hold,
+ * and a direct read of a token holder's URL belongs behind the scrape worker's SSRF guard.
  * Everything a run decides is read from and written to the store, never carried in workflow memory, so
  * each activity can run again after a crash and give the same answer.
  */
@@ -13,7 +16,8 @@ import type { EventSink } from '../events/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { SitemapEntry, SitemapSource } from '../sitemaps/types.js';
 import type { SitemapReader } from '../sitemaps/reader.js';
-import { isAppError } from '../errors.js';
+import { isAppError, SitemapError } from '../errors.js';
+import { sitemapFailure } from './failures.js';
 import type { ResultStore, UrlItem } from '../store/types.js';
 import { monitorStoreOf, type MonitorStore } from '../monitors/store.js';
 import { trackRun, type TrackedRun } from '../monitors/tracking.js';
@@ -36,8 +40,8 @@ export interface MonitorActivityDeps {
   /** @default the store's own (monitorStoreOf) */
   monitors?: MonitorStore;
   /**
-   * A sitemap reader for one run (src/sitemaps), closed after it; none: a sitemap monitor's run fails
-   * saying so.
+   * A sitemap reader for one run (src/sitemaps), closed after it: given on the scrape worker only;
+   * none: `prepareMonitorRun` hands a sitemap monitor's run to `prepareMonitorSitemapRun`.
    */
   sitemapReader?: (run: { account: string; batchId: string; source: SitemapSource }) => SitemapReader;
 }
@@ -50,7 +54,10 @@ export interface MonitorRunRef {
 }
 
 export type PreparedRun =
-  { skip: 'deleted' } | { options: BatchOptions; total: number; duplicates: number; account: string };
+  | { skip: 'deleted' }
+  /** The sitemap is to be read: the workflow calls `prepareMonitorSitemapRun` on the scrape queue. */
+  | { readSitemap: true }
+  | { options: BatchOptions; total: number; duplicates: number; account: string };
 
 export interface FinishInput extends MonitorRunRef {
   counts: Record<ChangeStatus, number>;
@@ -98,6 +105,14 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       source: spec.input.source,
     });
     const store = monitors();
+    // A long read on the scrape worker says it is alive (outside an activity there is none to tell).
+    const beat = () => {
+      try {
+        heartbeat();
+      } catch {
+        /* not in an activity */
+      }
+    };
     const previous = spec.skipUnchanged ? await store.previousRun(spec.name, run.scheduledAt) : undefined;
     let chunk: SitemapEntry[] = [];
     const flush = async function* () {
@@ -118,6 +133,7 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       }
       await store.putObservations(same);
       chunk = [];
+      beat();
     };
     try {
       for await (const entry of reader.read(spec.input.source)) {
@@ -129,55 +145,65 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       // A configuration this worker lacks (no key for an OmniScrape read) is not fixed by a retry.
       if (isAppError(err, 'config_invalid'))
         throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+      // A sitemap that is missing or malformed is not retried (forever: every later run would skip).
+      if (err instanceof SitemapError) throw sitemapFailure(err);
       throw err;
     } finally {
       await reader.close();
     }
   }
 
-  return {
-    /**
-     * Stores the run's input under its batch id (the spec's URL list, or the sitemap read now) and
-     * returns the options its batch runs with. A retry after the input was stored reuses it.
-     */
-    async prepareMonitorRun(run: MonitorRunRef): Promise<PreparedRun> {
-      const spec = await monitors().get(run.name);
-      if (!spec) return { skip: 'deleted' };
-      const existing = await monitors().getRun(run.name, run.batchId);
-      if (!existing)
-        await monitors().putRun({
-          monitor: run.name,
-          batchId: run.batchId,
-          scheduledAt: run.scheduledAt,
-          state: 'running',
-        });
-      const options: BatchOptions = {
-        ...spec.options,
-        storeId: store.id,
-        // Scopes the URLs' OmniScrape idempotency keys to this run (src/activities/scrape.ts).
-        idempotencyScope: randomBytes(16).toString('hex'),
-        ...(spec.maxCreditsPerRun !== undefined ? { maxCredits: spec.maxCreditsPerRun } : {}),
-      };
-      let total = await store.inputCount(run.batchId);
-      let duplicates = 0;
-      if (total === undefined) {
-        const items =
-          spec.input.kind === 'urls' ? storedItems(store, spec.input.inputId) : sitemapItems(spec, run);
-        const deduper = options.dedupe === false ? undefined : new Deduper();
-        try {
-          total = await store.putInput(run.batchId, deduper ? deduper.mark(items) : items);
-        } catch (err) {
-          // A try killed after its input was stored: this one finds it complete.
-          if ((err as { code?: string }).code !== 'input_exists') throw err;
-          total = (await store.inputCount(run.batchId)) ?? 0;
-        }
-        duplicates = deduper?.duplicates ?? 0;
-      } else {
-        duplicates = await countDuplicates(store, run.batchId);
+  /**
+   * Stores the run's input under its batch id (the spec's URL list, or the sitemap read now) and
+   * returns the options its batch runs with. A retry after the input was stored reuses it.
+   */
+  async function prepare(run: MonitorRunRef): Promise<PreparedRun> {
+    const spec = await monitors().get(run.name);
+    if (!spec) return { skip: 'deleted' };
+    if (
+      spec.input.kind === 'sitemap' &&
+      !deps.sitemapReader &&
+      (await store.inputCount(run.batchId)) === undefined
+    )
+      return { readSitemap: true };
+    const existing = await monitors().getRun(run.name, run.batchId);
+    if (!existing)
+      await monitors().putRun({
+        monitor: run.name,
+        batchId: run.batchId,
+        scheduledAt: run.scheduledAt,
+        state: 'running',
+      });
+    const options: BatchOptions = {
+      ...spec.options,
+      storeId: store.id,
+      // Scopes the URLs' OmniScrape idempotency keys to this run (src/activities/scrape.ts).
+      idempotencyScope: randomBytes(16).toString('hex'),
+      ...(spec.maxCreditsPerRun !== undefined ? { maxCredits: spec.maxCreditsPerRun } : {}),
+    };
+    let total = await store.inputCount(run.batchId);
+    let duplicates = 0;
+    if (total === undefined) {
+      const items =
+        spec.input.kind === 'urls' ? storedItems(store, spec.input.inputId) : sitemapItems(spec, run);
+      const deduper = options.dedupe === false ? undefined : new Deduper();
+      try {
+        total = await store.putInput(run.batchId, deduper ? deduper.mark(items) : items);
+      } catch (err) {
+        // A try killed after its input was stored: this one finds it complete.
+        if ((err as { code?: string }).code !== 'input_exists') throw err;
+        total = (await store.inputCount(run.batchId)) ?? 0;
       }
-      logger.info({ monitor: run.name, batchId: run.batchId, total }, 'monitor run prepared');
-      return { options, total, duplicates, account: spec.account };
-    },
+      duplicates = deduper?.duplicates ?? 0;
+    } else {
+      duplicates = await countDuplicates(store, run.batchId);
+    }
+    logger.info({ monitor: run.name, batchId: run.batchId, total }, 'monitor run prepared');
+    return { options, total, duplicates, account: spec.account };
+  }
+
+  return {
+    prepareMonitorRun: prepare,
 
     /** Change tracking of the run: one observation per URL from the run's records (src/monitors/tracking.ts). */
     async trackMonitorChanges(run: MonitorRunRef): Promise<TrackedRun> {
@@ -208,6 +234,15 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
 }
 
 export type MonitorActivities = ReturnType<typeof createMonitorActivities>;
+
+/** The scrape worker's part of a monitor run: preparing a sitemap monitor's input (`sitemapReader` given). */
+export function createMonitorSitemapActivities(
+  deps: MonitorActivityDeps & Required<Pick<MonitorActivityDeps, 'sitemapReader'>>,
+) {
+  return { prepareMonitorSitemapRun: createMonitorActivities(deps).prepareMonitorRun };
+}
+
+export type MonitorSitemapActivities = ReturnType<typeof createMonitorSitemapActivities>;
 
 /**
  * Test hook: with SCRAPEFLOW_TEST_HOLD_TRACKING set to a path and `<path>.armed` present, change

@@ -121,7 +121,34 @@ function thresholdsOf(texts: readonly string[] | undefined): Record<string, Chan
   return out;
 }
 
-function scheduleOf(request: MonitorRequest, previous?: MonitorSchedule): MonitorSchedule {
+/** A cron's shape (Temporal parses it when the schedule is made): 5 to 7 fields, or `@hourly` and the like. */
+function cronOf(text: string): string {
+  const fields = text.trim().split(/\s+/);
+  const shaped =
+    /^@[a-z]+$/.test(text.trim()) ||
+    (fields.length >= 5 && fields.length <= 7 && fields.every((f) => /^[\w*,\-/?#]+$/.test(f)));
+  if (!shaped)
+    throw new ValidationError(
+      `cron: ${JSON.stringify(text.slice(0, 100))} is not a cron expression (5 fields: minute hour day-of-month month day-of-week, e.g. "0 */6 * * *")`,
+      'cron',
+    );
+  return text.trim();
+}
+
+/** An IANA time zone name (the runtime's own list, as Temporal's). */
+function timezoneOf(text: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: text });
+    return text;
+  } catch {
+    throw new ValidationError(
+      `timezone: ${JSON.stringify(text.slice(0, 100))} is not an IANA time zone (e.g. Europe/Paris, UTC)`,
+      'timezone',
+    );
+  }
+}
+
+export function scheduleOf(request: MonitorRequest, previous?: MonitorSchedule): MonitorSchedule {
   if (request.every !== undefined && request.cron !== undefined)
     throw new ValidationError('every: give --every or --cron, not both', 'every');
   const timing =
@@ -130,7 +157,7 @@ function scheduleOf(request: MonitorRequest, previous?: MonitorSchedule): Monito
           ...(request.every !== undefined
             ? { every: duration('every', request.every, MONITOR_DEFAULTS.minEvery) }
             : {}),
-          ...(request.cron !== undefined ? { cron: request.cron } : {}),
+          ...(request.cron !== undefined ? { cron: cronOf(request.cron) } : {}),
         }
       : previous
         ? {
@@ -140,7 +167,7 @@ function scheduleOf(request: MonitorRequest, previous?: MonitorSchedule): Monito
         : undefined;
   if (!timing)
     throw new ValidationError('every: a monitor needs --every <duration> or --cron <expr>', 'every');
-  const timezone = request.timezone ?? previous?.timezone;
+  const timezone = request.timezone !== undefined ? timezoneOf(request.timezone) : previous?.timezone;
   const jitter = duration('jitter', request.jitter) ?? previous?.jitter;
   return {
     ...timing,

@@ -141,8 +141,9 @@ const envSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/=]{24,}$/, 'must be a whsec_ secret (whsec_ and base64 of 24 or more bytes)')
     .optional(),
   /**
-   * Hosts, addresses and CIDRs (comma list) webhooks may reach although the SSRF guard refuses them
-   * (loopback, private, link-local, CGNAT, metadata): an internal receiver, or 127.0.0.1 in tests.
+   * Hosts, addresses and CIDRs (comma list) webhooks, and the direct sitemap reads of monitor runs on
+   * scrape workers, may reach although the SSRF guard refuses them (loopback, private, link-local,
+   * CGNAT, metadata): an internal receiver, or 127.0.0.1 in tests.
    */
   SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: z
     .string()

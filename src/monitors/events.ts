@@ -2,7 +2,7 @@
  * The monitor events (`monitor.*` of src/events/types.ts): their data schemas, for the catalogue in the
  * OpenAPI document (src/events/catalogue.ts references them), and the drafts a run emits. Ids come from
  * the business event, so a run tracked or finished again emits the same ids: `<batchId>.completed`,
- * `<batchId>.changes.<chunk>`, `<name>.skipped.<n>` (the n-th overlap skip), `<name>.paused.<month>`.
+ * `<batchId>.changes.<chunk>`, `<name>.skipped.<n>` (the n-th overlap skip), `<name>.paused.<month>.<cap>`.
  */
 import { z } from 'zod';
 import type { EventDraft } from '../events/types.js';

@@ -68,22 +68,31 @@ async function recordChanges(options: FinishRunOptions, sink: EventSink): Promis
   if (drafts.length > 0) await sink.record(drafts);
 }
 
-/** Overlap skips of the schedule not reported yet, as `monitor.run.skipped` drafts; updates the spec. */
-async function skippedDrafts(options: FinishRunOptions): Promise<EventDraft[]> {
-  const { client, spec, monitors } = options;
-  if (!client) return [];
+/**
+ * Overlap skips of the schedule not reported yet, as `monitor.run.skipped` drafts, and the count to
+ * mark reported once they are recorded (marked before, a crash in between would lose them for good).
+ */
+async function skippedDrafts(options: FinishRunOptions): Promise<{ drafts: EventDraft[]; skipped: number }> {
+  const { client, spec } = options;
+  const reported = spec.state.skipsReported;
+  if (!client) return { drafts: [], skipped: reported };
   const { info } = await client.schedule.getHandle(scheduleIdOf(spec.name)).describe();
   const skipped = info.numActionsSkippedOverlap;
-  const reported = spec.state.skipsReported;
-  if (skipped <= reported) return [];
-  await monitors.put({ ...spec, state: { ...spec.state, skipsReported: skipped } });
-  return Array.from({ length: skipped - reported }, (_, i) => ({
+  if (skipped <= reported) return { drafts: [], skipped: reported };
+  const drafts = Array.from({ length: skipped - reported }, (_, i) => ({
     id: `${spec.name}.skipped.${reported + i + 1}`,
     type: 'monitor.run.skipped' as const,
     account: spec.account,
     subject: subjectOf(spec.name),
     data: { monitor: spec.name, skipped: reported + i + 1, reason: 'overlap' },
   }));
+  return { drafts, skipped };
+}
+
+async function markSkipsReported(monitors: MonitorStore, name: string, skipped: number): Promise<void> {
+  const current = await monitors.get(name);
+  if (!current || current.state.skipsReported >= skipped) return;
+  await monitors.put({ ...current, state: { ...current.state, skipsReported: skipped } });
 }
 
 /** Pauses the schedule (reason budget) when the month's runs spent its cap; the event's draft if so. */
@@ -105,7 +114,8 @@ async function checkBudget(options: FinishRunOptions): Promise<EventDraft | unde
     options.logger.warn({ monitor: spec.name, spent, cap, month }, 'monitor paused: month budget spent');
   }
   return {
-    id: `${spec.name}.paused.${month}`,
+    // Per month and cap: a pause after the cap was raised is news, not a repeat of the first.
+    id: `${spec.name}.paused.${month}.${cap}`,
     type: 'monitor.paused',
     account: spec.account,
     subject: subjectOf(spec.name),
@@ -130,7 +140,7 @@ export async function finishRun(options: FinishRunOptions): Promise<{ paused: bo
   const paused = await checkBudget(options);
   if (events) {
     await events.record([
-      ...skipped,
+      ...skipped.drafts,
       {
         id: `${input.batchId}.completed`,
         type: 'monitor.run.completed',
@@ -150,6 +160,7 @@ export async function finishRun(options: FinishRunOptions): Promise<{ paused: bo
     await recordChanges(options, events);
     if (paused) await events.record([paused]);
   }
+  await markSkipsReported(monitors, spec.name, skipped.skipped);
   await monitors.prune(spec.name, new Date(now.getTime() - spec.retainDays * DAY_MS));
   return { paused: paused !== undefined };
 }

@@ -1,15 +1,18 @@
 /**
  * How the sitemap reader gets a file's bytes: a direct GET (undici: connect, headers and body timeouts,
- * redirects followed, a size cap while streaming), or through OmniScrape (a `fast` scrape, charged and
- * logged as an `omniscrape_call` cost line like any call). A failure is a `SitemapError` naming the URL.
+ * a total deadline, redirects followed by hand — at most `maxRedirects`, http(s) only, never from https
+ * down to http — a size cap while streaming, and in workers the webhook SSRF guard), or through
+ * OmniScrape (a `fast` scrape, charged and logged as an `omniscrape_call` cost line like any call). A
+ * failure is a `SitemapError` naming the URL.
  */
-import { Agent, errors as undiciErrors, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request } from 'undici';
 import type { Logger } from '../logging/logger.js';
 import { withoutCredentials } from '../logging/url-credentials.js';
 import type { OmniScrapeApi } from '../omniscrape/api.js';
 import type { ScrapeResponse } from '../omniscrape/types.js';
 import { OmniScrapeError, ScrapeFailedError } from '../omniscrape/errors.js';
 import { SitemapError } from '../errors.js';
+import { checkEndpointUrl, guardedLookup, RefusedAddressError, type AllowList } from '../webhooks/ssrf.js';
 import { MAX_SITEMAP_BYTES } from './parse.js';
 
 /** Gets one file's bytes (gzip or not: the parser looks at them). */
@@ -22,6 +25,15 @@ export interface DirectFetchOptions {
   maxBytes?: number;
   /** Redirects followed. @default 5 */
   maxRedirects?: number;
+  /** The whole fetch of one file (redirects and body included), ms. @default 120000 */
+  totalTimeoutMs?: number;
+  /**
+   * The SSRF guard (src/webhooks/ssrf.ts) with its allowlist: every address connected to (each
+   * redirect's too) must be public unless allowed. Workers set it — a monitor's sitemap URL comes from
+   * whoever holds a token of the HTTP service; the CLI's own `start --sitemap` on the user's machine
+   * does not. @default no guard
+   */
+  guard?: AllowList;
   /** @default 'scrapeflow-sitemap/0.1' */
   userAgent?: string;
 }
@@ -38,31 +50,63 @@ function fetchFailed(url: string, message: string, retryable: boolean, cause?: u
   });
 }
 
+/**
+ * Where a redirect from `from` to `location` goes, or a refusal: http(s) only, and never from https
+ * down to http (a sitemap asked for over TLS is not read in clear).
+ */
+export function redirectTarget(from: string, location: string): URL | string {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return `redirects to ${JSON.stringify(location.slice(0, 200))}, which is not a URL`;
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:')
+    return `redirects to a ${next.protocol.replace(':', '')} URL: http(s) only`;
+  if (new URL(from).protocol === 'https:' && next.protocol === 'http:')
+    return `redirects from https to http (${withoutCredentials(next.href)}): refused`;
+  return next;
+}
+
 /** A direct fetcher with its own connection pool; `close()` ends it. */
 export function directFetcher(options: DirectFetchOptions = {}): {
   fetch: SitemapFetcher;
   close(): Promise<void>;
 } {
   const timeout = options.timeoutMs ?? 30_000;
+  const total = options.totalTimeoutMs ?? 120_000;
+  const maxRedirects = options.maxRedirects ?? 5;
   const cap = options.maxBytes ?? MAX_SITEMAP_BYTES;
-  const agent = new Agent({ connect: { timeout }, headersTimeout: timeout, bodyTimeout: timeout });
-  const dispatcher: Dispatcher = agent.compose(
-    interceptors.redirect({ maxRedirections: options.maxRedirects ?? 5 }),
-  );
-  const fetch: SitemapFetcher = async (url, signal) => {
-    let res;
+  const guard = options.guard;
+  const agent = new Agent({
+    connect: { timeout, ...(guard ? { lookup: guardedLookup(guard) } : {}) },
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  });
+
+  /** One GET without following redirects; a refused address or a timeout is a SitemapError. */
+  const get = async (url: string, target: string, signal: AbortSignal, deadline: AbortSignal) => {
+    // Sockets look up names only: an IP literal (or a name, once more) is checked here.
+    if (guard)
+      await checkEndpointUrl(target, { allowHttp: true, allow: guard }).catch((err: Error) => {
+        throw fetchFailed(url, `refused: ${err.message.replace(/^url: /, '')}`, false, err);
+      });
     try {
-      res = await request(url, {
-        dispatcher,
+      return await request(target, {
+        dispatcher: agent,
         method: 'GET',
         headers: {
           'user-agent': options.userAgent ?? 'scrapeflow-sitemap/0.1',
           accept: 'application/xml, text/xml, application/gzip, text/plain;q=0.9, */*;q=0.5',
         },
-        ...(signal ? { signal } : {}),
+        signal,
       });
     } catch (err) {
-      if (signal?.aborted) throw err;
+      if (deadline.aborted) throw fetchFailed(url, `not fetched within ${total} ms`, true, err);
+      if (signal.aborted) throw err;
+      const refused = (err as { cause?: unknown }).cause ?? err;
+      if (refused instanceof RefusedAddressError || err instanceof RefusedAddressError)
+        throw fetchFailed(url, `refused: ${(refused as Error).message}`, false, err);
       const timedOut =
         err instanceof undiciErrors.ConnectTimeoutError || err instanceof undiciErrors.HeadersTimeoutError;
       throw fetchFailed(
@@ -72,20 +116,30 @@ export function directFetcher(options: DirectFetchOptions = {}): {
         err,
       );
     }
+  };
+
+  const fetch: SitemapFetcher = async (url, outer) => {
+    const deadline = AbortSignal.timeout(total);
+    const signal = outer ? AbortSignal.any([outer, deadline]) : deadline;
+    let target = url;
+    let res = await get(url, target, signal, deadline);
+    for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400; hops += 1) {
+      const location = res.headers.location;
+      await res.body.dump();
+      if (typeof location !== 'string')
+        throw fetchFailed(url, `answered HTTP ${res.statusCode} without a Location`, false);
+      if (hops >= maxRedirects) throw fetchFailed(url, `more than ${maxRedirects} redirects`, false);
+      const next = redirectTarget(target, location);
+      if (typeof next === 'string') throw fetchFailed(url, next, false);
+      target = next.href;
+      res = await get(url, target, signal, deadline);
+    }
     if (res.statusCode >= 400) {
       await res.body.dump();
       throw fetchFailed(
         url,
         `answered HTTP ${res.statusCode}`,
         res.statusCode === 429 || res.statusCode >= 500,
-      );
-    }
-    if (res.statusCode >= 300) {
-      await res.body.dump();
-      throw fetchFailed(
-        url,
-        `answered HTTP ${res.statusCode} (more than ${options.maxRedirects ?? 5} redirects?)`,
-        false,
       );
     }
     const chunks: Buffer[] = [];
@@ -104,7 +158,9 @@ export function directFetcher(options: DirectFetchOptions = {}): {
         chunks.push(chunk);
       }
     } catch (err) {
-      if (err instanceof SitemapError || signal?.aborted) throw err;
+      if (err instanceof SitemapError) throw err;
+      if (deadline.aborted) throw fetchFailed(url, `not fetched within ${total} ms`, true, err);
+      if (outer?.aborted) throw err;
       throw fetchFailed(url, `the body broke off: ${(err as Error).message}`, true, err);
     }
     return Buffer.concat(chunks);

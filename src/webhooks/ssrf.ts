@@ -6,7 +6,8 @@
  * of these. Checked when an endpoint is added and again at each delivery, on the address the socket
  * actually connects to (the lookup below is the connection's), so a name that resolves somewhere else
  * later (DNS rebinding) is refused too. SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS (hosts or CIDRs) lets chosen
- * ones through: tests deliver to 127.0.0.1 with it.
+ * ones through: tests deliver to 127.0.0.1 with it. The same guard and allowlist apply to the direct
+ * sitemap fetches of workers (src/sitemaps/fetch.ts), whose URLs come from token holders too.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
@@ -110,7 +111,7 @@ export function allowListProblem(value: string): string | undefined {
 
 /** Why an address is refused, naming it (never the URL, whose path may be a secret). */
 function refusal(host: string, address: string): string {
-  return `${host} resolves to ${address}, a loopback, private, link-local, CGNAT or metadata address: webhooks go to public addresses only (or allow it with SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS)`;
+  return `${host} resolves to ${address}, a loopback, private, link-local, CGNAT or metadata address: webhooks and workers' direct sitemap fetches reach public addresses only (or allow it with SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS)`;
 }
 
 export class RefusedAddressError extends Error {

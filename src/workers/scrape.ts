@@ -12,6 +12,8 @@
  */
 import { Worker } from '@temporalio/worker';
 import { createScrapeActivities } from '../activities/scrape.js';
+import { createMonitorSitemapActivities } from '../activities/monitors.js';
+import { monitorSitemapReader } from './sitemap-reader.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { openSharedPermits } from '../omniscrape/shared-permits.js';
 import { AccountClients } from '../omniscrape/accounts.js';
@@ -62,16 +64,24 @@ export const scrapeRole: RoleDefinition = {
       namespace,
       dataConverter,
       taskQueue: TASK_QUEUES.scrape,
-      activities: createScrapeActivities({
-        api: omniscrape,
-        store,
-        logger,
-        notifier: temporalNotifier(client, logger),
-        permits,
-        ...(metrics ? { metrics } : {}),
-        ...(balanceWatcher ? { balanceWatcher } : {}),
-        ...(tracing ? { tracing } : {}),
-      }),
+      activities: {
+        ...createScrapeActivities({
+          api: omniscrape,
+          store,
+          logger,
+          notifier: temporalNotifier(client, logger),
+          permits,
+          ...(metrics ? { metrics } : {}),
+          ...(balanceWatcher ? { balanceWatcher } : {}),
+          ...(tracing ? { tracing } : {}),
+        }),
+        // A sitemap monitor's run reads its sitemap here, where the keys are.
+        ...createMonitorSitemapActivities({
+          store,
+          logger,
+          sitemapReader: monitorSitemapReader({ config, logger, api: omniscrape, permits }),
+        }),
+      },
       ...tracing?.workerOptions,
       maxConcurrentActivityTaskExecutions: slots,
       shutdownGraceTime: '30 seconds',

@@ -13,12 +13,6 @@ import { createMonitorActivities } from '../activities/monitors.js';
 import { TASK_QUEUES } from '../workflows/types.js';
 import { startWebhookDispatcher } from '../webhooks/start.js';
 import type { RoleDefinition } from './role.js';
-import type { Config } from '../config/env.js';
-import { loadAccounts } from '../config/accounts.js';
-import { ConfigError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
-import { AccountClients } from '../omniscrape/accounts.js';
-import { createSitemapReader, type SitemapReader, type SitemapSource } from '../sitemaps/index.js';
 
 const BUNDLE = fileURLToPath(new URL('../../workflow-bundle.js', import.meta.url));
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
@@ -41,32 +35,6 @@ export function workflowSource():
  * them all the same, without an error per span about a sink it lacks).
  */
 export const DROPPED_SPANS = { exporter: { export: { fn: () => undefined } } };
-
-/**
- * A monitor run's sitemap reader: direct, or through OmniScrape with this process's keys
- * (OMNISCRAPE_KEY or the accounts file), which a workflows-only worker must then be given too.
- */
-export function monitorSitemapReader(config: Config, logger: Logger) {
-  return (run: { account: string; batchId: string; source: SitemapSource }): SitemapReader => {
-    if (run.source.fetch === 'direct') return createSitemapReader({ logger, batchId: run.batchId });
-    const accounts = loadAccounts(config);
-    if (accounts.list().length === 0)
-      throw new ConfigError(
-        `monitor run ${run.batchId}: its sitemap is read through OmniScrape by the workflows worker, which has no key`,
-        'give the workflows worker OMNISCRAPE_KEY (or the accounts file), or the monitor --sitemap-fetch direct',
-      );
-    const api = new AccountClients(accounts, { baseUrl: config.OMNISCRAPE_API_URL });
-    const reader = createSitemapReader({ logger, api, account: run.account, batchId: run.batchId });
-    return {
-      read: (source, signal) => reader.read(source, signal),
-      stats: () => reader.stats(),
-      close: async () => {
-        await reader.close();
-        await api.close();
-      },
-    };
-  };
-}
 
 export const workflowsRole: RoleDefinition = {
   async start({
@@ -101,7 +69,6 @@ export const workflowsRole: RoleDefinition = {
           logger,
           client,
           events,
-          sitemapReader: monitorSitemapReader(config, logger),
         }),
       },
       interceptors: { ...tracing?.workerOptions.interceptors, ...interceptors },

@@ -1,6 +1,7 @@
 /**
  * A monitor's run (the action of its Temporal Schedule): names its batch `<name>@<scheduled time>`,
- * has its input prepared (an activity: the stored URL list, or the sitemap read afresh), runs it as an
+ * has its input prepared (an activity: the stored URL list, or the sitemap read afresh — on the scrape
+ * queue, where the OmniScrape keys and the SSRF guard are), runs it as an
  * ordinary batch workflow (a child: every batch rule applies to it), then has its changes tracked and
  * the run finished by activities that read and write the store. Nothing of the run's data passes
  * through this workflow but counts.
@@ -12,11 +13,12 @@ import {
   ApplicationFailure,
   ParentClosePolicy,
   executeChild,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { MonitorActivities } from '../activities/monitors.js';
+import type { MonitorActivities, MonitorSitemapActivities } from '../activities/monitors.js';
 import { AccountAttr, BatchIdAttr, BatchStatusAttr, MonitorAttr } from '../temporal/search-attributes.js';
 import { monitorRunId, type ChangeStatus } from '../monitors/types.js';
 import { batchWorkflow } from './batch.js';
@@ -45,6 +47,22 @@ const tracking = proxyActivities<MonitorActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+/**
+ * A sitemap monitor's input is read on the scrape queue: OmniScrape reads need a key, which the
+ * workflows role does not hold. It heartbeats per chunk of URLs; each file has its own deadline.
+ */
+const sitemapPrep = proxyActivities<MonitorSitemapActivities>({
+  taskQueue: TASK_QUEUES.scrape,
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '5 minutes',
+  // A sitemap still unreachable after these tries fails the run visibly rather than holding it (and,
+  // overlap SKIP, every later run) for ever.
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** Patch: a sitemap monitor's input is prepared on the scrape queue (`readSitemap`). */
+export const SITEMAP_ON_SCRAPE_QUEUE = 'monitor-sitemap-read-on-scrape-queue';
+
 export interface MonitorRunInput {
   name: string;
 }
@@ -66,7 +84,18 @@ export async function monitorRunWorkflow(input: MonitorRunInput): Promise<Monito
   const at = new Date(Math.floor(scheduled.getTime() / 1000) * 1000);
   const batchId = monitorRunId(input.name, at);
   const run = { name: input.name, batchId, scheduledAt: at.toISOString() };
-  const prepared = await control.prepareMonitorRun(run);
+  let prepared = await control.prepareMonitorRun(run);
+  // Only a prepare of this version answers readSitemap, so older histories never reach this branch;
+  // the marker says which runs took it.
+  if ('readSitemap' in prepared) {
+    patched(SITEMAP_ON_SCRAPE_QUEUE);
+    prepared = await sitemapPrep.prepareMonitorSitemapRun(run);
+  }
+  if ('readSitemap' in prepared)
+    throw ApplicationFailure.nonRetryable(
+      'the sitemap worker did not read the sitemap',
+      'MonitorSitemapUnread',
+    );
   if ('skip' in prepared) return { batchId, batchState: prepared.skip };
   let batchState = 'empty';
   if (prepared.total > 0) {

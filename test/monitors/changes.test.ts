@@ -12,6 +12,10 @@ import { parseBatchOptions } from '../../src/batch/options.js';
 import { configHashOf, diffFields, observe, parseThreshold } from '../../src/monitors/changes.js';
 import { monitorStoreOf, type MonitorStore } from '../../src/monitors/store.js';
 import { trackRun } from '../../src/monitors/tracking.js';
+import { finishRun } from '../../src/monitors/finish.js';
+import { createLogger } from '../../src/logging/logger.js';
+import type { EventDraft } from '../../src/events/types.js';
+import type { Client } from '@temporalio/client';
 import { monitorRunId, type MonitorSpec, type Observation } from '../../src/monitors/types.js';
 import { FsStore } from '../../src/store/fs-store.js';
 import { PgStore } from '../../src/store/pg-store.js';
@@ -278,5 +282,91 @@ describe('monitor changes --diff', () => {
     const [pruned] = await all(monitorChanges(store, 'page', { textDiff: true }));
     assert.equal(pruned?.textDiffUnavailable, 'previous body pruned');
     assert.equal(pruned?.textDiff, undefined);
+  });
+});
+
+describe('finishing a run', () => {
+  it('a finish that fails before its events are recorded reports the overlap skips on its retry', async () => {
+    const monitors = monitorStoreOf(stores.fs!)!;
+    const spec = specOf('skips');
+    await monitors.create(spec);
+    const client = {
+      schedule: {
+        getHandle: () => ({ describe: () => Promise.resolve({ info: { numActionsSkippedOverlap: 2 } }) }),
+      },
+    } as unknown as Client;
+    const recorded: EventDraft[] = [];
+    let down = true;
+    const events = {
+      record: (drafts: readonly EventDraft[]) => {
+        if (down) return Promise.reject(new Error('the event store is down'));
+        recorded.push(...drafts);
+        return Promise.resolve();
+      },
+    };
+    const input = {
+      name: 'skips',
+      batchId: monitorRunId('skips', new Date('2026-12-01T00:00:00Z')),
+      scheduledAt: '2026-12-01T00:00:00.000Z',
+      counts: { new: 0, same: 0, changed: 0, removed: 0, not_observed: 0, baseline: 0 },
+      credits: 0,
+      batchState: 'empty',
+    };
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const finish = async () =>
+      finishRun({ monitors, spec: (await monitors.get('skips'))!, input, client, events, logger });
+    await assert.rejects(finish(), /down/);
+    down = false;
+    await finish();
+    assert.deepEqual(
+      recorded.filter((d) => d.type === 'monitor.run.skipped').map((d) => d.id),
+      ['skips.skipped.1', 'skips.skipped.2'],
+    );
+    assert.equal((await monitors.get('skips'))?.state.skipsReported, 2);
+  });
+
+  it('a month budget reached again after the cap was raised is a new monitor.paused event', async () => {
+    const monitors = monitorStoreOf(stores.fs!)!;
+    await monitors.create({ ...specOf('capped'), maxCreditsPerMonth: 2 });
+    const client = {
+      schedule: {
+        getHandle: () => ({
+          describe: () => Promise.resolve({ info: { numActionsSkippedOverlap: 0 } }),
+          pause: () => Promise.resolve(),
+        }),
+      },
+    } as unknown as Client;
+    const recorded: EventDraft[] = [];
+    const events = {
+      record: (drafts: readonly EventDraft[]) => Promise.resolve(void recorded.push(...drafts)),
+    };
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    const finish = async (day: number) => {
+      const scheduled = new Date(Date.UTC(2026, 11, day));
+      return finishRun({
+        monitors,
+        spec: (await monitors.get('capped'))!,
+        input: {
+          name: 'capped',
+          batchId: monitorRunId('capped', scheduled),
+          scheduledAt: scheduled.toISOString(),
+          counts: { new: 2, same: 0, changed: 0, removed: 0, not_observed: 0, baseline: 0 },
+          credits: 2,
+          batchState: 'completed',
+        },
+        client,
+        events,
+        logger,
+      });
+    };
+    assert.deepEqual(await finish(1), { paused: true });
+    // Raised and unpaused (what `monitor update --max-credits-per-month 3` does), then spent again.
+    const spec = (await monitors.get('capped'))!;
+    await monitors.put({ ...spec, maxCreditsPerMonth: 3, state: { paused: false, skipsReported: 0 } });
+    assert.deepEqual(await finish(2), { paused: true });
+    assert.deepEqual(
+      recorded.filter((d) => d.type === 'monitor.paused').map((d) => d.id),
+      ['capped.paused.2026-12.2', 'capped.paused.2026-12.3'],
+    );
   });
 });

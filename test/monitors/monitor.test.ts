@@ -31,6 +31,8 @@ let stack: Stack;
 let workflows: WorkerProcess;
 let hold: string;
 
+/** The workflows role as deployed: without an OmniScrape key. */
+const WORKFLOWS_ENV = () => ({ SCRAPEFLOW_TEST_HOLD_TRACKING: hold, OMNISCRAPE_KEY: '' });
 const product = (n: number) => `${origin}/p/${n}`;
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const OPTIONS = {
@@ -76,8 +78,9 @@ before(async () => {
     prices.set(n, (1000 + n * 10).toLocaleString('en-US', { minimumFractionDigits: 2 }));
   stack = await startStack({ concurrency: 4 });
   hold = join(stack.dataDir, 'hold-tracking');
-  workflows = await stack.startWorker({ SCRAPEFLOW_TEST_HOLD_TRACKING: hold }, 'workflows');
-  await stack.startWorker({}, 'scrape');
+  workflows = await stack.startWorker(WORKFLOWS_ENV(), 'workflows');
+  // The scrape worker reads sitemaps directly behind the SSRF guard: the demo site is on 127.0.0.1.
+  await stack.startWorker({ SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' }, 'scrape');
 });
 after(async () => {
   await stack?.stop();
@@ -117,7 +120,7 @@ describe('monitors (real Schedule, dev server, worker processes)', () => {
     const triggered = await triggerMonitor(stack.client, stack.store, 'prices');
     await eventually(() => Promise.resolve(existsSync(hold)), { what: 'change tracking to hold' });
     await workflows.kill('SIGKILL');
-    workflows = await stack.startWorker({ SCRAPEFLOW_TEST_HOLD_TRACKING: hold }, 'workflows');
+    workflows = await stack.startWorker(WORKFLOWS_ENV(), 'workflows');
     const second = await waitForRun(stack.client, triggered.workflowId!);
     const rows = await collect(monitorChanges(stack.store, 'prices', { run: second.batchId }));
     assert.deepEqual(second.counts, {
@@ -236,6 +239,35 @@ describe('monitors (real Schedule, dev server, worker processes)', () => {
     assert.equal(charged() - middle, 1, 'only the changed product was scraped');
     const same = second.rows.filter((r) => r.status === 'same');
     assert.ok(same.every((r) => r.reason === 'lastmod' && r.charged === 0));
+  });
+
+  it('a sitemap read through OmniScrape is read on the scrape worker (the workflows worker has no key)', async () => {
+    await createMonitor(stack.client, stack.store, 'mapped', {
+      sitemap: { urls: [`${stack.demoOrigin}/sitemap.xml`], maxUrls: 2 },
+      every: '1h',
+      paused: true,
+      options: { ...OPTIONS, cssSelectors: { title: 'h1', price: '[data-price]' } },
+    });
+    const result = await run('mapped');
+    assert.equal(result.batchState, 'completed');
+    assert.equal(result.counts?.new, 2);
+  });
+
+  it('a sitemap that is not there fails the run at once, naming it (no retries for ever)', async () => {
+    const missing = `${stack.demoOrigin}/sitemaps/nothing.xml`;
+    await createMonitor(stack.client, stack.store, 'unmapped', {
+      sitemap: { urls: [missing], fetch: 'direct' },
+      every: '1h',
+      paused: true,
+      options: OPTIONS,
+    });
+    const triggered = await triggerMonitor(stack.client, stack.store, 'unmapped');
+    await assert.rejects(waitForRun(stack.client, triggered.workflowId!), (err: Error) => {
+      const causes = [];
+      for (let e: Error | undefined = err; e; e = e.cause as Error | undefined) causes.push(e.message);
+      assert.match(causes.join(' / '), /nothing\.xml: answered HTTP 404/);
+      return true;
+    });
   });
 
   it('a month budget reached pauses the schedule with reason budget', async () => {

@@ -4,6 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,9 @@ import {
   type SitemapReader,
   type SitemapSource,
 } from '../../src/sitemaps/index.js';
+import { directFetcher, redirectTarget } from '../../src/sitemaps/fetch.js';
 import { FsStore } from '../../src/store/fs-store.js';
+import { AllowList } from '../../src/webhooks/ssrf.js';
 import { startApi } from '../local-api/helpers.js';
 
 const KEY = 'sk-sitemap-reader';
@@ -302,5 +306,59 @@ describe('sitemap reader', { timeout: 120_000 }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('direct sitemap fetches: SSRF guard, redirects, deadline', () => {
+  it('a guarded fetch refuses 127.0.0.1 unless allowed; redirects are capped, never downgraded; a total deadline', async () => {
+    let dripping: NodeJS.Timeout | undefined;
+    const server = createServer((req, res) => {
+      if (req.url === '/loop') return res.writeHead(302, { location: '/loop' }).end();
+      if (req.url === '/slow') {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        dripping = setInterval(() => res.write(' '), 20);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/xml' }).end('<urlset/>');
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const fails = async (
+      fetch: (u: string) => Promise<Buffer>,
+      url: string,
+      pattern: RegExp,
+      retryable: boolean,
+    ) =>
+      assert.rejects(fetch(url), (err: unknown) => {
+        assert.ok(isAppError(err, 'sitemap_invalid'), String(err));
+        assert.match(err.message, pattern);
+        assert.equal(err.retryable, retryable);
+        return true;
+      });
+    const guarded = directFetcher({ guard: new AllowList(undefined) });
+    const allowed = directFetcher({ guard: new AllowList('127.0.0.1'), totalTimeoutMs: 300 });
+    try {
+      await fails(
+        guarded.fetch,
+        `${origin}/sitemap.xml`,
+        /127\.0\.0\.1.*SCRAPEFLOW_WEBHOOK_ALLOW_HOSTS/,
+        false,
+      );
+      assert.equal((await allowed.fetch(`${origin}/sitemap.xml`)).toString(), '<urlset/>');
+      await fails(allowed.fetch, `${origin}/loop`, /more than 5 redirects/, false);
+      await fails(allowed.fetch, `${origin}/slow`, /not fetched within 300 ms/, true);
+    } finally {
+      clearInterval(dripping);
+      server.closeAllConnections();
+      server.close();
+      await Promise.all([guarded.close(), allowed.close()]);
+    }
+    assert.match(
+      String(redirectTarget('https://a.example/s.xml', 'http://a.example/t.xml')),
+      /from https to http/,
+    );
+    assert.match(String(redirectTarget('https://a.example/s.xml', 'file:///etc/passwd')), /http\(s\) only/);
+    assert.equal(String(redirectTarget('http://a.example/s.xml', '/t.xml')), 'http://a.example/t.xml');
   });
 });

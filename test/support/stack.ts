@@ -108,7 +108,8 @@ export interface Stack {
   workers: WorkerProcess[];
   /**
    * Spawns `scrapeflow worker --queue <queue>` (default `workflows,scrape`) and waits for the start
-   * line of each of its roles. `bin` runs another build's executable (test/support/build.ts).
+   * line of each of its roles. `bin` runs another build's executable (test/support/build.ts). A
+   * variable given as '' is left out of the worker's environment.
    */
   startWorker(env?: Record<string, string>, queue?: WorkerQueue, bin?: string): Promise<WorkerProcess>;
   /**
@@ -251,7 +252,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     bin = BIN,
   ): Promise<WorkerProcess> => {
     const child = spawn(process.execPath, [bin, 'worker', '--queue', queue], {
-      env: {
+      env: withoutEmpty({
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         ...temporalEnv(),
@@ -263,7 +264,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...(options.databaseUrl ? { SCRAPEFLOW_DATABASE_URL: options.databaseUrl } : {}),
         ...options.workerEnv,
         ...env,
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: string[] = [];
@@ -392,4 +393,9 @@ export function containsText(value: unknown, needle: string, seen = new Set<unkn
   if (value === null || typeof value !== 'object' || seen.has(value)) return false;
   seen.add(value);
   return Object.values(value).some((v) => containsText(v, needle, seen));
+}
+
+/** The environment without the variables given as '' (a worker started without, say, OMNISCRAPE_KEY). */
+function withoutEmpty(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
 }
