@@ -47,8 +47,14 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
 }
 const progressOf = async (id: string) =>
   (await call('GET', `/v1/batches/${id}`)).json as unknown as BatchProgress;
-const settled = (id: string, state = 'completed') =>
-  eventually(async () => (await progressOf(id)).state === state, { what: `batch ${id} ${state}` });
+/**
+ * The batch reached `state`; a completed one has closed too (it records batch.completed after taking the
+ * state, and the routes answer an open workflow as a running batch).
+ */
+const settled = async (id: string, state = 'completed') => {
+  await eventually(async () => (await progressOf(id)).state === state, { what: `batch ${id} ${state}` });
+  if (state === 'completed') await stack.client.workflow.getHandle(id).result();
+};
 
 const ROUTES: Array<[string, string]> = [
   ['GET', '/healthz'],
@@ -228,8 +234,7 @@ describe('HTTP service', () => {
       options: { mode: 'fast', cssSelectors: { title: 'h1' }, outputFormat: 'css_extractor' },
     });
     assert.equal(first.status, 201, first.text);
-    // Closed, not only completed by its query: the workflow records batch.completed after taking the state.
-    await stack.client.workflow.getHandle('svc-taken').result();
+    await settled('svc-taken');
     const again = await call('POST', '/v1/batches', {
       batchId: 'svc-taken',
       urls: [`${stack.demoOrigin}/p/11`],

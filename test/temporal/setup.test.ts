@@ -13,7 +13,7 @@ import proto from '@temporalio/proto';
 import { pino } from 'pino';
 import { buildService } from '../../src/service/app.js';
 import { FsStore } from '../../src/store/fs-store.js';
-import { BatchIdAttr, BatchStatusAttr } from '../../src/temporal/search-attributes.js';
+import { ALL_SEARCH_ATTRIBUTES, BatchIdAttr, BatchStatusAttr } from '../../src/temporal/search-attributes.js';
 import { startDevServer, type DevServer } from '../../devkit/temporal/dev-server.js';
 import { checkSetup, notSetUpCause } from '../../src/temporal/setup.js';
 import { TASK_QUEUES } from '../../src/workflows/types.js';
@@ -156,12 +156,17 @@ describe('scrapeflow cluster setup', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.match(
       first.stdout,
-      /registered search attributes: ScrapeflowBatchId, ScrapeflowBatchStatus, ScrapeflowPauseReason, ScrapeflowAccount, ScrapeflowSucceeded, ScrapeflowFailed, ScrapeflowDeadLettered$/m,
+      /registered search attributes: ScrapeflowBatchId, ScrapeflowBatchStatus, ScrapeflowPauseReason, ScrapeflowAccount, ScrapeflowSucceeded, ScrapeflowFailed, ScrapeflowDeadLettered, ScrapeflowMonitor$/m,
     );
     assert.doesNotMatch(first.stdout, /created namespace/);
     const second = await cli(['cluster', 'setup']);
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /nothing to change: namespace "default" exists with all 7 search attributes/);
+    assert.match(
+      second.stdout,
+      new RegExp(
+        `nothing to change: namespace "default" exists with all ${ALL_SEARCH_ATTRIBUTES.length} search attributes`,
+      ),
+    );
     const state = await checkSetup(connection, 'default');
     assert.deepEqual({ missing: state.missing, wrongType: state.wrongType }, { missing: [], wrongType: [] });
     // The counts are registered as numbers, so `ScrapeflowFailed > 0` compares them as such.
@@ -182,6 +187,7 @@ describe('scrapeflow cluster setup', () => {
         ScrapeflowSucceeded: INDEXED_VALUE_TYPE_INT,
         ScrapeflowFailed: INDEXED_VALUE_TYPE_INT,
         ScrapeflowDeadLettered: INDEXED_VALUE_TYPE_INT,
+        ScrapeflowMonitor: INDEXED_VALUE_TYPE_KEYWORD,
       },
     );
     const started = await cli(['start', urls, '--batch-id', 'after-setup', '--json']);
@@ -220,7 +226,11 @@ describe('scrapeflow cluster setup', () => {
     const run = await cli(['cluster', 'setup'], 'wrong-type');
     assert.equal(run.code, 3, run.stderr);
     assert.match(oneLine(run.stderr), /ScrapeflowFailed is Keyword, scrapeflow needs Int/);
-    assert.deepEqual((await checkSetup(connection, 'wrong-type')).missing.length, 6, 'nothing registered');
+    assert.deepEqual(
+      (await checkSetup(connection, 'wrong-type')).missing.length,
+      ALL_SEARCH_ATTRIBUTES.length - 1,
+      'nothing registered',
+    );
     const start = await cli(['start', urls, '--batch-id', 'wt-1'], 'wrong-type');
     assert.equal(start.code, 3);
     assert.match(start.stderr, /ScrapeflowFailed is Keyword/);
